@@ -1,0 +1,123 @@
+// Package profile holds distrobench's configuration API: distribution
+// profiles (how to build and start a distribution) and matrices (profiles x
+// datastores x archs composed by small overrides). Files are typed and
+// versioned, decoded strictly, defaulted and validated with field paths.
+package profile
+
+// APIVersion of profile and matrix documents.
+const APIVersion = "distrobench.io/v1alpha1"
+
+// Kinds of documents.
+const (
+	KindProfile = "DistributionProfile"
+	KindMatrix  = "Matrix"
+)
+
+// Datastore types a profile or the CLI may name. They are the keys of the
+// internal/datastore registry.
+const (
+	DatastoreSQLite       = "sqlite"        // kine + SQLite inside the server (K3s default)
+	DatastoreEmbeddedEtcd = "embedded-etcd" // --cluster-init: etcd inside the server (RKE2 default)
+	DatastoreEtcd         = "etcd"          // external etcd server
+	DatastoreMySQL        = "mysql"         // external MariaDB/MySQL through kine
+	DatastorePostgres     = "postgres"      // external PostgreSQL through kine
+)
+
+// Profile is a distribution profile.
+type Profile struct {
+	APIVersion string      `json:"apiVersion"`
+	Kind       string      `json:"kind"`
+	Metadata   Metadata    `json:"metadata"`
+	Spec       ProfileSpec `json:"spec"`
+
+	// File is the path the profile was loaded from (not part of the file).
+	File string `json:"-"`
+}
+
+// Metadata names a document.
+type Metadata struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+// ProfileSpec says how to obtain, start and measure a distribution.
+type ProfileSpec struct {
+	// Style is "k3s" or "rke2": which upstream distribution the profile
+	// imitates. It labels comparisons; behaviour comes from the args.
+	Style string `json:"style"`
+
+	// Exactly one of Bundled and Binary is set (default: Bundled).
+	Bundled *Bundled `json:"bundled,omitempty"`
+	Binary  string   `json:"binary,omitempty"` // path to a k3s, rke2 or k3lite binary
+
+	Server    Component     `json:"server"`
+	Agent     Component     `json:"agent,omitempty"`
+	Datastore DatastoreSpec `json:"datastore"`
+	Arch      string        `json:"arch"` // amd64 | arm64 (default: the host's)
+
+	// Paths are relative to the server's data dir unless absolute; the
+	// deployer passes --write-kubeconfig itself, so Kubeconfig only needs
+	// setting for a binary that ignores that flag.
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+	TokenFile  string `json:"tokenFile,omitempty"` // default "server/token"
+
+	Footprint Footprint `json:"footprint"`
+	Timeouts  Timeouts  `json:"timeouts"`
+}
+
+// Bundled builds k3lite from distro/.
+type Bundled struct {
+	Tags    []string          `json:"tags,omitempty"`    // go build -tags
+	LDFlags []string          `json:"ldflags,omitempty"` // extra -ldflags words
+	Env     map[string]string `json:"env,omitempty"`     // extra build env (GOAMD64, ...)
+}
+
+// Component is how to start the server or an agent.
+type Component struct {
+	Args []string          `json:"args,omitempty"`
+	Env  map[string]string `json:"env,omitempty"`
+}
+
+// DatastoreSpec selects the datastore. Endpoint is only for a server the user
+// runs; without it the harness starts one for the run (mysql, postgres, etcd).
+type DatastoreSpec struct {
+	Type     string `json:"type"`
+	Endpoint string `json:"endpoint,omitempty"`
+}
+
+// Footprint says what to measure.
+type Footprint struct {
+	// ProcessNames whose process trees are measured (default: the binary's base name).
+	ProcessNames []string `json:"processNames,omitempty"`
+}
+
+// Timeouts for the deployer, as Go durations ("90s").
+type Timeouts struct {
+	Ready string `json:"ready,omitempty"` // default "120s" (x10 under emulation)
+	Stop  string `json:"stop,omitempty"`  // default "30s"
+}
+
+// Matrix composes base profiles with datastore and arch overrides.
+type Matrix struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   Metadata   `json:"metadata"`
+	Spec       MatrixSpec `json:"spec"`
+
+	File string `json:"-"`
+}
+
+// MatrixSpec lists the axes. Each cell is base profile + {datastore, arch};
+// later axes win over the profile's values.
+type MatrixSpec struct {
+	Profiles   []string `json:"profiles"` // names in profiles/ or paths
+	Datastores []string `json:"datastores,omitempty"`
+	Archs      []string `json:"archs,omitempty"`
+}
+
+// Cell is one expanded matrix entry.
+type Cell struct {
+	Profile   *Profile
+	Datastore string
+	Arch      string
+}

@@ -1,0 +1,71 @@
+// Package redact removes secrets (datastore passwords, join tokens) from
+// strings before they reach a log, an error or a report.
+package redact
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Mask replaces a secret.
+const Mask = "REDACTED"
+
+var (
+	// scheme://user:pass@host and mysql's user:pass@tcp(host)
+	userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*(@)`)
+	mysqlRE    = regexp.MustCompile(`(^|[\s=/"'])([^\s:@/"'=]+:)(?:[^/@\s][^@\s]*)?(@(?:tcp|unix)\()`)
+	// K3s secure tokens K10<hash>::<user>:<secret>, and bare "--token X"
+	tokenRE     = regexp.MustCompile(`(K10[0-9a-f]{64}::[^:\s]+:)\S+`)
+	tokenFlagRE = regexp.MustCompile(`(--(?:agent-)?token[= ])\S+`)
+	passwordRE  = regexp.MustCompile(`(?i)((?:password|passwd|pwd)=)[^&\s]+`)
+)
+
+// Endpoint redacts the password of a datastore endpoint (URL or MySQL DSN).
+func Endpoint(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), Mask)
+			out := u.String()
+			return strings.Replace(out, url.QueryEscape(Mask), Mask, 1)
+		}
+	}
+	return String(s)
+}
+
+// String redacts every secret pattern distrobench knows in free text.
+func String(s string) string {
+	s = userinfoRE.ReplaceAllString(s, "${1}"+Mask+"${2}")
+	s = mysqlRE.ReplaceAllString(s, "${1}${2}"+Mask+"${3}")
+	s = tokenRE.ReplaceAllString(s, "${1}"+Mask)
+	s = tokenFlagRE.ReplaceAllString(s, "${1}"+Mask)
+	s = passwordRE.ReplaceAllString(s, "${1}"+Mask)
+	return s
+}
+
+// Args redacts a command line: the value after --token/--datastore-endpoint
+// style flags and any secret pattern inside the others.
+func Args(args []string) []string {
+	out := make([]string, len(args))
+	redactNext := false
+	for i, a := range args {
+		switch {
+		case redactNext:
+			out[i] = Endpoint(a)
+			if isTokenFlag(args[i-1]) {
+				out[i] = Mask
+			}
+			redactNext = false
+		case isTokenFlag(a) || a == "--datastore-endpoint":
+			out[i] = a
+			redactNext = true
+		default:
+			out[i] = String(a)
+		}
+	}
+	return out
+}
+
+func isTokenFlag(a string) bool {
+	return a == "--token" || a == "-t" || a == "--agent-token"
+}

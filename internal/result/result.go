@@ -1,0 +1,325 @@
+// Package result holds distrobench's one canonical result model: every phase
+// (build, deploy, conformance, bench) writes into a Report, and every renderer
+// in reports/ reads only a Report. The model is versioned: APIVersion changes
+// whenever a field changes meaning, and Load refuses documents it cannot read.
+//
+// Tests form a tree like sonobuoy's results.Item; measurements follow
+// clusterloader2's PerfData shape (name, unit, labels, samples, percentiles).
+package result
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// APIVersion and Kind identify a distrobench run report document.
+const (
+	APIVersion = "distrobench.io/v1alpha1"
+	Kind       = "RunReport"
+)
+
+// Status is the outcome of a run, a phase or a test.
+type Status string
+
+// Statuses. Skipped tests are always listed with the reason in Item.Message.
+const (
+	StatusPassed  Status = "passed"
+	StatusFailed  Status = "failed"
+	StatusSkipped Status = "skipped"
+	// StatusError means the step could not be carried out (as opposed to
+	// carried out and found wrong).
+	StatusError Status = "error"
+)
+
+// Report is one run of distrobench: parameters, environment, phases, the test
+// tree and the measurements.
+type Report struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+
+	// RunID names the run: "<UTC timestamp>-<profile>-<datastore>".
+	RunID      string    `json:"runID"`
+	Status     Status    `json:"status"`
+	Reason     string    `json:"reason,omitempty"`
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt"`
+
+	Params   Params   `json:"params"`
+	Host     Host     `json:"host"`
+	Versions Versions `json:"versions"`
+
+	Phases       []Phase       `json:"phases,omitempty"`
+	Tests        *Item         `json:"tests,omitempty"`
+	Measurements []Measurement `json:"measurements,omitempty"`
+
+	// ServerLogTail holds the last lines of the distribution's log when the
+	// run failed (secrets redacted).
+	ServerLogTail []string `json:"serverLogTail,omitempty"`
+}
+
+// Params are the inputs of the run, as the user gave them (secrets redacted).
+type Params struct {
+	Command     string            `json:"command"`
+	Profile     string            `json:"profile"`
+	ProfileFile string            `json:"profileFile,omitempty"`
+	Datastore   string            `json:"datastore"`
+	Endpoint    string            `json:"endpoint,omitempty"` // redacted
+	Arch        string            `json:"arch"`
+	Binary      string            `json:"binary,omitempty"`
+	LabelFilter string            `json:"labelFilter,omitempty"`
+	Repeats     int               `json:"repeats,omitempty"`
+	Extra       map[string]string `json:"extra,omitempty"`
+}
+
+// Host describes the machine the run happened on.
+type Host struct {
+	Hostname    string `json:"hostname"`
+	OS          string `json:"os"`
+	Platform    string `json:"platform"`
+	Kernel      string `json:"kernel"`
+	Arch        string `json:"arch"`
+	CPUModel    string `json:"cpuModel"`
+	Cores       int    `json:"cores"`
+	MemoryBytes uint64 `json:"memoryBytes"`
+}
+
+// Versions of the tool and of the distribution under test.
+type Versions struct {
+	Tool         string `json:"tool"`
+	Distribution string `json:"distribution,omitempty"`
+	Kubernetes   string `json:"kubernetes,omitempty"`
+	Go           string `json:"go,omitempty"`
+}
+
+// Phase is one step of the main job.
+type Phase struct {
+	Name            string    `json:"name"`
+	Status          Status    `json:"status"`
+	StartedAt       time.Time `json:"startedAt"`
+	DurationSeconds float64   `json:"durationSeconds"`
+	Error           string    `json:"error,omitempty"`
+}
+
+// Item is a node of the test tree: a suite, a container or a spec.
+type Item struct {
+	Name            string            `json:"name"`
+	Status          Status            `json:"status"`
+	DurationSeconds float64           `json:"durationSeconds,omitempty"`
+	Message         string            `json:"message,omitempty"` // failure or skip reason
+	Meta            map[string]string `json:"meta,omitempty"`    // labels, file:line, ...
+	Items           []Item            `json:"items,omitempty"`
+}
+
+// Counts of leaf items by status.
+type Counts struct {
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
+	Errored int `json:"errored"`
+}
+
+// Total is the number of leaves counted.
+func (c Counts) Total() int { return c.Passed + c.Failed + c.Skipped + c.Errored }
+
+// Counts walks the tree and counts its leaves (items without children).
+func (it *Item) Counts() Counts {
+	var c Counts
+	if it == nil {
+		return c
+	}
+	if len(it.Items) == 0 {
+		switch it.Status {
+		case StatusPassed:
+			c.Passed++
+		case StatusFailed:
+			c.Failed++
+		case StatusSkipped:
+			c.Skipped++
+		default:
+			c.Errored++
+		}
+		return c
+	}
+	for i := range it.Items {
+		sub := it.Items[i].Counts()
+		c.Passed += sub.Passed
+		c.Failed += sub.Failed
+		c.Skipped += sub.Skipped
+		c.Errored += sub.Errored
+	}
+	return c
+}
+
+// Leaves returns every leaf of the tree with the path of names leading to it.
+func (it *Item) Leaves() []Leaf {
+	var out []Leaf
+	var walk func(path []string, n *Item)
+	walk = func(path []string, n *Item) {
+		if len(n.Items) == 0 {
+			out = append(out, Leaf{Path: append([]string(nil), path...), Item: n})
+			return
+		}
+		for i := range n.Items {
+			walk(append(path, n.Items[i].Name), &n.Items[i])
+		}
+	}
+	if it != nil {
+		walk(nil, it)
+	}
+	return out
+}
+
+// Leaf is a test with the names of its ancestors (not including the root).
+type Leaf struct {
+	Path []string
+	Item *Item
+}
+
+// RollUp sets the status of every inner node from its children: failed if
+// any child failed or errored, passed if any passed, skipped otherwise.
+func (it *Item) RollUp() {
+	if it == nil || len(it.Items) == 0 {
+		return
+	}
+	var total float64
+	anyPassed, anyFailed := false, false
+	for i := range it.Items {
+		it.Items[i].RollUp()
+		total += it.Items[i].DurationSeconds
+		switch it.Items[i].Status {
+		case StatusFailed, StatusError:
+			anyFailed = true
+		case StatusPassed:
+			anyPassed = true
+		}
+	}
+	if it.DurationSeconds == 0 {
+		it.DurationSeconds = total
+	}
+	switch {
+	case anyFailed:
+		it.Status = StatusFailed
+	case anyPassed:
+		it.Status = StatusPassed
+	default:
+		it.Status = StatusSkipped
+	}
+}
+
+// New returns an empty report with the version fields set.
+func New(runID string, started time.Time) *Report {
+	return &Report{APIVersion: APIVersion, Kind: Kind, RunID: runID, StartedAt: started.UTC()}
+}
+
+// Phase returns the named phase, or nil.
+func (r *Report) Phase(name string) *Phase {
+	for i := range r.Phases {
+		if r.Phases[i].Name == name {
+			return &r.Phases[i]
+		}
+	}
+	return nil
+}
+
+// Measurement returns the first measurement with that name whose labels
+// include every given label, or nil.
+func (r *Report) Measurement(name string, labels map[string]string) *Measurement {
+	for i := range r.Measurements {
+		m := &r.Measurements[i]
+		if m.Name != name {
+			continue
+		}
+		ok := true
+		for k, v := range labels {
+			if m.Labels[k] != v {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return m
+		}
+	}
+	return nil
+}
+
+// Marshal encodes the report as indented JSON.
+func (r *Report) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return nil, fmt.Errorf("encode report %s: %w", r.RunID, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// ErrNotAReport is wrapped by Parse/Load errors for documents that are not
+// distrobench reports (wrong kind/apiVersion, corrupt JSON).
+var ErrNotAReport = errors.New("not a distrobench run report")
+
+// Parse decodes a report strictly: unknown fields, trailing data, a missing or
+// foreign apiVersion/kind are errors.
+func Parse(data []byte) (*Report, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var r Report
+	if err := dec.Decode(&r); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, fmt.Errorf("%w: invalid JSON at byte %d: %v", ErrNotAReport, se.Offset, err)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrNotAReport, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: trailing data after the JSON document", ErrNotAReport)
+	}
+	if r.Kind != Kind || r.APIVersion != APIVersion {
+		return nil, fmt.Errorf("%w: kind %q apiVersion %q, want kind %q apiVersion %q",
+			ErrNotAReport, r.Kind, r.APIVersion, Kind, APIVersion)
+	}
+	return &r, nil
+}
+
+// Load reads and parses a report file.
+func Load(path string) (*Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read report: %w", err)
+	}
+	r, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("report %s: %w", path, err)
+	}
+	return r, nil
+}
+
+// WriteFile writes data to path atomically (temp file + rename), so a failed
+// write never leaves a half-written or clobbered report behind.
+func WriteFile(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
