@@ -1,0 +1,331 @@
+package main_test
+
+// End-to-end tests of the main job: they run the real distrobench binary
+// (DISTROBENCH_BIN, built by hack/test.sh, or built here) which builds and
+// deploys the real k3lite. They are the integration tier: skipped only under
+// -short.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"github.com/distrobench/distrobench/internal/result"
+)
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// distrobench returns the harness binary to test.
+func distrobench(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: starts real k3lite servers (run without -short, as make test does)")
+	}
+	if bin := os.Getenv("DISTROBENCH_BIN"); bin != "" {
+		return bin
+	}
+	bin := filepath.Join(t.TempDir(), "distrobench")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build distrobench: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// runCLI runs distrobench and returns stdout, stderr and the exit code.
+func runCLI(t *testing.T, ctx context.Context, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, distrobench(t), append([]string{"--repo", repoRoot(t)}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = io.MultiWriter(&stderr, testWriter{t})
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run distrobench %v: %v", args, err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// reportFrom finds the report.json of a run from its "report:" output line.
+func reportFrom(t *testing.T, stdout string) *result.Report {
+	t.Helper()
+	for _, line := range strings.Split(stdout, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 1 && strings.HasSuffix(f[0], "report.json") {
+			r, err := result.Load(f[0])
+			if err != nil {
+				t.Fatalf("load %s: %v", f[0], err)
+			}
+			return r
+		}
+	}
+	t.Fatalf("no report.json path in the output:\n%s", stdout)
+	return nil
+}
+
+func TestMainJobSQLite(t *testing.T) {
+	testMainJob(t, "sqlite")
+}
+
+func TestMainJobPostgres(t *testing.T) {
+	testMainJob(t, "postgres")
+}
+
+func testMainJob(t *testing.T, datastore string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	stdout, _, code := runCLI(t, ctx, "run", "--profile", "k3s", "--datastore", datastore,
+		"--repeats", "3", "--idle-window", "10s", "--api-objects", "100")
+	r := reportFrom(t, stdout)
+	if code != 0 || r.Status != result.StatusPassed {
+		t.Fatalf("run exit %d, status %s: %s", code, r.Status, r.Reason)
+	}
+	if r.Params.Datastore != datastore || r.Versions.Distribution == "" || r.Host.Cores == 0 {
+		t.Errorf("run parameters incomplete: %+v %+v %+v", r.Params, r.Versions, r.Host)
+	}
+	c := r.Tests.Counts()
+	if c.Passed == 0 || c.Failed != 0 || c.Errored != 0 {
+		t.Errorf("specs: %+v, want passed > 0 and none failed", c)
+	}
+	for _, name := range []string{"binary.size", "startup.readyz", "footprint.idle.rss", "footprint.idle.pss",
+		"footprint.datastore.size", "api.latency", "api.throughput", "shutdown.sigterm"} {
+		m := r.Measurement(name, nil)
+		if m == nil {
+			t.Errorf("measurement %s missing", name)
+			continue
+		}
+		if len(m.Samples) == 0 {
+			t.Errorf("measurement %s has no samples", name)
+		}
+		for _, s := range m.Samples {
+			if s <= 0 {
+				t.Errorf("measurement %s has a non-positive sample %v", name, s)
+				break
+			}
+		}
+	}
+	for _, verb := range []string{"create", "get", "list", "update", "delete"} {
+		if r.Measurement("api.latency", map[string]string{"verb": verb}) == nil {
+			t.Errorf("api.latency for %s missing", verb)
+		}
+	}
+	dir := filepath.Dir(reportPath(t, stdout))
+	checkHTML(t, filepath.Join(dir, "report.html"))
+	checkJUnit(t, filepath.Join(dir, "junit.xml"), c.Total())
+	if b, err := os.ReadFile(filepath.Join(dir, "summary.md")); err != nil || !bytes.Contains(b, []byte(r.RunID)) {
+		t.Errorf("summary.md missing or without the run ID: %v", err)
+	}
+}
+
+func reportPath(t *testing.T, stdout string) string {
+	for _, line := range strings.Split(stdout, "\n") {
+		if f := strings.Fields(line); len(f) == 1 && strings.HasSuffix(f[0], "report.json") {
+			return f[0]
+		}
+	}
+	t.Fatal("no report path")
+	return ""
+}
+
+func checkHTML(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("HTML report: %v", err)
+	}
+	doc, err := html.Parse(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("HTML report does not parse: %v", err)
+	}
+	var svgs int
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			if n.Data == "svg" {
+				svgs++
+			}
+			for _, a := range n.Attr {
+				if (a.Key == "src" || a.Key == "href") && (strings.HasPrefix(a.Val, "http:") || strings.HasPrefix(a.Val, "https:") || strings.HasPrefix(a.Val, "//")) {
+					t.Errorf("HTML report loads an external resource: <%s %s=%q>", n.Data, a.Key, a.Val)
+				}
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	if svgs == 0 {
+		t.Error("HTML report has no inline SVG chart")
+	}
+}
+
+func checkJUnit(t *testing.T, path string, specs int) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("JUnit report: %v", err)
+	}
+	var suites struct {
+		Suites []struct {
+			Cases []struct {
+				Name string `xml:"name,attr"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(b, &suites); err != nil {
+		t.Fatalf("JUnit report does not parse: %v", err)
+	}
+	n := 0
+	for _, s := range suites.Suites {
+		n += len(s.Cases)
+	}
+	if n < specs {
+		t.Errorf("JUnit has %d test cases, want at least the %d specs", n, specs)
+	}
+}
+
+// TestCtrlCLeavesReportAndNoOrphans interrupts a run once the server is up:
+// the run must still write a failed report and leave no process behind.
+func TestCtrlCLeavesReportAndNoOrphans(t *testing.T) {
+	bin := distrobench(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--repo", repoRoot(t), "run", "--profile", "k3s", "--skip-bench")
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		line := sc.Text()
+		t.Log(line)
+		if strings.Contains(line, "server ready") {
+			once.Do(func() {
+				time.AfterFunc(2*time.Second, func() { _ = cmd.Process.Signal(syscall.SIGINT) })
+			})
+		}
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+		t.Fatalf("interrupted run exited with %v, want a non-zero code", err)
+	}
+	r := reportFrom(t, stdout.String())
+	if r.Status == result.StatusPassed || !strings.Contains(r.Reason, "interrupted") {
+		t.Errorf("interrupted run's report: status %s reason %q", r.Status, r.Reason)
+	}
+	if len(r.ServerLogTail) == 0 {
+		t.Error("interrupted run's report has no server log tail")
+	}
+	assertNoProcessMentions(t, r.RunID)
+}
+
+// TestUpDownNoOrphans deploys with 'up', stops with 'down' from another
+// invocation and checks nothing of the run is left.
+func TestUpDownNoOrphans(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	out, _, code := runCLI(t, ctx, "up", "--profile", "k3s", "--datastore", "mysql")
+	if code != 0 {
+		t.Fatalf("up exited %d:\n%s", code, out)
+	}
+	var runDir string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "run" && f[1] == "dir:" {
+			runDir = f[2]
+		}
+	}
+	if runDir == "" {
+		t.Fatalf("no run dir in:\n%s", out)
+	}
+	if _, _, code := runCLI(t, ctx, "status", "--run-dir", runDir); code != 0 {
+		t.Errorf("status after up exited %d", code)
+	}
+	if _, _, code := runCLI(t, ctx, "down", "--run-dir", runDir); code != 0 {
+		t.Errorf("down exited %d", code)
+	}
+	assertNoProcessMentions(t, filepath.Base(runDir))
+	if _, _, code := runCLI(t, ctx, "status", "--run-dir", runDir); code == 0 {
+		t.Error("status after down still says ready")
+	}
+}
+
+// TestARM64ServesReadyz builds k3lite for arm64 and starts it under qemu-user.
+func TestARM64ServesReadyz(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	out, _, code := runCLI(t, ctx, "run", "--profile", "k3s", "--arch", "arm64", "--skip-bench", "--skip-conformance")
+	r := reportFrom(t, out)
+	if code != 0 {
+		t.Fatalf("arm64 run exited %d: %s", code, r.Reason)
+	}
+	if r.Params.Arch != "arm64" || r.Phase("up") == nil || r.Phase("up").Status != result.StatusPassed {
+		t.Errorf("arm64 run did not deploy: %+v", r.Phases)
+	}
+}
+
+// assertNoProcessMentions fails if any live process has s in its command
+// line (run IDs and run dirs appear in every child's arguments).
+func assertNoProcessMentions(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var left []string
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if err != nil || e.Name() == "self" {
+				continue
+			}
+			cl := strings.ReplaceAll(string(b), "\x00", " ")
+			if strings.Contains(cl, s) {
+				left = append(left, e.Name()+": "+cl)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes of run %s left behind:\n%s", s, strings.Join(left, "\n"))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

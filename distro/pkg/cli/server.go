@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/distrobench/distrobench/distro/pkg/config"
+	"github.com/distrobench/distrobench/distro/pkg/datastore"
+	"github.com/distrobench/distrobench/distro/pkg/server"
+	"github.com/distrobench/distrobench/distro/pkg/token"
+)
+
+// DefaultConfigFile is read when present and --config is not given.
+const DefaultConfigFile = "/etc/k3lite/config.yaml"
+
+// Environment variables that set flags not given on the command line or in
+// the config file (K3s's K3S_* counterparts).
+const (
+	EnvToken             = "K3LITE_TOKEN"
+	EnvDataDir           = "K3LITE_DATA_DIR"
+	EnvDatastoreEndpoint = "K3LITE_DATASTORE_ENDPOINT"
+	EnvConfigFile        = "K3LITE_CONFIG_FILE"
+)
+
+type serverOptions struct {
+	cfg        server.Config
+	configFile string
+	tokenFile  string
+	kubeMode   string
+	verbosity  int
+	debug      bool
+}
+
+func newServerOptions() *serverOptions {
+	return &serverOptions{cfg: server.Default(), kubeMode: "0600"}
+}
+
+func newServerCommand(stderr io.Writer) *cobra.Command {
+	return newServerCommandWith(newServerOptions(), stderr)
+}
+
+func newServerCommandWith(o *serverOptions, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane (kube-apiserver, kube-controller-manager, kube-scheduler) and its datastore",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(cmd.Flags()); err != nil {
+				return err
+			}
+			w := newRedactingWriter(stderr, secretsOf(&o.cfg)...)
+			log := setupLogging(w, o.verbosity, o.debug)
+			return server.Run(cmd.Context(), o.cfg, log)
+		},
+	}
+	f := cmd.Flags()
+	c := &o.cfg
+	f.StringVarP(&o.configFile, "config", "c", DefaultConfigFile, "YAML file whose keys are flag names (env "+EnvConfigFile+")")
+	f.StringVarP(&c.DataDir, "data-dir", "d", c.DataDir, "Folder to hold state (env "+EnvDataDir+")")
+	f.StringVarP(&c.Token, "token", "t", "", "Shared secret used to join a server or agent to a cluster (env "+EnvToken+")")
+	f.StringVar(&o.tokenFile, "token-file", "", "File containing the token")
+	f.StringVarP(&c.WriteKubeconfig, "write-kubeconfig", "o", c.WriteKubeconfig, "Write the admin kubeconfig to this file")
+	f.StringVar(&o.kubeMode, "write-kubeconfig-mode", o.kubeMode, "Write the kubeconfig with this mode (octal, e.g. 0644)")
+	f.StringVar(&c.BindAddress, "bind-address", c.BindAddress, "kube-apiserver bind address")
+	f.IntVar(&c.HTTPSListenPort, "https-listen-port", c.HTTPSListenPort, "kube-apiserver HTTPS listen port")
+	f.StringVar(&c.AdvertiseAddress, "advertise-address", "", "IP address the apiserver advertises to members of the cluster (default: node-ip)")
+	f.StringSliceVar(&c.NodeIPs, "node-ip", nil, "IP address(es) of this node")
+	f.StringSliceVar(&c.TLSSANs, "tls-san", nil, "Additional hostnames or IPs as Subject Alternative Names in the serving certificate (repeatable)")
+	f.StringVar(&c.ClusterCIDR, "cluster-cidr", c.ClusterCIDR, "IPv4/IPv6 network CIDRs to use for pod IPs")
+	f.StringVar(&c.ServiceCIDR, "service-cidr", c.ServiceCIDR, "IPv4/IPv6 network CIDRs to use for service IPs")
+	f.StringArrayVar(&c.KubeAPIServerArgs, "kube-apiserver-arg", nil, "Customized flag for kube-apiserver, key=value (repeatable; wins over k3lite's defaults)")
+	f.StringArrayVar(&c.KubeControllerManagerArgs, "kube-controller-manager-arg", nil, "Customized flag for kube-controller-manager, key=value (repeatable)")
+	f.StringArrayVar(&c.KubeSchedulerArgs, "kube-scheduler-arg", nil, "Customized flag for kube-scheduler, key=value (repeatable)")
+	f.BoolVar(&c.DisableAgent, "disable-agent", false, "Do not run a local agent (this build has none yet)")
+	f.StringVar(&c.DatastoreEndpoint, "datastore-endpoint", "", "sqlite://PATH, mysql://user:pass@tcp(host:3306)/db, postgres://user:pass@host:5432/db, http(s)://etcd:2379 (env "+EnvDatastoreEndpoint+")")
+	f.StringVar(&c.DatastoreCAFile, "datastore-cafile", "", "TLS CA file for an external etcd")
+	f.StringVar(&c.DatastoreCertFile, "datastore-certfile", "", "TLS client certificate for an external etcd")
+	f.StringVar(&c.DatastoreKeyFile, "datastore-keyfile", "", "TLS client key for an external etcd")
+	f.BoolVar(&c.ClusterInit, "cluster-init", false, "Initialize a new cluster on embedded etcd")
+	f.BoolVar(&c.SecretsEncryption, "secrets-encryption", false, "Encrypt Secrets at rest (aescbc)")
+	f.BoolVar(&c.ProtectKernelDefaults, "protect-kernel-defaults", false, "Kernel tuning behavior of the kubelet (accepted; no kubelet in this build)")
+	f.IntVarP(&o.verbosity, "v", "v", 0, "Log verbosity of the Kubernetes components")
+	f.BoolVar(&o.debug, "debug", false, "Turn on debug logs of k3lite and kine")
+	return cmd
+}
+
+// complete applies environment variables, the token file and the kubeconfig
+// mode after flag parsing.
+func (o *serverOptions) complete(fs *pflag.FlagSet) error {
+	env := func(flag, name string, dst *string) {
+		if !fs.Changed(flag) {
+			if v, ok := os.LookupEnv(name); ok && v != "" {
+				*dst = v
+			}
+		}
+	}
+	env("data-dir", EnvDataDir, &o.cfg.DataDir)
+	env("token", EnvToken, &o.cfg.Token)
+	env("datastore-endpoint", EnvDatastoreEndpoint, &o.cfg.DatastoreEndpoint)
+
+	if o.tokenFile != "" {
+		if o.cfg.Token != "" && fs.Changed("token") {
+			return errors.New("--token and --token-file are mutually exclusive")
+		}
+		b, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		o.cfg.Token = strings.TrimSpace(string(b))
+		if o.cfg.Token == "" {
+			return fmt.Errorf("--token-file %s is empty", o.tokenFile)
+		}
+	}
+	if o.cfg.Token != "" {
+		if _, err := token.Parse(o.cfg.Token); err != nil {
+			// The error of token.Parse never repeats the secret.
+			return fmt.Errorf("--token: %w", err)
+		}
+	}
+	mode, err := strconv.ParseUint(o.kubeMode, 8, 32)
+	if err != nil || mode > 0o777 {
+		return fmt.Errorf("--write-kubeconfig-mode %q: expected an octal file mode such as 0600 or 644", o.kubeMode)
+	}
+	o.cfg.WriteKubeconfigMode = os.FileMode(mode)
+	return nil
+}
+
+// secretsOf lists what the log writers must scrub.
+func secretsOf(c *server.Config) []string {
+	var out []string
+	if p := datastore.Secret(c.DatastoreEndpoint); p != "" {
+		out = append(out, p)
+	}
+	if c.Token != "" {
+		out = append(out, c.Token)
+		if t, err := token.Parse(c.Token); err == nil && t.Password != "" {
+			out = append(out, t.Password)
+		}
+	}
+	return out
+}
+
+// withConfigFile merges the config file (K3s's config.yaml semantics) with
+// the command-line args of `server`; the command line wins for scalars.
+func withConfigFile(args []string) ([]string, error) {
+	path, explicit := configFileFromArgs(args)
+	if !explicit {
+		if v := os.Getenv(EnvConfigFile); v != "" {
+			path, explicit = v, true
+		} else {
+			path = DefaultConfigFile
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if !explicit && errors.Is(err, os.ErrNotExist) {
+			return args, nil
+		}
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	fileArgs, err := config.Flatten(data)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	flags := newServerCommand(io.Discard).Flags()
+	isList := func(name string) bool {
+		f := flags.Lookup(name)
+		return f != nil && (f.Value.Type() == "stringSlice" || f.Value.Type() == "stringArray")
+	}
+	return config.MergeArgs(fileArgs, args, isList), nil
+}
+
+// configFileFromArgs finds --config/-c in args before cobra parses them.
+func configFileFromArgs(args []string) (string, bool) {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return "", false
+		case a == "--config" || a == "-c":
+			if i+1 < len(args) {
+				return args[i+1], true
+			}
+		case strings.HasPrefix(a, "--config="):
+			return strings.TrimPrefix(a, "--config="), true
+		case strings.HasPrefix(a, "-c="):
+			return strings.TrimPrefix(a, "-c="), true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,341 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/distrobench/distrobench/distro/pkg/datastore"
+	"github.com/distrobench/distrobench/distro/pkg/endpoint"
+	"github.com/distrobench/distrobench/distro/pkg/pki"
+	"github.com/distrobench/distrobench/distro/pkg/token"
+)
+
+// Shutdown budget, measured from the moment ctx is cancelled. The whole
+// sequence stays below 10 s even when a component does not stop in time:
+// each step gets a deadline and the datastore is closed regardless.
+const (
+	stopClientsTimeout   = 3 * time.Second // controller-manager + scheduler (lease release)
+	stopAPIServerBy      = 6 * time.Second // apiserver drained and stopped
+	stopDatastoreBy      = 9 * time.Second // kine/etcd closed
+	readyTimeout         = 3 * time.Minute
+	readyPollInterval    = 100 * time.Millisecond
+	datastoreStartWindow = 15 * time.Second
+)
+
+// Run starts the control plane described by cfg and blocks until ctx is
+// cancelled (then it shuts down and returns nil) or a component fails.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("--data-dir %q: %w", cfg.DataDir, err)
+	}
+	cfg.DataDir = abs
+
+	ep, err := endpoint.Parse(cfg.DatastoreEndpoint, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := ensureWritableDir(cfg.serverDir()); err != nil {
+		return err
+	}
+	if !cfg.DisableAgent {
+		log.Warn("the agent (kubelet, container runtime) is not in this build yet; running as control-plane only (pass --disable-agent to silence this)")
+	}
+	if cfg.ProtectKernelDefaults {
+		log.Info("--protect-kernel-defaults only affects the kubelet, which this build does not run")
+	}
+
+	advertise := cfg.advertiseAddress()
+	svcIP, err := firstServiceIP(cfg.ServiceCIDR)
+	if err != nil {
+		return fmt.Errorf("--service-cidr %q: %w", cfg.ServiceCIDR, err)
+	}
+	bundle, err := pki.Ensure(pkiOptions(&cfg, advertise, svcIP))
+	if err != nil {
+		return fmt.Errorf("certificates under %s: %w", filepath.Join(cfg.serverDir(), "tls"), err)
+	}
+	caHash, err := pki.CAHash(bundle.CACert)
+	if err != nil {
+		return err
+	}
+	if _, _, err := token.Ensure(cfg.serverDir(), caHash, cfg.Token); err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+
+	cred := cfg.credPaths()
+	if err := writeCredentials(&cfg, bundle, cred); err != nil {
+		return err
+	}
+
+	// Every component flag is parsed before anything binds a port. The
+	// datastore is not running yet, so --etcd-servers gets a placeholder that
+	// is replaced once it is (setStorage), unless the user set it.
+	placeholder := &datastore.Datastore{Endpoints: []string{storagePlaceholder}}
+	in := componentInputs{cfg: &cfg, pki: bundle, store: placeholder, cred: cred, advertise: advertise}
+	apiArgs, cmArgs, schedArgs := apiServerArgs(in), controllerManagerArgs(in), schedulerArgs(in)
+	comps, err := parseComponents(apiArgs, cmArgs, schedArgs)
+	if err != nil {
+		return err
+	}
+	addrs := listenAddrs(apiArgs, cmArgs, schedArgs)
+	if cfg.ClusterInit {
+		addrs = append(addrs, "127.0.0.1:2379", "127.0.0.1:2380")
+	}
+	if err := checkPortsFree(addrs); err != nil {
+		return err
+	}
+
+	startCtx, cancelStart := context.WithTimeout(ctx, datastoreStartWindow+5*time.Second)
+	store, err := datastore.Start(startCtx, datastore.Options{
+		Endpoint:     ep,
+		ClusterInit:  cfg.ClusterInit,
+		DataDir:      cfg.DataDir,
+		ExternalTLS:  datastore.TLS{CAFile: cfg.DatastoreCAFile, CertFile: cfg.DatastoreCertFile, KeyFile: cfg.DatastoreKeyFile},
+		Etcd:         etcdCerts(bundle),
+		StartTimeout: datastoreStartWindow,
+		Logger:       log,
+	})
+	cancelStart()
+	if err != nil {
+		return err
+	}
+	closeStore := func(deadline time.Time) {
+		cctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		if err := store.Close(cctx); err != nil {
+			log.Error("closing datastore", "err", err)
+			return
+		}
+		log.Info("datastore closed", "kind", store.Kind)
+	}
+
+	comps.setStorage(store)
+
+	// apiCtx outlives ctx during shutdown: the apiserver must keep serving
+	// while the controller-manager and scheduler release their leases.
+	apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAPI()
+	clientCtx, stopClients := context.WithCancel(ctx)
+	defer stopClients()
+
+	apiDone := make(chan error, 1)
+	go func() { apiDone <- comps.runAPIServer(apiCtx) }()
+
+	started := time.Now()
+	if err := waitReady(ctx, cred.AdminKubeconfig, apiDone); err != nil {
+		stopAPI()
+		select {
+		case <-apiDone:
+		case <-time.After(stopAPIServerBy):
+		}
+		closeStore(time.Now().Add(3 * time.Second))
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	log.Info("kube-apiserver is ready", "after", time.Since(started).Round(time.Millisecond).String(),
+		"url", "https://"+net.JoinHostPort(loopbackHost(cfg.BindAddress), strconv.Itoa(cfg.HTTPSListenPort)))
+
+	cmDone := make(chan error, 1)
+	schedDone := make(chan error, 1)
+	go func() { cmDone <- comps.runControllerManager(clientCtx) }()
+	go func() { schedDone <- comps.runScheduler(clientCtx) }()
+
+	if err := pki.WriteKubeconfig(cfg.WriteKubeconfig, cfg.WriteKubeconfigMode, apiURL(&cfg), bundle.CACert, bundle.AdminCert, bundle.AdminKey); err != nil {
+		log.Error("writing kubeconfig", "path", cfg.WriteKubeconfig, "err", err)
+	} else {
+		log.Info("wrote kubeconfig", "path", cfg.WriteKubeconfig)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-apiDone:
+		runErr = errors.Join(errors.New("kube-apiserver stopped unexpectedly"), err)
+		apiDone <- nil
+	case err := <-cmDone:
+		runErr = errors.Join(errors.New("kube-controller-manager stopped unexpectedly"), err)
+		cmDone <- nil
+	case err := <-schedDone:
+		runErr = errors.Join(errors.New("kube-scheduler stopped unexpectedly"), err)
+		schedDone <- nil
+	}
+
+	shutdownStart := time.Now()
+	stopClients()
+	waitAll(log, shutdownStart.Add(stopClientsTimeout), map[string]chan error{"kube-controller-manager": cmDone, "kube-scheduler": schedDone})
+	stopAPI()
+	waitAll(log, shutdownStart.Add(stopAPIServerBy), map[string]chan error{"kube-apiserver": apiDone})
+	closeStore(shutdownStart.Add(stopDatastoreBy))
+	log.Info("shutdown complete", "took", time.Since(shutdownStart).Round(time.Millisecond).String())
+	klog.Flush()
+	return runErr
+}
+
+// waitAll waits until every channel delivered or the deadline passed.
+func waitAll(log *slog.Logger, deadline time.Time, chans map[string]chan error) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for name, ch := range chans {
+		select {
+		case err := <-ch:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				log.Warn("component stopped with error", "component", name, "err", err)
+			}
+		case <-timer.C:
+			log.Warn("component did not stop in time; continuing shutdown", "component", name)
+			return
+		}
+	}
+}
+
+func apiURL(cfg *Config) string {
+	return "https://" + net.JoinHostPort(loopbackHost(cfg.BindAddress), strconv.Itoa(cfg.HTTPSListenPort))
+}
+
+func pkiOptions(cfg *Config, advertise string, svcIP net.IP) pki.Options {
+	o := pki.Options{Dir: filepath.Join(cfg.serverDir(), "tls"), ServiceIP: svcIP}
+	addIP := func(s string) {
+		if ip := net.ParseIP(s); ip != nil && !ip.IsUnspecified() {
+			o.IPs = append(o.IPs, ip)
+		}
+	}
+	addIP(advertise)
+	addIP(cfg.BindAddress)
+	for _, ip := range cfg.NodeIPs {
+		addIP(ip)
+	}
+	for _, san := range cfg.TLSSANs {
+		if ip := net.ParseIP(san); ip != nil {
+			o.IPs = append(o.IPs, ip)
+		} else if san = strings.TrimSpace(san); san != "" {
+			o.DNSNames = append(o.DNSNames, san)
+		}
+	}
+	if host, err := os.Hostname(); err == nil && host != "" {
+		o.DNSNames = append(o.DNSNames, host)
+	}
+	return o
+}
+
+// etcdCerts reuses the apiserver serving certificate (it carries 127.0.0.1)
+// for the embedded etcd member, and the apiserver's kubelet-client
+// certificate (signed by the cluster CA) as etcd client certificate.
+func etcdCerts(b *pki.Bundle) datastore.EtcdCerts {
+	return datastore.EtcdCerts{
+		CAFile:         b.CACert,
+		ServerCertFile: b.ServingCert,
+		ServerKeyFile:  b.ServingKey,
+		ClientCertFile: b.APIServerKubeletClientCert,
+		ClientKeyFile:  b.APIServerKubeletClientKey,
+	}
+}
+
+func writeCredentials(cfg *Config, b *pki.Bundle, cred credPaths) error {
+	if err := os.MkdirAll(cred.Dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", cred.Dir, err)
+	}
+	url := apiURL(cfg)
+	for _, k := range []struct{ path, cert, key string }{
+		{cred.AdminKubeconfig, b.AdminCert, b.AdminKey},
+		{cred.ControllerKubeconfig, b.ControllerManagerCert, b.ControllerManagerKey},
+		{cred.SchedulerKubeconfig, b.SchedulerCert, b.SchedulerKey},
+	} {
+		if err := pki.WriteKubeconfig(k.path, 0o600, url, b.CACert, k.cert, k.key); err != nil {
+			return err
+		}
+	}
+	if cfg.SecretsEncryption {
+		if err := ensureEncryptionConfig(cred.EncryptionConfig); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureWritableDir creates dir (0700) and proves it is writable.
+func ensureWritableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir %s is not usable: %w (choose another --data-dir or run as a user that may write there)", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return fmt.Errorf("data dir %s is not writable: %w (choose another --data-dir or run as a user that may write there)", dir, err)
+	}
+	name := f.Name()
+	_ = f.Close()
+	return os.Remove(name)
+}
+
+// checkPortsFree binds and releases every address, so that a port in use
+// is reported before any component starts.
+func checkPortsFree(addrs []string) error {
+	var errs []error
+	for _, a := range addrs {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cannot listen on %s: %w (is another server running? pick another port)", a, err))
+			continue
+		}
+		_ = l.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// waitReady polls /readyz with the admin credentials until it answers 200.
+func waitReady(ctx context.Context, kubeconfig string, apiDone chan error) error {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("loading %s: %w", kubeconfig, err)
+	}
+	rc.Timeout = 2 * time.Second
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	deadline := time.NewTimer(readyTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(readyPollInterval)
+	defer tick.Stop()
+	var last error
+	for {
+		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		if err == nil {
+			return nil
+		}
+		last = err
+		select {
+		case err := <-apiDone:
+			apiDone <- err
+			if err == nil {
+				err = errors.New("exited")
+			}
+			return fmt.Errorf("kube-apiserver stopped before it was ready: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return fmt.Errorf("kube-apiserver not ready after %s: %w", readyTimeout, last)
+		case <-tick.C:
+		}
+	}
+}

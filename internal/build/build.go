@@ -1,0 +1,397 @@
+// Package build builds k3lite from distro/ with `go build`, one binary per
+// architecture and build profile, cached under a hash of its sources and
+// settings, and measures what it built: build time and binary size, raw and
+// compressed.
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/distrobench/distrobench/internal/profile"
+	"github.com/distrobench/distrobench/internal/redact"
+)
+
+// DefaultVersion is the version stamped into k3lite when Options.Version is
+// empty: the Kubernetes version it is built from plus a k3lite suffix, in the
+// style of K3s's "v1.37.2+k3s1" ("+" is not used because it is not valid in
+// every place a version ends up, e.g. image tags).
+const DefaultVersion = "v1.37.2-k3lite1"
+
+// Options say what to build.
+type Options struct {
+	// RepoRoot is the distrobench repository root; it contains distro/.
+	RepoRoot string
+	// Arch is the target architecture: amd64 or arm64 (default: the host's).
+	Arch string
+	// Bundled holds the profile's extra build settings (tags, ldflags, env); nil for none.
+	Bundled *profile.Bundled
+	// CacheDir holds one directory per source hash (default <RepoRoot>/_output/cache).
+	CacheDir string
+	// Version is stamped into the binary (default DefaultVersion).
+	Version string
+	// Log receives go build's output at debug level (default: discarded).
+	Log *slog.Logger
+	// Progress, when set, receives one short line per step.
+	Progress func(string)
+}
+
+// Artifact is a built (or cached) k3lite binary.
+type Artifact struct {
+	Path       string `json:"path"`
+	Arch       string `json:"arch"`
+	SourceHash string `json:"sourceHash"`
+	Cached     bool   `json:"cached"`
+	// BuildSeconds is the duration of this call's go build; 0 when Cached.
+	BuildSeconds float64 `json:"buildSeconds"`
+	SizeRaw      int64   `json:"sizeRaw"`
+	SizeZstd     int64   `json:"sizeZstd"`
+	SizeXz       int64   `json:"sizeXz"`
+	// ZstdMethod and XzMethod name how the compressed sizes were obtained
+	// ("zstd-19", "zstd-best", "xz"); they label the binary.size measurements.
+	ZstdMethod string `json:"zstdMethod"`
+	XzMethod   string `json:"xzMethod"`
+	Version    string `json:"version"`
+}
+
+var versionRE = regexp.MustCompile(`^v(\d+)\.(\d+)\.(\d+)([-+.][0-9A-Za-z.+-]+)?$`)
+
+func (o *Options) setDefaults() error {
+	if o.Arch == "" {
+		o.Arch = runtime.GOARCH
+	}
+	if o.Arch != "amd64" && o.Arch != "arm64" {
+		return fmt.Errorf("unsupported arch %q: k3lite builds for amd64 or arm64", o.Arch)
+	}
+	if o.Version == "" {
+		o.Version = DefaultVersion
+	}
+	if !versionRE.MatchString(o.Version) {
+		return fmt.Errorf("version %q is not of the form v<major>.<minor>.<patch>[-suffix] (e.g. %s)", o.Version, DefaultVersion)
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = filepath.Join(o.RepoRoot, "_output", "cache")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+func (o *Options) progress(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if o.Progress == nil {
+		o.Log.Info(msg)
+		return
+	}
+	o.Log.Debug(msg) // the caller shows it; do not print it twice
+	o.Progress(msg)
+}
+
+func (o *Options) tags() []string {
+	if o.Bundled == nil {
+		return nil
+	}
+	return o.Bundled.Tags
+}
+
+func (o *Options) extraLDFlags() []string {
+	if o.Bundled == nil {
+		return nil
+	}
+	return o.Bundled.LDFlags
+}
+
+func (o *Options) extraEnv() map[string]string {
+	if o.Bundled == nil {
+		return nil
+	}
+	return o.Bundled.Env
+}
+
+// buildEnv is the environment of go build: the caller's, then the cross
+// compilation settings, then the profile's env (later entries win in os/exec,
+// so a profile may e.g. turn cgo back on).
+func buildEnv(o Options) []string {
+	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+o.Arch)
+	extra := o.extraEnv()
+	for _, k := range sortedKeys(extra) {
+		env = append(env, k+"="+extra[k])
+	}
+	return env
+}
+
+// Stamp is what k3lite's version variables are set to, the same set
+// distro/Makefile passes.
+type Stamp struct {
+	Version   string // gitVersion, e.g. v1.37.2-k3lite1 (major and minor are derived from it)
+	Commit    string // gitCommit: HEAD of the repository, "unknown" outside git
+	TreeState string // gitTreeState: "clean" or "dirty" (uncommitted changes under distro/)
+	BuildDate string // buildDate, RFC 3339 UTC
+}
+
+// stamp computes the version stamp of a build. Unlike distro/Makefile, whose
+// BUILD_DATE is `date -u`, the build date never comes from the clock: the
+// profile's or caller's SOURCE_DATE_EPOCH (reproducible-builds.org
+// convention), else the time of the last commit touching distro/, else the
+// Unix epoch. Commit, tree state and date are not part of the source hash: a
+// cached binary keeps the stamp of the build that produced it, and committing
+// already-built sources does not force a rebuild.
+func stamp(ctx context.Context, o Options) Stamp {
+	git := func(args ...string) (string, bool) {
+		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd.Dir = o.RepoRoot
+		out, err := cmd.Output()
+		return strings.TrimSpace(string(out)), err == nil
+	}
+	st := Stamp{Version: o.Version, Commit: "unknown", TreeState: "clean"}
+	if c, ok := git("rev-parse", "HEAD"); ok && c != "" {
+		st.Commit = c
+		if dirty, ok := git("status", "--porcelain", "--", "distro"); ok && dirty != "" {
+			st.TreeState = "dirty"
+		}
+	}
+	epoch := o.extraEnv()["SOURCE_DATE_EPOCH"]
+	if epoch == "" {
+		epoch = os.Getenv("SOURCE_DATE_EPOCH")
+	}
+	if epoch == "" {
+		epoch, _ = git("log", "-1", "--format=%ct", "--", "distro")
+	}
+	var sec int64
+	if _, err := fmt.Sscan(epoch, &sec); err != nil {
+		sec = 0
+	}
+	st.BuildDate = time.Unix(sec, 0).UTC().Format(time.RFC3339)
+	return st
+}
+
+// LDFlags returns the -ldflags words k3lite is linked with, as distro/Makefile
+// assembles them: stripped, the Kubernetes version variables of
+// k8s.io/component-base/version and k8s.io/client-go/pkg/version set the way
+// Kubernetes' hack/lib/version.sh sets them, then the profile's extra words.
+func LDFlags(st Stamp, extra []string) []string {
+	m := versionRE.FindStringSubmatch(st.Version)
+	major, minor := "", ""
+	if m != nil {
+		major, minor = m[1], m[2]
+	}
+	flags := []string{"-s", "-w"}
+	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
+		flags = append(flags,
+			"-X", pkg+".gitVersion="+st.Version,
+			"-X", pkg+".gitMajor="+major,
+			"-X", pkg+".gitMinor="+minor,
+			"-X", pkg+".gitCommit="+st.Commit,
+			"-X", pkg+".gitTreeState="+st.TreeState,
+			"-X", pkg+".buildDate="+st.BuildDate,
+		)
+	}
+	return append(flags, extra...)
+}
+
+// Build builds k3lite for o.Arch, or returns the cached binary of the same
+// source hash, and measures its raw and compressed sizes (also cached).
+func Build(ctx context.Context, o Options) (*Artifact, error) {
+	if err := o.setDefaults(); err != nil {
+		return nil, err
+	}
+	hash, err := sourceHash(ctx, o.RepoRoot, o)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(o.CacheDir, hash)
+	a := &Artifact{
+		Path:       filepath.Join(dir, "k3lite-linux-"+o.Arch),
+		Arch:       o.Arch,
+		SourceHash: hash,
+		Version:    o.Version,
+	}
+	if fi, err := os.Stat(a.Path); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+		a.Cached = true
+		o.progress("k3lite %s linux/%s: cached build %s", o.Version, o.Arch, short(hash))
+	} else {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating build cache dir: %w (set a writable cache dir)", err)
+		}
+		o.progress("k3lite %s linux/%s: building (source hash %s)", o.Version, o.Arch, short(hash))
+		start := time.Now()
+		if err := goBuild(ctx, o, a.Path); err != nil {
+			return nil, err
+		}
+		a.BuildSeconds = time.Since(start).Seconds()
+		o.progress("k3lite linux/%s: built in %.1fs", o.Arch, a.BuildSeconds)
+	}
+	if err := sizes(ctx, o, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}
+
+// goBuild runs go build into a temporary file next to out and renames it into
+// place, so an interrupted build never leaves a binary that looks cached.
+func goBuild(ctx context.Context, o Options, out string) error {
+	tmp := fmt.Sprintf("%s.tmp-%d", out, os.Getpid())
+	defer os.Remove(tmp)
+
+	args := []string{"build", "-trimpath", "-o", tmp,
+		"-ldflags", strings.Join(LDFlags(stamp(ctx, o), o.extraLDFlags()), " ")}
+	if tags := o.tags(); len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	args = append(args, "./cmd/k3lite")
+
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = filepath.Join(o.RepoRoot, "distro")
+	cmd.Env = buildEnv(o)
+	// Own process group, killed as a whole on cancel: go build's compile and
+	// link children must not outlive a Ctrl-C.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	lw := &lineWriter{log: o.Log, keep: 40}
+	cmd.Stdout, cmd.Stderr = lw, lw
+	o.Log.Debug("go build", "dir", cmd.Dir, "args", redact.Args(args), "GOARCH", o.Arch)
+	err := cmd.Run()
+	lw.flush()
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("go build of k3lite for linux/%s interrupted: %w", o.Arch, ctx.Err())
+		}
+		return fmt.Errorf("go build of k3lite for linux/%s in %s failed: %w; last compiler output:\n%s",
+			o.Arch, cmd.Dir, err, strings.Join(lw.tail(), "\n"))
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return fmt.Errorf("storing k3lite binary in the build cache: %w", err)
+	}
+	return nil
+}
+
+// lineWriter logs go build's output line by line at debug level and keeps the
+// last lines for the error message.
+type lineWriter struct {
+	mu      sync.Mutex
+	log     *slog.Logger
+	keep    int
+	partial []byte
+	lines   []string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	for {
+		i := strings.IndexByte(string(w.partial), '\n')
+		if i < 0 {
+			break
+		}
+		w.add(string(w.partial[:i]))
+		w.partial = w.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) add(line string) {
+	line = strings.TrimRight(line, "\r")
+	w.log.Debug("go build: " + line)
+	w.lines = append(w.lines, line)
+	if len(w.lines) > w.keep {
+		w.lines = w.lines[len(w.lines)-w.keep:]
+	}
+}
+
+func (w *lineWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.partial) > 0 {
+		w.add(string(w.partial))
+		w.partial = nil
+	}
+}
+
+func (w *lineWriter) tail() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.lines) == 0 {
+		return []string{"(no output)"}
+	}
+	return append([]string(nil), w.lines...)
+}
+
+// sizesFile caches the measured sizes beside the binary.
+type sizesFile struct {
+	Raw        int64  `json:"raw"`
+	Zstd       int64  `json:"zstd"`
+	Xz         int64  `json:"xz"`
+	ZstdMethod string `json:"zstdMethod"`
+	XzMethod   string `json:"xzMethod"`
+}
+
+// sizes fills a's sizes from <hash>/sizes.json, or measures and stores them.
+func sizes(ctx context.Context, o Options, a *Artifact) error {
+	fi, err := os.Stat(a.Path)
+	if err != nil {
+		return fmt.Errorf("k3lite binary missing after build: %w", err)
+	}
+	cacheFile := filepath.Join(filepath.Dir(a.Path), "sizes.json")
+	var s sizesFile
+	if b, err := os.ReadFile(cacheFile); err == nil && json.Unmarshal(b, &s) == nil &&
+		s.Raw == fi.Size() && s.Zstd > 0 && s.Xz > 0 && s.ZstdMethod != "" && s.XzMethod != "" {
+		o.Log.Debug("binary sizes from cache", "file", cacheFile)
+	} else {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			o.Log.Warn("ignoring unreadable sizes cache", "file", cacheFile, "err", err)
+		}
+		o.progress("k3lite linux/%s: measuring compressed size (%s, %s)", o.Arch, zstdMethod(), xzMethod)
+		s = sizesFile{Raw: fi.Size()}
+		if s.Zstd, s.ZstdMethod, s.Xz, s.XzMethod, err = compressedSizes(ctx, a.Path); err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(s, "", "  ")
+		if err := writeFileAtomic(cacheFile, append(b, '\n')); err != nil {
+			o.Log.Warn("cannot cache binary sizes", "file", cacheFile, "err", err)
+		}
+	}
+	a.SizeRaw, a.SizeZstd, a.SizeXz = s.Raw, s.Zstd, s.Xz
+	a.ZstdMethod, a.XzMethod = s.ZstdMethod, s.XzMethod
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}

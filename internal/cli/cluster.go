@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/distrobench/distrobench/internal/build"
+	"github.com/distrobench/distrobench/internal/deploy"
+	"github.com/distrobench/distrobench/internal/profile"
+	"github.com/distrobench/distrobench/internal/progress"
+)
+
+type upOptions struct {
+	pf profileFlags
+}
+
+func newUpCmd(g *globals) *cobra.Command {
+	o := &upOptions{}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Deploy one server of a profile on a datastore and leave it running",
+		Long: `Build (or take) the distribution binary and start one server on the chosen
+datastore, in a run directory under _output/runs/. mysql, postgres and etcd
+start a local MariaDB/PostgreSQL/etcd server for the run. Every process runs in
+its own process group; 'distrobench down' stops them all. The newest run is
+also reachable as _output/runs/current.`,
+		Example: `  distrobench up --datastore postgres
+  export KUBECONFIG=$(distrobench status -o kubeconfig)
+  distrobench down`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			p, err := o.pf.load(g, cmd)
+			if err != nil {
+				return err
+			}
+			pr := progress.New(g.stderr)
+			bin, err := binaryFor(cmd, g, p, pr)
+			if err != nil {
+				return err
+			}
+			runDir := filepath.Join(g.runsDir(), fmt.Sprintf("%s-%s-%s", time.Now().UTC().Format("20060102T150405Z"), p.Metadata.Name, p.Spec.Datastore.Type))
+			if err := os.MkdirAll(runDir, 0o700); err != nil {
+				return fmt.Errorf("create run directory: %w", err)
+			}
+			pr.Phase(fmt.Sprintf("up: %s on %s", p.Metadata.Name, p.Spec.Datastore.Type))
+			c, err := deploy.Up(ctx, deploy.Options{
+				Profile: p, Binary: bin, Datastore: p.Spec.Datastore.Type, Endpoint: p.Spec.Datastore.Endpoint,
+				RunDir: runDir, Log: g.log, Progress: func(s string) { pr.Status("%s", s) },
+			})
+			if err != nil {
+				return err
+			}
+			if err := linkCurrent(g.runsDir(), runDir); err != nil {
+				g.log.Warn("could not update the current link", "err", err)
+			}
+			fmt.Fprintf(g.stdout, "ready after %.1fs\nrun dir:    %s\nkubeconfig: %s\nserver:     %s\nstop with:  distrobench down --run-dir %s\n",
+				c.ReadyAfter.Seconds(), c.RunDir, c.Kubeconfig, c.ServerURL, c.RunDir)
+			return nil
+		},
+	}
+	o.pf.bind(cmd.Flags(), true)
+	return cmd
+}
+
+// binaryFor returns the profile's binary, building k3lite when bundled.
+func binaryFor(cmd *cobra.Command, g *globals, p *profile.Profile, pr *progress.Printer) (string, error) {
+	if p.Spec.Bundled == nil {
+		return p.Spec.Binary, nil
+	}
+	pr.Phase(fmt.Sprintf("build k3lite (%s)", p.Spec.Arch))
+	a, err := build.Build(cmd.Context(), build.Options{
+		RepoRoot: g.repoRoot, Arch: p.Spec.Arch, Bundled: p.Spec.Bundled, Log: g.log,
+		Progress: func(s string) { pr.Status("%s", s) },
+	})
+	if err != nil {
+		return "", err
+	}
+	return a.Path, nil
+}
+
+func linkCurrent(runsDir, runDir string) error {
+	link := filepath.Join(runsDir, "current")
+	tmp := link + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(filepath.Base(runDir), tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, link)
+}
+
+type runDirFlag struct{ dir string }
+
+func (f *runDirFlag) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.dir, "run-dir", "", "run directory made by 'distrobench up' (default: _output/runs/current)")
+}
+
+func (f *runDirFlag) load(g *globals) (*deploy.Cluster, error) {
+	dir := f.dir
+	if dir == "" {
+		dir = filepath.Join(g.runsDir(), "current")
+		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no cluster is up (%s does not exist): start one with 'distrobench up' or pass --run-dir", dir)
+		}
+		if target, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = target
+		}
+	}
+	return deploy.Load(dir)
+}
+
+func newDownCmd(g *globals) *cobra.Command {
+	o := &runDirFlag{}
+	cmd := &cobra.Command{
+		Use:     "down",
+		Short:   "Stop everything 'distrobench up' started (server, datastore server)",
+		Long:    "Stop the server and any datastore server of a run, by process group, TERM then KILL. Logs stay in the run directory.",
+		Example: "  distrobench down\n  distrobench down --run-dir _output/runs/20261127T101500Z-k3s-sqlite",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.load(g)
+			if err != nil {
+				return err
+			}
+			if err := c.Down(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "stopped %s (logs kept in %s)\n", c.RunDir, c.RunDir)
+			return nil
+		},
+	}
+	o.bind(cmd)
+	return cmd
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	o := &runDirFlag{}
+	var output string
+	cmd := &cobra.Command{
+		Use:     "status",
+		Short:   "Show whether the cluster from 'distrobench up' is running and ready",
+		Example: "  distrobench status\n  export KUBECONFIG=$(distrobench status -o kubeconfig)",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.load(g)
+			if err != nil {
+				return err
+			}
+			if output == "kubeconfig" {
+				fmt.Fprintln(g.stdout, c.Kubeconfig)
+				return nil
+			}
+			st := c.Status(cmd.Context())
+			fmt.Fprintf(g.stdout, "run dir:    %s\nserver:     %s (pid %d) running=%v ready=%v\ndatastore:  %s\nkubeconfig: %s\n",
+				c.RunDir, c.ServerURL, c.ServerPID, st.ServerRunning, st.Ready, c.Datastore, c.Kubeconfig)
+			if st.Message != "" {
+				fmt.Fprintf(g.stdout, "note:       %s\n", st.Message)
+			}
+			if !st.Ready {
+				return fmt.Errorf("cluster in %s is not ready", c.RunDir)
+			}
+			return nil
+		},
+	}
+	o.bind(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "", "print only this field: kubeconfig")
+	return cmd
+}

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/distrobench/distrobench/internal/datastore"
+	"github.com/distrobench/distrobench/internal/profile"
+)
+
+// profileFlags select a profile and override its datastore, arch and binary.
+// Flags override the file only when set (fs.Changed).
+type profileFlags struct {
+	profile   string
+	datastore string
+	endpoint  string
+	arch      string
+	binary    string
+}
+
+func (f *profileFlags) bind(fs *pflag.FlagSet, withBinary bool) {
+	fs.StringVarP(&f.profile, "profile", "p", "k3s", "profile name in profiles/ (k3s, rke2, ...) or a path to a profile YAML")
+	fs.StringVar(&f.datastore, "datastore", "", "datastore: sqlite (default), embedded-etcd, etcd, mysql, postgres; mysql/postgres/etcd start a local server for the run unless --datastore-endpoint is given")
+	fs.StringVar(&f.endpoint, "datastore-endpoint", "", "use your own datastore server (mysql://, postgres://, http(s):// for etcd) instead of starting one")
+	fs.StringVar(&f.arch, "arch", "", "architecture to build and run: amd64 or arm64 (arm64 runs under qemu-user on an amd64 host)")
+	if withBinary {
+		fs.StringVar(&f.binary, "binary", "", "run this k3s/rke2/k3lite binary instead of building k3lite (overrides the profile)")
+	}
+}
+
+// load resolves the profile and applies the flags that were set.
+func (f *profileFlags) load(g *globals, cmd *cobra.Command) (*profile.Profile, error) {
+	p, err := profile.Resolve(f.profile, g.profilesDir())
+	if err != nil {
+		return nil, err
+	}
+	fs := cmd.Flags()
+	ds, ep, arch := "", "", ""
+	if fs.Changed("datastore") {
+		if _, err := datastore.Get(f.datastore); err != nil {
+			return nil, err
+		}
+		ds = f.datastore
+	}
+	if fs.Changed("datastore-endpoint") {
+		ep = f.endpoint
+		if ds == "" {
+			ds = p.Spec.Datastore.Type
+		}
+	}
+	if fs.Changed("arch") {
+		arch = f.arch
+	}
+	p = p.WithOverrides(ds, ep, arch)
+	if fs.Lookup("binary") != nil && fs.Changed("binary") {
+		p.Spec.Binary = f.binary
+		p.Spec.Bundled = nil
+	}
+	p.SetDefaults()
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}

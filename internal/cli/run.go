@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/distrobench/distrobench/internal/job"
+	"github.com/distrobench/distrobench/internal/progress"
+)
+
+// suiteFlags select our Ginkgo suites.
+type suiteFlags struct {
+	labelFilter string
+	timeout     time.Duration
+}
+
+func (f *suiteFlags) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&f.labelFilter, "label-filter", "", `Ginkgo label filter selecting specs, e.g. "api && !slow" (default: all)`)
+	fs.DurationVar(&f.timeout, "suite-timeout", 30*time.Minute, "time limit for the whole suite run")
+}
+
+// benchFlags size the benchmarks.
+type benchFlags struct{ o job.BenchOptions }
+
+func (f *benchFlags) bind(fs *pflag.FlagSet) {
+	fs.IntVar(&f.o.Repeats, "repeats", 5, "repeat every figure this many times (samples + median + min/max)")
+	fs.DurationVar(&f.o.IdleWindow, "idle-window", 60*time.Second, "how long idle memory and CPU are sampled")
+	fs.IntVar(&f.o.Objects, "api-objects", 200, "API latency: ConfigMaps per verb per repeat")
+	fs.IntVar(&f.o.Concurrency, "api-concurrency", 8, "API latency: concurrent clients")
+	fs.IntVar(&f.o.ObjectSize, "api-object-size", 1024, "API latency: bytes of data per ConfigMap")
+}
+
+func newRunCmd(g *globals) *cobra.Command {
+	var (
+		pf     profileFlags
+		sf     suiteFlags
+		bf     benchFlags
+		noConf bool
+		noBen  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "The main job: build -> up -> conformance -> bench -> down -> report",
+		Long: `Build k3lite (or take --binary), deploy one server on the datastore, run our
+Ginkgo suites, measure footprint and API latency, tear everything down and
+write the report (JSON, HTML, JUnit, Markdown) to reports/out/<run>/ with a
+'latest' link. Exit 0 only when every phase passed, no spec failed and every
+SLO was met; a failed or interrupted run still writes its report with the
+reason and the tail of the server log.`,
+		Example: `  distrobench run
+  distrobench run --profile rke2 --datastore mysql --repeats 3
+  distrobench run --binary /usr/local/bin/k3s --label-filter 'api && !slow'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := pf.load(g, cmd)
+			if err != nil {
+				return err
+			}
+			o := job.Options{
+				RepoRoot: g.repoRoot, Profile: p, RunsDir: g.runsDir(), OutBase: g.outBase(),
+				ToolVer: Version, Command: commandLine(cmd), Log: g.log, Progress: progress.New(g.stderr),
+				Conform: job.ConformanceOptions{Skip: noConf, LabelFilter: sf.labelFilter, Timeout: sf.timeout},
+				Bench:   bf.o,
+			}
+			o.Bench.Skip = noBen
+			if p.Spec.Bundled == nil {
+				o.Binary = p.Spec.Binary
+			}
+			out, err := job.Run(cmd.Context(), o)
+			if out != nil && out.Paths.Dir != "" {
+				printOutcome(g, out)
+			}
+			return err
+		},
+	}
+	pf.bind(cmd.Flags(), true)
+	sf.bind(cmd.Flags())
+	bf.bind(cmd.Flags())
+	cmd.Flags().BoolVar(&noConf, "skip-conformance", false, "do not run the suites")
+	cmd.Flags().BoolVar(&noBen, "skip-bench", false, "do not run the benchmarks")
+	return cmd
+}
+
+func printOutcome(g *globals, out *job.Outcome) {
+	r := out.Report
+	c := r.Tests.Counts()
+	fmt.Fprintf(g.stdout, "\n%s: %s  (%d passed, %d failed, %d skipped specs; %d measurements)\n",
+		r.RunID, r.Status, c.Passed, c.Failed, c.Skipped, len(r.Measurements))
+	if r.Reason != "" {
+		fmt.Fprintf(g.stdout, "reason: %s\n", r.Reason)
+	}
+	fmt.Fprintf(g.stdout, "report: %s\n        %s\n        %s\n        %s\n", out.Paths.HTML, out.Paths.JSON, out.Paths.JUnit, out.Paths.Markdown)
+}

@@ -1,0 +1,404 @@
+// Package datastore knows the datastores a distribution server can run on
+// and how to prepare each for one run: nothing for SQLite and embedded etcd
+// (they live inside the server), a local MariaDB, PostgreSQL or etcd server
+// started as a supervised child, or an endpoint the user gives.
+//
+// Drivers register by name in one registry (as kine's pkg/drivers do); the
+// names are the constants in internal/profile.
+package datastore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/distrobench/distrobench/internal/process"
+	"github.com/distrobench/distrobench/internal/profile"
+	"github.com/distrobench/distrobench/internal/redact"
+)
+
+// Driver prepares one kind of datastore.
+type Driver interface {
+	Name() string
+	Description() string
+	// Start prepares the datastore for one run under dir (starting a local
+	// server process in g when it needs one and no endpoint is given) and
+	// returns what the distribution server must be told. On error nothing
+	// it started is left running.
+	Start(ctx context.Context, dir string, g *process.Group, log *slog.Logger) (*Instance, error)
+}
+
+// Instance is a datastore ready for one server.
+type Instance struct {
+	Driver string
+	// Endpoint is what the server is given; it carries the password. Empty
+	// for sqlite and embedded-etcd. Never log it: use Redacted.
+	Endpoint string
+	// ServerArgs are the server flags selecting this datastore, e.g.
+	// ["--datastore-endpoint", Endpoint], ["--cluster-init"] or nil.
+	ServerArgs []string
+	// Procs are the local server processes started for the run (in the group).
+	Procs []*process.Proc
+	// DataDirs hold the datastore's data, for size on disk. For sqlite and
+	// embedded-etcd the caller adds <server data-dir>/server/db.
+	DataDirs []string
+
+	secrets []string
+}
+
+// Redacted describes the instance without secrets, for logs and reports.
+func (i *Instance) Redacted() string {
+	if i.Endpoint == "" {
+		return i.Driver + " (inside the server)"
+	}
+	return redact.Endpoint(i.Endpoint)
+}
+
+// Secrets are literal strings (passwords) that must be masked wherever the
+// server's own output is shown, beyond what redact's patterns recognise.
+func (i *Instance) Secrets() []string { return append([]string(nil), i.secrets...) }
+
+// Stop stops the instance's local server processes, newest first.
+func (i *Instance) Stop(timeout time.Duration) error {
+	var errs []error
+	for j := len(i.Procs) - 1; j >= 0; j-- {
+		if _, _, err := i.Procs[j].Stop(timeout); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Driver{}
+)
+
+// Register adds a driver; a second driver with the same name panics.
+func Register(d Driver) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[d.Name()]; dup {
+		panic("datastore: driver registered twice: " + d.Name())
+	}
+	registry[d.Name()] = d
+}
+
+// Names lists the registered datastores, sorted.
+func Names() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Get returns the driver registered under name: for mysql, postgres and etcd
+// one that starts a local server for the run.
+func Get(name string) (Driver, error) {
+	registryMu.RLock()
+	d, ok := registry[name]
+	registryMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown datastore %q (valid: %s)", name, strings.Join(Names(), ", "))
+	}
+	return d, nil
+}
+
+// schemes are the endpoint schemes each datastore accepts from the user.
+var schemes = map[string][]string{
+	profile.DatastoreSQLite:   {"sqlite"},
+	profile.DatastoreMySQL:    {"mysql"},
+	profile.DatastorePostgres: {"postgres", "postgresql"},
+	profile.DatastoreEtcd:     {"http", "https"},
+}
+
+var endpointExamples = map[string]string{
+	profile.DatastoreSQLite:   "sqlite:///path/state.db",
+	profile.DatastoreMySQL:    "mysql://user:pass@tcp(host:3306)/db",
+	profile.DatastorePostgres: "postgres://user:pass@host:5432/db?sslmode=disable",
+	profile.DatastoreEtcd:     "http://host:2379",
+}
+
+// External returns a driver for a datastore the user runs at endpoint: it
+// starts nothing, checks the endpoint is reachable and hands it to the
+// server. The endpoint's scheme must match name.
+func External(name, endpoint string) (Driver, error) {
+	if _, err := Get(name); err != nil {
+		return nil, err
+	}
+	want, ok := schemes[name]
+	if !ok {
+		return nil, fmt.Errorf("datastore %q runs inside the server and takes no endpoint (got %q)", name, redact.Endpoint(endpoint))
+	}
+	for _, part := range splitEndpoints(name, endpoint) {
+		scheme, _, found := strings.Cut(part, "://")
+		if !found || !contains(want, strings.ToLower(scheme)) {
+			return nil, fmt.Errorf("datastore endpoint %q does not match datastore %q: want %s:// (e.g. %s)",
+				redact.Endpoint(endpoint), name, strings.Join(want, ":// or "), endpointExamples[name])
+		}
+	}
+	return &external{name: name, endpoint: endpoint}, nil
+}
+
+type external struct{ name, endpoint string }
+
+func (e *external) Name() string { return e.name }
+func (e *external) Description() string {
+	return fmt.Sprintf("%s at the user's endpoint %s", e.name, redact.Endpoint(e.endpoint))
+}
+
+func (e *external) Start(ctx context.Context, _ string, _ *process.Group, log *slog.Logger) (*Instance, error) {
+	if err := CheckReachable(ctx, e.endpoint); err != nil {
+		return nil, err
+	}
+	if log != nil {
+		log.Info("using the user's datastore", "datastore", e.name, "endpoint", redact.Endpoint(e.endpoint))
+	}
+	inst := &Instance{Driver: e.name, Endpoint: e.endpoint, ServerArgs: []string{"--datastore-endpoint", e.endpoint}}
+	if pw := endpointPassword(e.endpoint); pw != "" {
+		inst.secrets = []string{pw}
+	}
+	return inst, nil
+}
+
+// DialTimeout bounds each TCP dial of CheckReachable.
+const DialTimeout = 10 * time.Second
+
+// CheckReachable dials every host:port of endpoint (a URL, a comma-separated
+// list of etcd URLs, or K3s's mysql://user:pass@tcp(host:port)/db) and fails
+// within DialTimeout per address, naming the endpoint with its password
+// redacted. sqlite:// endpoints are files and are not checked.
+func CheckReachable(ctx context.Context, endpoint string) error {
+	addrs, err := dialAddrs(endpoint)
+	if err != nil {
+		return err
+	}
+	d := net.Dialer{Timeout: DialTimeout}
+	for _, a := range addrs {
+		conn, err := d.DialContext(ctx, a.network, a.addr)
+		if err != nil {
+			return fmt.Errorf("datastore %q unreachable: %w (is the server running?)", redact.Endpoint(endpoint), err)
+		}
+		_ = conn.Close()
+	}
+	return nil
+}
+
+type dialAddr struct{ network, addr string }
+
+var mysqlAddrRE = regexp.MustCompile(`@(tcp|unix)\(([^)]*)\)`)
+
+func dialAddrs(endpoint string) ([]dialAddr, error) {
+	scheme, rest, ok := strings.Cut(endpoint, "://")
+	if !ok {
+		return nil, fmt.Errorf("datastore endpoint %q has no scheme: want one of mysql://, postgres://, http(s):// (etcd) or sqlite://", redact.Endpoint(endpoint))
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite":
+		return nil, nil
+	case "mysql":
+		m := mysqlAddrRE.FindStringSubmatch(rest)
+		if m == nil {
+			// go-sql-driver's default address.
+			return []dialAddr{{"tcp", "127.0.0.1:3306"}}, nil
+		}
+		if m[1] == "unix" {
+			return []dialAddr{{"unix", m[2]}}, nil
+		}
+		return []dialAddr{{"tcp", withDefaultPort(m[2], "3306")}}, nil
+	case "postgres", "postgresql":
+		u, err := url.Parse(endpoint)
+		if err != nil {
+			return nil, fmt.Errorf("datastore endpoint %q is not a valid URL: %w", redact.Endpoint(endpoint), errors.Unwrap(err))
+		}
+		host := u.Host
+		if host == "" {
+			host = "localhost"
+		}
+		var out []dialAddr
+		for _, h := range strings.Split(host, ",") {
+			out = append(out, dialAddr{"tcp", withDefaultPort(h, "5432")})
+		}
+		return out, nil
+	case "http", "https":
+		var out []dialAddr
+		for _, part := range strings.Split(endpoint, ",") {
+			u, err := url.Parse(strings.TrimSpace(part))
+			if err != nil || u.Host == "" {
+				return nil, fmt.Errorf("datastore endpoint %q: %q is not a valid etcd URL", redact.Endpoint(endpoint), redact.Endpoint(part))
+			}
+			out = append(out, dialAddr{"tcp", withDefaultPort(u.Host, "2379")})
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("datastore endpoint %q: unknown scheme %q: want one of mysql://, postgres://, http(s):// (etcd) or sqlite://", redact.Endpoint(endpoint), scheme)
+	}
+}
+
+func withDefaultPort(hostport, port string) string {
+	if _, _, err := net.SplitHostPort(hostport); err == nil {
+		return hostport
+	}
+	return net.JoinHostPort(strings.Trim(hostport, "[]"), port)
+}
+
+func splitEndpoints(name, endpoint string) []string {
+	if name == profile.DatastoreEtcd {
+		parts := strings.Split(endpoint, ",")
+		for i := range parts {
+			parts[i] = strings.TrimSpace(parts[i])
+		}
+		return parts
+	}
+	return []string{endpoint}
+}
+
+var userinfoPassRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://[^/@:]*:([^@]*)@`)
+
+// endpointPassword extracts the password of a URL or mysql DSN endpoint.
+func endpointPassword(endpoint string) string {
+	if m := userinfoPassRE.FindStringSubmatch(endpoint); m != nil {
+		if pw, err := url.PathUnescape(m[1]); err == nil {
+			return pw
+		}
+		return m[1]
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago (the
+// kernel picks it when listening on port 0). Another process may still take
+// it before it is used; callers that fail to bind should retry.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// randomPassword returns 32 hex characters: URL- and DSN-safe.
+func randomPassword() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate a password: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// installHint is the error for a missing server binary.
+func installHint(binary string) error {
+	return fmt.Errorf("%s not found: run 'hack/install-deps.sh datastores' (installs mariadb-server postgresql etcd-server)", binary)
+}
+
+// findBinary looks in PATH, then in the sbin directories a non-login root
+// shell may lack.
+func findBinary(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", installHint(name)
+}
+
+// ReadyTimeout bounds how long a local server may take to answer.
+var ReadyTimeout = 60 * time.Second
+
+// waitReady polls check until it succeeds, the process exits, ctx ends or
+// ReadyTimeout passes; the errors carry the server log's tail.
+func waitReady(ctx context.Context, p *process.Proc, what string, check func(context.Context) error) error {
+	deadline := time.Now().Add(ReadyTimeout)
+	var last error
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		last = check(cctx)
+		cancel()
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-p.Wait():
+			_, code := p.Exited()
+			return fmt.Errorf("%s exited with code %d before it was ready%s", what, code, tailNote(p))
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s: %w%s", what, ReadyTimeout, last, tailNote(p))
+		}
+	}
+}
+
+// runToCompletion runs a one-shot setup command (initdb, mariadb-install-db)
+// in the group and fails with its log tail when it fails.
+func runToCompletion(ctx context.Context, g *process.Group, s process.Spec) error {
+	p, err := g.Start(ctx, s)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-p.Wait():
+	case <-ctx.Done():
+		_, _, _ = p.Stop(5 * time.Second)
+		return fmt.Errorf("%s: %w", s.Name, ctx.Err())
+	}
+	if _, code := p.Exited(); code != 0 {
+		return fmt.Errorf("%s failed with exit code %d%s", s.Name, code, tailNote(p))
+	}
+	return nil
+}
+
+func tailNote(p *process.Proc) string {
+	lines := p.LogTail(20)
+	if len(lines) == 0 {
+		return fmt.Sprintf(" (log %s is empty)", p.LogPath)
+	}
+	return fmt.Sprintf("; last lines of %s:\n  %s", p.LogPath, strings.Join(lines, "\n  "))
+}
+
+// unixSocketPath returns dir/name, or a short path under the system temp
+// directory when dir is too deep for a Unix socket (108 bytes on Linux).
+func unixSocketPath(dir, name string) (string, error) {
+	p := filepath.Join(dir, name)
+	if len(p) < 100 {
+		return p, nil
+	}
+	d, err := os.MkdirTemp("", "dbsock-")
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, name), nil
+}

@@ -1,0 +1,193 @@
+package datastore
+
+import (
+	"context"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/distrobench/distrobench/internal/process"
+	"github.com/distrobench/distrobench/internal/profile"
+)
+
+func TestRegistryNames(t *testing.T) {
+	want := []string{"embedded-etcd", "etcd", "mysql", "postgres", "sqlite"}
+	if got := Names(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Names() = %v, want %v", got, want)
+	}
+	for _, n := range want {
+		d, err := Get(n)
+		if err != nil {
+			t.Fatalf("Get(%q): %v", n, err)
+		}
+		if d.Name() != n || d.Description() == "" {
+			t.Errorf("driver %q: Name()=%q Description()=%q", n, d.Name(), d.Description())
+		}
+	}
+	// The profile package's names and ours agree.
+	for _, n := range []string{profile.DatastoreSQLite, profile.DatastoreEmbeddedEtcd, profile.DatastoreEtcd, profile.DatastoreMySQL, profile.DatastorePostgres} {
+		if _, err := Get(n); err != nil {
+			t.Errorf("profile constant %q not registered", n)
+		}
+	}
+}
+
+func TestGetUnknownListsValid(t *testing.T) {
+	_, err := Get("mongo")
+	want := `unknown datastore "mongo" (valid: embedded-etcd, etcd, mysql, postgres, sqlite)`
+	if err == nil || err.Error() != want {
+		t.Errorf("Get(mongo) error = %v, want %q", err, want)
+	}
+}
+
+func TestInServerDrivers(t *testing.T) {
+	for name, args := range map[string][]string{"sqlite": nil, "embedded-etcd": {"--cluster-init"}} {
+		d, _ := Get(name)
+		inst, err := d.Start(context.Background(), t.TempDir(), process.NewGroup(nil), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inst.Endpoint != "" || len(inst.Procs) != 0 || !reflect.DeepEqual(inst.ServerArgs, args) {
+			t.Errorf("%s: %+v", name, inst)
+		}
+		if !strings.Contains(inst.Redacted(), name) {
+			t.Errorf("%s: Redacted() = %q", name, inst.Redacted())
+		}
+	}
+}
+
+func TestExternalValidatesScheme(t *testing.T) {
+	good := map[string]string{
+		"mysql":    "mysql://kine:pw@tcp(127.0.0.1:3306)/kine",
+		"postgres": "postgresql://kine:pw@127.0.0.1:5432/kine?sslmode=disable",
+		"etcd":     "http://127.0.0.1:2379, https://127.0.0.1:2381",
+		"sqlite":   "sqlite:///tmp/x.db",
+	}
+	for name, ep := range good {
+		if _, err := External(name, ep); err != nil {
+			t.Errorf("External(%s, %s): %v", name, ep, err)
+		}
+	}
+	bad := []struct{ name, ep, want string }{
+		{"postgres", "mysql://kine:hunter2@tcp(127.0.0.1:3306)/kine", `does not match datastore "postgres"`},
+		{"mysql", "postgres://kine:hunter2@127.0.0.1/kine", `want mysql://`},
+		{"etcd", "http://127.0.0.1:2379,postgres://u:hunter2@h/db", `does not match datastore "etcd"`},
+		{"embedded-etcd", "http://127.0.0.1:2379", "runs inside the server"},
+		{"mongo", "mongodb://u:hunter2@h", `unknown datastore "mongo" (valid: `},
+	}
+	for _, c := range bad {
+		_, err := External(c.name, c.ep)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("External(%s, %s) error = %v, want it to contain %q", c.name, c.ep, err, c.want)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error leaks the password: %v", err)
+		}
+	}
+}
+
+func TestCheckReachableUnreachableNamesHostPortRedacted(t *testing.T) {
+	// Port 1 on loopback: nothing listens there, the kernel refuses at once.
+	cases := map[string]string{
+		"postgres://kine:hunter2@127.0.0.1:1/kine":   `datastore "postgres://kine:REDACTED@127.0.0.1:1/kine" unreachable: dial tcp 127.0.0.1:1: connect: connection refused (is the server running?)`,
+		"mysql://kine:hunter2@tcp(127.0.0.1:1)/kine": `datastore "mysql://kine:REDACTED@tcp(127.0.0.1:1)/kine" unreachable: dial tcp 127.0.0.1:1: connect: connection refused (is the server running?)`,
+		"http://127.0.0.1:1":                         `datastore "http://127.0.0.1:1" unreachable: dial tcp 127.0.0.1:1: connect: connection refused (is the server running?)`,
+	}
+	for ep, want := range cases {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := CheckReachable(ctx, ep)
+		cancel()
+		if err == nil || err.Error() != want {
+			t.Errorf("CheckReachable(%s)\n got %v\nwant %s", ep, err, want)
+		}
+	}
+	// Through External + Start, as the deployer uses it.
+	d, err := External("postgres", "postgres://kine:hunter2@127.0.0.1:1/kine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Start(context.Background(), t.TempDir(), process.NewGroup(nil), nil)
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("Start of an unreachable endpoint: %v", err)
+	}
+}
+
+func TestCheckReachableReachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	addr := l.Addr().String()
+	for _, ep := range []string{"postgres://u:p@" + addr + "/db", "mysql://u:p@tcp(" + addr + ")/db", "http://" + addr, "sqlite:///nonexistent/state.db"} {
+		if err := CheckReachable(context.Background(), ep); err != nil {
+			t.Errorf("CheckReachable(%s): %v", ep, err)
+		}
+	}
+	d, _ := External("mysql", "mysql://kine:pw@tcp("+addr+")/kine")
+	inst, err := d.Start(context.Background(), t.TempDir(), process.NewGroup(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(inst.ServerArgs, []string{"--datastore-endpoint", "mysql://kine:pw@tcp(" + addr + ")/kine"}) {
+		t.Errorf("ServerArgs = %v", inst.ServerArgs)
+	}
+	if !reflect.DeepEqual(inst.Secrets(), []string{"pw"}) || strings.Contains(inst.Redacted(), ":pw@") {
+		t.Errorf("Secrets() = %v, Redacted() = %q", inst.Secrets(), inst.Redacted())
+	}
+}
+
+func TestCheckReachableBadEndpoints(t *testing.T) {
+	for ep, want := range map[string]string{
+		"mongodb://u:hunter2@127.0.0.1/x": `unknown scheme "mongodb"`,
+		"127.0.0.1:5432":                  "has no scheme",
+	} {
+		err := CheckReachable(context.Background(), ep)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("CheckReachable(%s) = %v, want %q", ep, err, want)
+		}
+	}
+}
+
+func TestDialAddrsDefaults(t *testing.T) {
+	cases := map[string][]dialAddr{
+		"postgres://u:p@db.example/kine":         {{"tcp", "db.example:5432"}},
+		"postgres://u:p@h1:1,h2:2/kine":          {{"tcp", "h1:1"}, {"tcp", "h2:2"}},
+		"mysql://u:p@tcp(db)/kine":               {{"tcp", "db:3306"}},
+		"mysql://u:p@/kine":                      {{"tcp", "127.0.0.1:3306"}},
+		"mysql://u:p@unix(/run/m.sock)/kine":     {{"unix", "/run/m.sock"}},
+		"https://e1:2379,https://e2":             {{"tcp", "e1:2379"}, {"tcp", "e2:2379"}},
+		"postgres://u:p@[::1]:6000/kine?x=y":     {{"tcp", "[::1]:6000"}},
+		"mysql://u:p@tcp([::1]:3307)/kine?tls=1": {{"tcp", "[::1]:3307"}},
+	}
+	for ep, want := range cases {
+		got, err := dialAddrs(ep)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("dialAddrs(%s) = %v, %v; want %v", ep, got, err, want)
+		}
+	}
+}
+
+func TestEndpointPassword(t *testing.T) {
+	for ep, want := range map[string]string{
+		"mysql://kine:s3cret@tcp(127.0.0.1:3306)/kine": "s3cret",
+		"postgres://kine:p%40ss@127.0.0.1/kine":        "p@ss",
+		"http://127.0.0.1:2379":                        "",
+		"postgres://kine@127.0.0.1/kine":               "",
+	} {
+		if got := endpointPassword(ep); got != want {
+			t.Errorf("endpointPassword(%s) = %q, want %q", ep, got, want)
+		}
+	}
+}
+
+func TestMissingBinaryHint(t *testing.T) {
+	_, err := findBinary("mariadbd-that-does-not-exist")
+	want := "mariadbd-that-does-not-exist not found: run 'hack/install-deps.sh datastores' (installs mariadb-server postgresql etcd-server)"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}

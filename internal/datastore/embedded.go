@@ -1,0 +1,32 @@
+package datastore
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/distrobench/distrobench/internal/process"
+	"github.com/distrobench/distrobench/internal/profile"
+)
+
+func init() {
+	Register(inServer{name: profile.DatastoreSQLite,
+		desc: "SQLite through kine inside the server, at <data-dir>/server/db/state.db (K3s's default)"})
+	Register(inServer{name: profile.DatastoreEmbeddedEtcd, args: []string{"--cluster-init"},
+		desc: "etcd inside the server (--cluster-init), at <data-dir>/server/db/etcd (RKE2's default)"})
+}
+
+// inServer is a datastore the server runs itself: nothing to start.
+type inServer struct {
+	name, desc string
+	args       []string
+}
+
+func (d inServer) Name() string        { return d.name }
+func (d inServer) Description() string { return d.desc }
+
+func (d inServer) Start(ctx context.Context, _ string, _ *process.Group, _ *slog.Logger) (*Instance, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &Instance{Driver: d.name, ServerArgs: append([]string(nil), d.args...)}, nil
+}

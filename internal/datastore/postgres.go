@@ -1,0 +1,209 @@
+package datastore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/distrobench/distrobench/internal/process"
+	"github.com/distrobench/distrobench/internal/profile"
+)
+
+func init() { Register(postgresDriver{}) }
+
+// postgresDriver starts a local PostgreSQL server (Debian's postgresql) for
+// the run. PostgreSQL refuses to run as root, so initdb and postgres run as
+// the system user "postgres" (syscall.Credential, no shell in between).
+// initdb makes "kine" the superuser with a random password.
+type postgresDriver struct{}
+
+func (postgresDriver) Name() string { return profile.DatastorePostgres }
+func (postgresDriver) Description() string {
+	return "PostgreSQL through kine: a local PostgreSQL server for the run, or --datastore-endpoint postgres://user:pass@host:5432/db?sslmode=disable"
+}
+
+// postgresBinDir finds Debian's newest /usr/lib/postgresql/<major>/bin.
+func postgresBinDir() (string, error) {
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	if len(matches) == 0 {
+		return "", installHint("postgres (/usr/lib/postgresql/*/bin/postgres)")
+	}
+	sort.Slice(matches, func(i, j int) bool {
+		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(matches[i]))))
+		vj, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(matches[j]))))
+		return vi > vj
+	})
+	return filepath.Dir(matches[0]), nil
+}
+
+func (postgresDriver) Start(ctx context.Context, dir string, g *process.Group, log *slog.Logger) (inst *Instance, err error) {
+	bin, err := postgresBinDir()
+	if err != nil {
+		return nil, err
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("postgres: system user postgres missing (%w): run 'hack/install-deps.sh datastores'", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	cred := &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+
+	base, err := filepath.Abs(filepath.Join(dir, "postgres"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return nil, fmt.Errorf("postgres: create %s: %w", base, err)
+	}
+	if err := os.Chown(base, uid, gid); err != nil {
+		return nil, fmt.Errorf("postgres: chown %s to postgres: %w", base, err)
+	}
+	if err := ensureTraversable(base, uint32(uid), uint32(gid), log); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	dataDir := filepath.Join(base, "data")
+	logPath := filepath.Join(dir, "postgres.log")
+
+	pass, err := randomPassword()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		pwfile := filepath.Join(base, "pwfile")
+		if err := os.WriteFile(pwfile, []byte(pass+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("postgres: write password file: %w", err)
+		}
+		defer os.Remove(pwfile)
+		if err := os.Chown(pwfile, uid, gid); err != nil {
+			return nil, fmt.Errorf("postgres: chown password file: %w", err)
+		}
+		if err := runToCompletion(ctx, g, process.Spec{
+			Name: "initdb", Path: filepath.Join(bin, "initdb"), LogPath: logPath, Credential: cred, Dir: base,
+			Args: []string{"-D", dataDir, "--username=kine", "--pwfile=" + pwfile,
+				"--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-instructions"},
+		}); err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		_ = os.Remove(pwfile)
+	} else {
+		return nil, fmt.Errorf("postgres: %s already holds a database whose password this run does not know: use a new run directory", dataDir)
+	}
+
+	sockDir := base
+	if len(filepath.Join(sockDir, ".s.PGSQL.65535.lock")) >= 100 {
+		sockDir = "" // too deep for a Unix socket: TCP only
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := g.Start(ctx, process.Spec{
+		Name: "postgres", Path: filepath.Join(bin, "postgres"), LogPath: logPath, Credential: cred, Dir: base,
+		StopSignal: syscall.SIGINT, // "fast shutdown": SIGTERM would wait for clients to leave
+		Args: []string{"-D", dataDir, "-c", "listen_addresses=127.0.0.1", "-c", fmt.Sprintf("port=%d", port),
+			"-c", "unix_socket_directories=" + sockDir, "-c", "fsync=on"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_, _, _ = p.Stop(process.DefaultStopTimeout)
+		}
+	}()
+
+	adminURL := fmt.Sprintf("postgres://kine:%s@127.0.0.1:%d/postgres?sslmode=disable", pass, port)
+	if err := waitReady(ctx, p, "postgres", func(ctx context.Context) error { return execPostgres(ctx, adminURL, "SELECT 1") }); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := execPostgres(ctx, adminURL, "CREATE DATABASE kine"); err != nil {
+		return nil, fmt.Errorf("postgres: create database kine: %w", err)
+	}
+	endpoint := fmt.Sprintf("postgres://kine:%s@127.0.0.1:%d/kine?sslmode=disable", pass, port)
+	if err := execPostgres(ctx, endpoint, "SELECT 1"); err != nil {
+		return nil, fmt.Errorf("postgres: database kine: %w", err)
+	}
+
+	inst = &Instance{
+		Driver:     profile.DatastorePostgres,
+		Endpoint:   endpoint,
+		ServerArgs: []string{"--datastore-endpoint", endpoint},
+		Procs:      []*process.Proc{p},
+		DataDirs:   []string{dataDir},
+		secrets:    []string{pass},
+	}
+	if log != nil {
+		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "pid", p.PID, "log", logPath)
+	}
+	return inst, nil
+}
+
+// execPostgres runs statements on a fresh connection. pgx errors name the
+// host and user, never the password.
+func execPostgres(ctx context.Context, connURL string, stmts ...string) error {
+	conn, err := pgx.Connect(ctx, connURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureTraversable makes every ancestor of path searchable by uid/gid so
+// the postgres user can reach its data directory. Run directories are
+// usually 0700 (they hold the kubeconfig); adding only the search bit for
+// others (o+x, no read) lets postgres pass through without listing them.
+// Each change is logged. Directories not owned by the harness's user are
+// left alone and reported.
+func ensureTraversable(path string, uid, gid uint32, log *slog.Logger) error {
+	me := uint32(os.Geteuid())
+	for d := filepath.Dir(path); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return nil
+		}
+		mode := fi.Mode().Perm()
+		can := false
+		switch {
+		case st.Uid == uid:
+			can = mode&0o100 != 0
+		case st.Gid == gid:
+			can = mode&0o010 != 0
+		default:
+			can = mode&0o001 != 0
+		}
+		if !can {
+			if st.Uid != me {
+				return fmt.Errorf("the postgres user cannot enter %s (mode %04o): put the run directory elsewhere or run 'chmod o+x %s'", d, mode, d)
+			}
+			if err := os.Chmod(d, fi.Mode()|0o001); err != nil {
+				return fmt.Errorf("let the postgres user enter %s: %w", d, err)
+			}
+			if log != nil {
+				log.Info("granted search permission (o+x) so the postgres user can reach its data dir", "dir", d, "was", fmt.Sprintf("%04o", mode))
+			}
+		}
+		if d == "/" || d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,750 @@
+// Package deploy runs one server of a distribution profile on a datastore,
+// in one run directory, and tears everything down again. It drives the
+// distribution only through K3s's CLI (`<binary> server --data-dir ...`),
+// so k3lite, k3s and rke2 binaries are deployed the same way.
+//
+// Run directory layout:
+//
+//	RUN/server-data/     the server's --data-dir
+//	RUN/kubeconfig.yaml  written by the server (0600)
+//	RUN/server.log       server stdout+stderr, appended on every start
+//	RUN/datastore/       local datastore server data and logs
+//	RUN/state.json       PIDs, ports, paths (no secrets) for Load
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/distrobench/distrobench/internal/datastore"
+	"github.com/distrobench/distrobench/internal/process"
+	"github.com/distrobench/distrobench/internal/profile"
+	"github.com/distrobench/distrobench/internal/redact"
+)
+
+// StateFile is the name of the state file in the run directory.
+const StateFile = "state.json"
+
+// tailLines is how much of the server log an error carries.
+const tailLines = 30
+
+// Options for Up.
+type Options struct {
+	Profile *profile.Profile // defaulted and validated; nil means all defaults
+	// Binary is the distribution binary; default Profile.Spec.Binary.
+	Binary string
+	// Datastore is a registered datastore name; default the profile's, then sqlite.
+	Datastore string
+	// Endpoint is the user's datastore endpoint (optional); without it
+	// mysql, postgres and etcd get a local server for the run. Default: the
+	// profile's endpoint when the profile names the same datastore.
+	Endpoint string
+	RunDir   string // created 0700 if missing
+	Port     int    // https-listen-port; 0 picks a free one (with port+1 free too)
+	// ExtraServerArgs are appended after the profile's server args.
+	ExtraServerArgs []string
+	Log             *slog.Logger
+	Progress        func(msg string) // short status lines for a terminal; optional
+}
+
+// Cluster is a deployed server. Exported fields are what state.json holds
+// (no secrets); the rest lives only in the process that called Up.
+type Cluster struct {
+	Profile    string `json:"profile,omitempty"`
+	RunDir     string `json:"runDir"`
+	DataDir    string `json:"dataDir"`
+	Kubeconfig string `json:"kubeconfig"`
+	ServerURL  string `json:"serverURL"`
+	Binary     string `json:"binary"`
+	LogPath    string `json:"logPath"`
+	Port       int    `json:"port"`
+	Datastore  string `json:"datastore"`
+	// DatastoreEndpoint is the endpoint with its password redacted ("" when
+	// the datastore lives inside the server).
+	DatastoreEndpoint string `json:"datastoreEndpoint,omitempty"`
+	// DatastoreExternal is true when the user gave the endpoint.
+	DatastoreExternal bool     `json:"datastoreExternal,omitempty"`
+	ServerArgs        []string `json:"serverArgs"` // redacted
+	ServerPID         int      `json:"serverPID"`  // 0 while stopped
+	ServerPGID        int      `json:"serverPGID"`
+	// ServerStartTime (clock ticks since boot, /proc/PID/stat) guards `down`
+	// in another invocation against a reused PID.
+	ServerStartTime     uint64        `json:"serverStartTime"`
+	DatastorePIDs       []int         `json:"datastorePIDs,omitempty"`
+	DatastorePGIDs      []int         `json:"datastorePGIDs,omitempty"`
+	DatastoreStartTimes []uint64      `json:"datastoreStartTimes,omitempty"`
+	DatastoreLogPaths   []string      `json:"datastoreLogPaths,omitempty"`
+	DatastoreDataDirs   []string      `json:"datastoreDataDirs,omitempty"`
+	StartedAt           time.Time     `json:"startedAt"`
+	ReadyAfter          time.Duration `json:"readyAfterNanos"`
+	ReadyTimeout        time.Duration `json:"readyTimeoutNanos"`
+	StopTimeout         time.Duration `json:"stopTimeoutNanos"`
+
+	mu       sync.Mutex
+	loaded   bool // from state.json: only PIDs, no process handles or secrets
+	group    *process.Group
+	server   *process.Proc
+	ds       *datastore.Instance
+	rawArgs  []string // unredacted: carries the token and datastore password
+	env      []string
+	secrets  []string
+	log      *slog.Logger
+	progress func(string)
+}
+
+// Status is what Cluster.Status found.
+type Status struct {
+	ServerRunning bool
+	Ready         bool   // GET /readyz answered 200
+	Nodes         int    // -1 when not asked (server not ready)
+	Message       string // why not running or not ready
+}
+
+// Up starts the datastore (if it needs a server) and one distribution
+// server, and waits until the server's /readyz answers 200 through the
+// kubeconfig it wrote. ctx bounds Up only: cancelling it while Up runs (e.g.
+// Ctrl-C) tears down what Up started; once Up returns, the processes run
+// until Down, StopServer or the caller's Group().StopAll. On any failure
+// Up stops everything it started and returns a nil Cluster and an error
+// with the tail of the server log.
+func Up(ctx context.Context, o Options) (*Cluster, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := o.Profile
+	if p == nil {
+		p = &profile.Profile{}
+		p.SetDefaults()
+	}
+	binary := o.Binary
+	if binary == "" {
+		binary = p.Spec.Binary
+	}
+	if err := checkBinary(binary); err != nil {
+		return nil, err
+	}
+	dsName := o.Datastore
+	if dsName == "" {
+		dsName = p.Spec.Datastore.Type
+	}
+	if dsName == "" {
+		dsName = profile.DatastoreSQLite
+	}
+	endpoint := o.Endpoint
+	if endpoint == "" && dsName == p.Spec.Datastore.Type {
+		endpoint = p.Spec.Datastore.Endpoint
+	}
+	var drv datastore.Driver
+	var err error
+	if endpoint != "" {
+		drv, err = datastore.External(dsName, endpoint)
+	} else {
+		drv, err = datastore.Get(dsName)
+	}
+	if err != nil {
+		return nil, err
+	}
+	readyTimeout, err := duration(p.Spec.Timeouts.Ready, profile.DefaultReadyTimeout, "spec.timeouts.ready")
+	if err != nil {
+		return nil, err
+	}
+	stopTimeout, err := duration(p.Spec.Timeouts.Stop, profile.DefaultStopTimeout, "spec.timeouts.stop")
+	if err != nil {
+		return nil, err
+	}
+	if Emulated(p.Spec.Arch) {
+		if err := checkEmulation(p.Spec.Arch); err != nil {
+			return nil, err
+		}
+		// qemu-user runs arm64 code 9-15x slower than native (measured):
+		// scale the deadlines, not the expectations.
+		readyTimeout *= EmulationSlowdown
+		stopTimeout *= EmulationSlowdown
+	}
+	if o.RunDir == "" {
+		return nil, errors.New("deploy: no run directory given")
+	}
+	runDir, err := filepath.Abs(o.RunDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(runDir, StateFile)); err == nil {
+		return nil, fmt.Errorf("run directory %s already holds a cluster (%s): stop it with 'distrobench down --run-dir %s' or use another directory", runDir, StateFile, runDir)
+	}
+
+	c := &Cluster{
+		Profile:      p.Metadata.Name,
+		RunDir:       runDir,
+		DataDir:      filepath.Join(runDir, "server-data"),
+		Binary:       binary,
+		LogPath:      filepath.Join(runDir, "server.log"),
+		Datastore:    dsName,
+		ReadyTimeout: readyTimeout,
+		StopTimeout:  stopTimeout,
+		group:        process.NewGroup(log),
+		log:          log,
+		progress:     o.Progress,
+	}
+	c.DatastoreExternal = endpoint != ""
+	c.Kubeconfig = filepath.Join(runDir, "kubeconfig.yaml")
+	if kc := p.Spec.Kubeconfig; kc != "" {
+		c.Kubeconfig = kc
+		if !filepath.IsAbs(kc) {
+			c.Kubeconfig = filepath.Join(c.DataDir, kc)
+		}
+	}
+
+	ok := false
+	defer func() {
+		if !ok {
+			c.teardown()
+		}
+	}()
+
+	c.say(fmt.Sprintf("preparing datastore %s", dsName))
+	dsDir := filepath.Join(runDir, "datastore")
+	if err := os.MkdirAll(dsDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create datastore directory: %w", err)
+	}
+	inst, err := drv.Start(ctx, dsDir, c.group, log)
+	if err != nil {
+		return nil, fmt.Errorf("datastore %s: %w", dsName, err)
+	}
+	c.ds = inst
+	c.secrets = append(c.secrets, inst.Secrets()...)
+	if inst.Endpoint != "" {
+		c.DatastoreEndpoint = redact.Endpoint(inst.Endpoint)
+	}
+	for _, pr := range inst.Procs {
+		c.DatastorePIDs = append(c.DatastorePIDs, pr.PID)
+		c.DatastorePGIDs = append(c.DatastorePGIDs, pr.PGID)
+		st, _ := process.StartTime(pr.PID)
+		c.DatastoreStartTimes = append(c.DatastoreStartTimes, st)
+		c.DatastoreLogPaths = append(c.DatastoreLogPaths, pr.LogPath)
+	}
+	c.DatastoreDataDirs = append([]string(nil), inst.DataDirs...)
+	// Recorded before waiting, so `down` finds the processes even if this
+	// process dies while the server starts.
+	if err := c.writeState(); err != nil {
+		return nil, err
+	}
+
+	c.Port = o.Port
+	if c.Port == 0 {
+		if c.Port, err = freePortPair(); err != nil {
+			return nil, err
+		}
+	}
+	c.ServerURL = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port))
+
+	token, err := randomHex(24)
+	if err != nil {
+		return nil, err
+	}
+	c.secrets = append(c.secrets, token)
+	c.rawArgs = []string{"server",
+		"--data-dir", c.DataDir,
+		"--write-kubeconfig", c.Kubeconfig,
+		"--write-kubeconfig-mode", "0600",
+		"--https-listen-port", strconv.Itoa(c.Port),
+		"--bind-address", "127.0.0.1",
+		"--token", token,
+	}
+	// K3s-style servers bind the controller-manager and scheduler to fixed
+	// ports (10257, 10259); give them free ones so several servers (a test
+	// cluster and a benchmark cluster, say) can run side by side. The flags
+	// are K3s's own, so a real k3s is driven the same way.
+	for _, component := range []string{"--kube-controller-manager-arg", "--kube-scheduler-arg"} {
+		port, err := datastore.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		c.rawArgs = append(c.rawArgs, component, "secure-port="+strconv.Itoa(port))
+	}
+	c.rawArgs = append(c.rawArgs, inst.ServerArgs...)
+	c.rawArgs = append(c.rawArgs, p.ExpandArgs(p.Spec.Server.Args, c.DataDir, runDir)...)
+	c.rawArgs = append(c.rawArgs, o.ExtraServerArgs...)
+	c.ServerArgs = c.redactArgs(c.rawArgs)
+	c.env = envList(p.Spec.Server.Env)
+
+	c.StartedAt = time.Now()
+	if c.ReadyAfter, err = c.startAndWait(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.writeState(); err != nil {
+		return nil, err
+	}
+	ok = true
+	c.say(fmt.Sprintf("server ready after %.1fs", c.ReadyAfter.Seconds()))
+	log.Info("cluster up", "runDir", runDir, "server", c.ServerURL, "datastore", inst.Redacted(), "readyAfter", c.ReadyAfter)
+	return c, nil
+}
+
+// Load reads the state an Up (maybe in another process) left in runDir.
+// The returned cluster can report Status, give its kubeconfig and be taken
+// Down; it cannot restart its server (the token and datastore password are
+// not stored).
+func Load(runDir string) (*Cluster, error) {
+	path := filepath.Join(runDir, StateFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no cluster in %s (%s is missing): start one with 'distrobench up', or it was already stopped", runDir, StateFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read cluster state: %w", err)
+	}
+	c := &Cluster{}
+	if err := json.Unmarshal(b, c); err != nil {
+		return nil, fmt.Errorf("cluster state %s is corrupt: %w (stop leftover processes with 'distrobench down' after fixing it, or by hand)", path, err)
+	}
+	c.loaded = true
+	c.log = slog.New(slog.DiscardHandler)
+	c.group = process.NewGroup(c.log)
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = process.DefaultStopTimeout
+	}
+	return c, nil
+}
+
+// Group is the process group of the processes this Cluster started (empty
+// for a loaded cluster).
+func (c *Cluster) Group() *process.Group { return c.group }
+
+// RESTConfig is a client config from the kubeconfig the server wrote.
+func (c *Cluster) RESTConfig() (*rest.Config, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", c.Kubeconfig, err)
+	}
+	return cfg, nil
+}
+
+// DatastoreDirs are the directories holding the datastore's data, for
+// size on disk: the local server's data dirs, or <data-dir>/server/db when
+// the datastore lives inside the server; none for a user's endpoint.
+func (c *Cluster) DatastoreDirs() []string {
+	switch {
+	case c.DatastoreExternal:
+		return nil
+	case len(c.DatastoreDataDirs) > 0:
+		return append([]string(nil), c.DatastoreDataDirs...)
+	default:
+		return []string{filepath.Join(c.DataDir, "server", "db")}
+	}
+}
+
+// LogTail returns the last n lines of the server log, redacted.
+func (c *Cluster) LogTail(n int) []string {
+	lines := process.Tail(c.LogPath, n)
+	for i := range lines {
+		lines[i] = c.mask(lines[i])
+	}
+	return lines
+}
+
+// Status checks the server process and GET /readyz (bounded by ctx and 5 s).
+func (c *Cluster) Status(ctx context.Context) Status {
+	st := Status{Nodes: -1}
+	st.ServerRunning = c.serverRunning()
+	if !st.ServerRunning {
+		st.Message = fmt.Sprintf("server process is not running (log: %s)", c.LogPath)
+		return st
+	}
+	cfg, err := c.RESTConfig()
+	if err != nil {
+		st.Message = err.Error()
+		return st
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := readyz(ctx, cfg); err != nil {
+		st.Message = c.mask(err.Error())
+		return st
+	}
+	st.Ready = true
+	if cs, err := kubernetes.NewForConfig(cfg); err == nil {
+		if nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
+			st.Nodes = len(nodes.Items)
+		}
+	}
+	return st
+}
+
+// StopServer stops the server only (SIGTERM to its process group, the
+// profile's stop timeout, then SIGKILL) and reports its exit code and how
+// long it took to exit, for restart and SIGTERM-time measurements.
+func (c *Cluster) StopServer(ctx context.Context) (exitCode int, took time.Duration, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	if c.server == nil {
+		if c.loaded {
+			return 0, 0, errors.New("stop server: this cluster was loaded from its state file; use Down")
+		}
+		return 0, 0, errors.New("stop server: the server is not running")
+	}
+	code, took, err := c.server.Stop(c.StopTimeout)
+	c.server = nil
+	c.ServerPID, c.ServerStartTime = 0, 0
+	if werr := c.writeState(); werr != nil && err == nil {
+		err = werr
+	}
+	c.log.Info("server stopped", "exitCode", code, "took", took)
+	return code, took, err
+}
+
+// StartServer starts the server again with the same arguments and data dir
+// and waits for /readyz, bounded by the profile's ready timeout and ctx. On
+// failure the server is stopped again (the datastore keeps running).
+func (c *Cluster) StartServer(ctx context.Context) (readyAfter time.Duration, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loaded || c.rawArgs == nil {
+		return 0, errors.New("start server: this cluster was loaded from its state file, which holds no secrets; start a new one with Up")
+	}
+	if c.server != nil {
+		if exited, _ := c.server.Exited(); !exited {
+			return 0, errors.New("start server: the server is already running")
+		}
+	}
+	readyAfter, err = c.startAndWait(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return readyAfter, c.writeState()
+}
+
+// Down stops the server, then the datastore servers (TERM, the profile's
+// stop timeout, KILL), and deletes the state file. Logs, data and the
+// kubeconfig stay. Calling it again is a no-op.
+func (c *Cluster) Down(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	if c.loaded {
+		errs = append(errs, c.killRecorded(c.ServerPGID, c.ServerPID, c.ServerStartTime))
+		for i := len(c.DatastorePGIDs) - 1; i >= 0; i-- {
+			var st uint64
+			if i < len(c.DatastoreStartTimes) {
+				st = c.DatastoreStartTimes[i]
+			}
+			errs = append(errs, c.killRecorded(c.DatastorePGIDs[i], c.DatastorePIDs[i], st))
+		}
+	} else {
+		if c.server != nil {
+			if _, _, err := c.server.Stop(c.StopTimeout); err != nil {
+				errs = append(errs, err)
+			}
+			c.server = nil
+		}
+		if c.ds != nil {
+			errs = append(errs, c.ds.Stop(c.StopTimeout))
+		}
+		// Anything else started in the group (none today, but callers may).
+		errs = append(errs, c.group.StopAll(c.StopTimeout))
+	}
+	c.ServerPID = 0
+	if err := os.Remove(filepath.Join(c.RunDir, StateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("down %s: %w", c.RunDir, err)
+	}
+	c.log.Info("cluster down", "runDir", c.RunDir)
+	_ = ctx // stopping is bounded by the stop timeout, not by ctx: a cancelled ctx must still tear down
+	return nil
+}
+
+// killRecorded stops a process group recorded in the state file. Linux
+// does not reuse a PID while it names a live process group, so a group
+// whose leader is gone still holds only our processes; but a leader PID
+// that is alive with another start time was reused: that one is left alone.
+func (c *Cluster) killRecorded(pgid, pid int, startTime uint64) error {
+	if pgid <= 1 || pid <= 0 {
+		return nil
+	}
+	if st, err := process.StartTime(pid); err == nil && startTime != 0 && st != startTime {
+		c.log.Warn("recorded process was replaced by another (PID reused): not signalling it", "pid", pid)
+		return nil
+	}
+	return process.KillGroup(pgid, c.StopTimeout)
+}
+
+func (c *Cluster) serverRunning() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.server != nil {
+		exited, _ := c.server.Exited()
+		return !exited
+	}
+	if !c.loaded || c.ServerPID <= 0 || !process.Alive(c.ServerPID) {
+		return false
+	}
+	st, err := process.StartTime(c.ServerPID)
+	return err == nil && (c.ServerStartTime == 0 || st == c.ServerStartTime)
+}
+
+// startAndWait starts the server process and waits for readiness; on
+// failure it stops the server and returns an error with the log tail.
+func (c *Cluster) startAndWait(ctx context.Context) (time.Duration, error) {
+	c.say("starting server")
+	start := time.Now()
+	p, err := c.group.Start(ctx, process.Spec{
+		Name: "server", Path: c.Binary, Args: c.rawArgs, Env: c.env, LogPath: c.LogPath,
+	})
+	if err != nil {
+		return 0, err
+	}
+	c.server = p
+	c.ServerPID, c.ServerPGID = p.PID, p.PGID
+	c.ServerStartTime, _ = process.StartTime(p.PID)
+	if err := c.writeState(); err != nil {
+		c.log.Warn("could not record the server in the state file", "err", err)
+	}
+
+	if err := c.waitReady(ctx, p); err != nil {
+		_, _, _ = p.Stop(c.StopTimeout)
+		c.server = nil
+		c.ServerPID, c.ServerStartTime = 0, 0
+		return 0, fmt.Errorf("%s server (%s) did not become ready: %w%s", filepath.Base(c.Binary), c.Datastore, err, c.tailNote())
+	}
+	return time.Since(start), nil
+}
+
+func (c *Cluster) waitReady(ctx context.Context, p *process.Proc) error {
+	deadline := time.Now().Add(c.ReadyTimeout)
+	c.say("waiting for the kubeconfig and /readyz")
+	var last error
+	for {
+		last = c.probe(ctx)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-p.Wait():
+			_, code := p.Exited()
+			return fmt.Errorf("the server exited with code %d", code)
+		case <-ctx.Done():
+			return fmt.Errorf("cancelled: %w", ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready within %s (spec.timeouts.ready): %w", c.ReadyTimeout, last)
+		}
+	}
+}
+
+func (c *Cluster) probe(ctx context.Context) error {
+	if _, err := os.Stat(c.Kubeconfig); err != nil {
+		return fmt.Errorf("kubeconfig %s not written yet", c.Kubeconfig)
+	}
+	cfg, err := c.RESTConfig()
+	if err != nil {
+		return err // maybe half written: try again
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return readyz(ctx, cfg)
+}
+
+// readyz is GET /readyz through client-go; nil only on 200.
+func readyz(ctx context.Context, cfg *rest.Config) error {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Timeout = 5 * time.Second
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	var code int
+	res := cs.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).StatusCode(&code)
+	if code == 200 {
+		return nil
+	}
+	if err := res.Error(); err != nil {
+		return fmt.Errorf("GET /readyz: %w", err)
+	}
+	return fmt.Errorf("GET /readyz: HTTP %d", code)
+}
+
+// teardown stops everything Up started (on Up's failure).
+func (c *Cluster) teardown() {
+	if c.server != nil {
+		_, _, _ = c.server.Stop(c.StopTimeout)
+		c.server = nil
+	}
+	if c.ds != nil {
+		_ = c.ds.Stop(c.StopTimeout)
+	}
+	if err := c.group.StopAll(c.StopTimeout); err != nil {
+		c.log.Error("teardown", "err", err)
+	}
+	_ = os.Remove(filepath.Join(c.RunDir, StateFile))
+}
+
+func (c *Cluster) tailNote() string {
+	lines := c.LogTail(tailLines)
+	if len(lines) == 0 {
+		return fmt.Sprintf("\nthe server log %s is empty", c.LogPath)
+	}
+	return fmt.Sprintf("\nlast %d lines of the server log (full log: %s):\n  %s", len(lines), c.LogPath, strings.Join(lines, "\n  "))
+}
+
+// mask redacts secret patterns and the literal secrets of this cluster.
+func (c *Cluster) mask(s string) string {
+	for _, sec := range c.secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, redact.Mask)
+		}
+	}
+	return redact.String(s)
+}
+
+func (c *Cluster) redactArgs(args []string) []string {
+	out := redact.Args(args)
+	for i := range out {
+		out[i] = c.mask(out[i])
+	}
+	return out
+}
+
+func (c *Cluster) say(msg string) {
+	if c.progress != nil {
+		c.progress(msg)
+	}
+	c.log.Debug(msg)
+}
+
+// writeState saves the exported fields atomically, 0600.
+func (c *Cluster) writeState() error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(c.RunDir, StateFile)
+	tmp, err := os.CreateTemp(c.RunDir, ".state-*.json")
+	if err != nil {
+		return fmt.Errorf("write cluster state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write cluster state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write cluster state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write cluster state: %w", err)
+	}
+	return nil
+}
+
+func checkBinary(path string) error {
+	hint := func(why string) error {
+		return fmt.Errorf("k3lite binary %q %s: build it with 'distrobench build' (or 'make -C distro build'), or set spec.binary in the profile to an installed k3s/rke2", path, why)
+	}
+	if path == "" {
+		return hint("not given")
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return hint("not found")
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return hint("is not an executable file")
+	}
+	return nil
+}
+
+func duration(s, def, field string) (time.Duration, error) {
+	if s == "" {
+		s = def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a positive Go duration (e.g. \"90s\")", field, s)
+	}
+	return d, nil
+}
+
+func envList(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate a token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// freePortPair finds a port P with P+1 also free: K3s serves its supervisor
+// on the https-listen-port and the apiserver on the next port.
+func freePortPair() (int, error) {
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("find a free port: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)))
+		l.Close()
+		if err == nil {
+			l2.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("find a free port pair: none found in 50 tries")
+}
+
+// EmulationSlowdown scales deadlines for a binary run under qemu-user.
+const EmulationSlowdown = 10
+
+// Emulated reports whether a binary for arch runs emulated on this host.
+func Emulated(arch string) bool { return arch != "" && arch != runtime.GOARCH }
+
+// checkEmulation makes sure the kernel can run arch binaries (binfmt_misc +
+// qemu-user), and says how to set that up when it cannot.
+func checkEmulation(arch string) error {
+	handler := map[string]string{"arm64": "qemu-aarch64", "amd64": "qemu-x86_64"}[arch]
+	b, err := os.ReadFile(filepath.Join("/proc/sys/fs/binfmt_misc", handler))
+	if err != nil || !strings.HasPrefix(string(b), "enabled") {
+		return fmt.Errorf("cannot run %s binaries on this %s host: binfmt handler %s is not enabled (run 'hack/install-deps.sh arm64': installs qemu-user-static and enables binfmt_misc)", arch, runtime.GOARCH, handler)
+	}
+	return nil
+}

@@ -1,0 +1,418 @@
+// Package job runs distrobench's main job: build -> up -> conformance ->
+// bench -> down -> report. Each phase is recorded in one result.Report, and
+// the report is written whatever happens (failure, Ctrl-C), so a run always
+// leaves evidence behind.
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/distrobench/distrobench/internal/build"
+	"github.com/distrobench/distrobench/internal/conformance"
+	"github.com/distrobench/distrobench/internal/deploy"
+	"github.com/distrobench/distrobench/internal/host"
+	"github.com/distrobench/distrobench/internal/measure"
+	"github.com/distrobench/distrobench/internal/profile"
+	"github.com/distrobench/distrobench/internal/progress"
+	"github.com/distrobench/distrobench/internal/redact"
+	"github.com/distrobench/distrobench/internal/result"
+	"github.com/distrobench/distrobench/reports"
+	"k8s.io/client-go/discovery"
+)
+
+// Phase names, in order.
+const (
+	PhaseBuild       = "build"
+	PhaseUp          = "up"
+	PhaseConformance = "conformance"
+	PhaseBench       = "bench"
+	PhaseDown        = "down"
+)
+
+// Options of the main job.
+type Options struct {
+	RepoRoot string
+	Profile  *profile.Profile // loaded, overrides applied, defaulted, validated
+	// Binary, when set, replaces the build phase (a k3s/rke2/k3lite the user has).
+	Binary   string
+	RunsDir  string // where run directories go (state, data, logs)
+	OutBase  string // reports/out
+	ToolVer  string
+	Command  string // the command line, for the report (redacted here)
+	Conform  ConformanceOptions
+	Bench    BenchOptions
+	Log      *slog.Logger
+	Progress *progress.Printer
+}
+
+// ConformanceOptions select our suites.
+type ConformanceOptions struct {
+	Skip        bool
+	LabelFilter string
+	Timeout     time.Duration
+}
+
+// BenchOptions size the benchmarks.
+type BenchOptions struct {
+	Skip        bool
+	Repeats     int           // every figure is repeated (default 5)
+	IdleWindow  time.Duration // footprint window (default 60s)
+	Objects     int           // API latency: objects per verb per repeat
+	Concurrency int
+	ObjectSize  int
+	// SkipRestarts leaves out start-to-/readyz and SIGTERM times (they
+	// restart the server, which only the process that started it can do).
+	SkipRestarts bool
+}
+
+// Outcome is what a run produced.
+type Outcome struct {
+	Report *result.Report
+	Paths  reports.Paths
+}
+
+// ErrRunFailed is returned (wrapped) when the run completed but did not pass.
+var ErrRunFailed = errors.New("run failed")
+
+// Run executes the main job. It returns the report in every case where one
+// could be written, and an error when the run did not pass.
+func Run(ctx context.Context, o Options) (*Outcome, error) {
+	p := o.Profile
+	rep := NewReport(o.Command, p.Metadata.Name, p.Spec.Datastore.Type, time.Now(), o.ToolVer)
+	runID := rep.RunID
+	rep.Params.ProfileFile = p.File
+	rep.Params.Endpoint = redact.Endpoint(p.Spec.Datastore.Endpoint)
+	rep.Params.Arch = p.Spec.Arch
+	rep.Params.LabelFilter = o.Conform.LabelFilter
+	rep.Params.Repeats = o.Bench.Repeats
+	r := &runner{o: o, rep: rep, log: o.Log}
+
+	runDir := filepath.Join(o.RunsDir, runID)
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create run directory: %w", err)
+	}
+
+	var cluster *deploy.Cluster
+	// Teardown and report happen whatever the phases did, also on Ctrl-C:
+	// they get their own context because ctx may already be cancelled.
+	defer func() {
+		if cluster != nil {
+			r.phase(context.WithoutCancel(ctx), PhaseDown, func(ctx context.Context) error {
+				tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+				defer cancel()
+				return cluster.Down(tctx)
+			})
+		}
+	}()
+
+	binary := o.Binary
+	ok := r.phase(ctx, PhaseBuild, func(ctx context.Context) error {
+		if binary != "" {
+			rep.Params.Binary = binary
+			a, err := build.Inspect(binary, p.Spec.Arch)
+			if err != nil {
+				return err
+			}
+			rep.Measurements = append(rep.Measurements, build.Measurements(a)...)
+			return nil
+		}
+		a, err := build.Build(ctx, build.Options{
+			RepoRoot: o.RepoRoot, Arch: p.Spec.Arch, Bundled: p.Spec.Bundled, Log: o.Log,
+			Progress: func(s string) { o.Progress.Status("%s", s) },
+		})
+		if err != nil {
+			return err
+		}
+		binary = a.Path
+		rep.Params.Binary = a.Path
+		rep.Measurements = append(rep.Measurements, build.Measurements(a)...)
+		if a.Cached {
+			o.Progress.Linef("k3lite %s (%s) from cache: %s", a.Version, a.Arch, a.Path)
+		}
+		return nil
+	})
+
+	if ok {
+		ok = r.phase(ctx, PhaseUp, func(ctx context.Context) error {
+			c, err := deploy.Up(ctx, deploy.Options{
+				Profile: p, Binary: binary, Datastore: p.Spec.Datastore.Type, Endpoint: p.Spec.Datastore.Endpoint,
+				RunDir: runDir, Log: o.Log, Progress: func(s string) { o.Progress.Status("%s", s) },
+			})
+			if c != nil {
+				cluster = c
+			}
+			if err != nil {
+				return err
+			}
+			rep.Measurements = append(rep.Measurements,
+				result.NewMeasurement("startup.readyz", "seconds", map[string]string{"start": "first"}, []float64{c.ReadyAfter.Seconds()}))
+			r.recordVersions(c)
+			o.Progress.Linef("server ready after %.1fs; kubeconfig %s", c.ReadyAfter.Seconds(), c.Kubeconfig)
+			return nil
+		})
+	}
+
+	if ok && !o.Conform.Skip {
+		r.phase(ctx, PhaseConformance, func(ctx context.Context) error {
+			tree, err := conformance.Run(ctx, conformance.Options{
+				Kubeconfig: cluster.Kubeconfig, LabelFilter: o.Conform.LabelFilter, Timeout: o.Conform.Timeout,
+				TimeoutMultiplier: timeoutMultiplier(p.Spec.Arch),
+				JUnitPath:         filepath.Join(runDir, "ginkgo-junit.xml"), Log: o.Log,
+				Progress: func(pr conformance.Progress) {
+					o.Progress.Status("specs %d/%d done, %d passed, %d failed, %d skipped (%s)",
+						pr.Done, pr.Total, pr.Passed, pr.Failed, pr.Skipped, pr.Current)
+				},
+			})
+			if tree != nil {
+				rep.Tests = tree
+			}
+			if err != nil {
+				return err
+			}
+			c := tree.Counts()
+			o.Progress.Linef("conformance: %d passed, %d failed, %d skipped", c.Passed, c.Failed, c.Skipped)
+			if c.Failed+c.Errored > 0 {
+				return fmt.Errorf("%d of %d specs failed", c.Failed+c.Errored, c.Total())
+			}
+			if c.Passed == 0 {
+				return fmt.Errorf("no spec ran (label filter %q selects nothing?)", o.Conform.LabelFilter)
+			}
+			return nil
+		})
+	}
+
+	if ok && !o.Bench.Skip && ctx.Err() == nil {
+		r.phase(ctx, PhaseBench, func(ctx context.Context) error {
+			ms, err := Bench(ctx, cluster, o.Bench, o.Log, o.Progress)
+			rep.Measurements = append(rep.Measurements, ms...)
+			return err
+		})
+	}
+
+	// Down now (not only in the defer) so its phase lands in the report.
+	if cluster != nil {
+		c := cluster
+		cluster = nil
+		if !r.passed() || ctx.Err() != nil {
+			rep.ServerLogTail = c.LogTail(40)
+		}
+		r.phase(context.WithoutCancel(ctx), PhaseDown, func(ctx context.Context) error {
+			tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer cancel()
+			return c.Down(tctx)
+		})
+	}
+
+	return Finish(ctx, rep, o.OutBase, o.Log)
+}
+
+// Finish decides the report's status, writes it in every format under
+// outBase/<run ID>/, points outBase/latest at it, and returns an error
+// wrapping ErrRunFailed when the run did not pass.
+func Finish(ctx context.Context, rep *result.Report, outBase string, log *slog.Logger) (*Outcome, error) {
+	decide(ctx, rep)
+	out := &Outcome{Report: rep}
+	dir := reports.OutputDir(outBase, rep)
+	paths, err := reports.WriteAll(rep, dir)
+	if err != nil {
+		return out, fmt.Errorf("write report: %w", err)
+	}
+	out.Paths = paths
+	if err := reports.LinkLatest(outBase, dir); err != nil {
+		log.Warn("could not update the latest link", "err", err)
+	}
+	if rep.Status != result.StatusPassed {
+		return out, fmt.Errorf("%w: %s (report: %s)", ErrRunFailed, rep.Reason, paths.HTML)
+	}
+	return out, nil
+}
+
+// NewReport starts a report for a command run against a profile.
+func NewReport(command, profileName, datastore string, started time.Time, toolVersion string) *result.Report {
+	runID := fmt.Sprintf("%s-%s-%s", started.UTC().Format("20060102T150405Z"), profileName, datastore)
+	rep := result.New(runID, started)
+	rep.Params.Command = redact.String(command)
+	rep.Params.Profile = profileName
+	rep.Params.Datastore = datastore
+	rep.Host = host.Facts(context.Background())
+	rep.Versions = result.Versions{Tool: toolVersion, Go: runtime.Version()}
+	return rep
+}
+
+type runner struct {
+	o   Options
+	rep *result.Report
+	log *slog.Logger
+}
+
+// phase runs fn as a named phase, records it, and reports whether it passed.
+func (r *runner) phase(ctx context.Context, name string, fn func(context.Context) error) bool {
+	r.o.Progress.Phase(name)
+	start := time.Now()
+	err := fn(ctx)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	ph := result.Phase{Name: name, Status: result.StatusPassed, StartedAt: start.UTC(), DurationSeconds: time.Since(start).Seconds()}
+	if err != nil {
+		ph.Status = result.StatusFailed
+		if errors.Is(err, context.Canceled) {
+			ph.Error = "interrupted (Ctrl-C or SIGTERM)"
+		} else {
+			ph.Error = redact.String(err.Error())
+		}
+		r.o.Progress.Linef("%s failed: %s", name, ph.Error)
+		r.log.Debug("phase failed", "phase", name, "err", redact.String(err.Error()))
+	} else {
+		r.o.Progress.Linef("%s done in %s", name, time.Since(start).Round(100*time.Millisecond))
+	}
+	if existing := r.rep.Phase(name); existing != nil {
+		*existing = ph
+	} else {
+		r.rep.Phases = append(r.rep.Phases, ph)
+	}
+	return err == nil
+}
+
+func (r *runner) passed() bool {
+	for _, ph := range r.rep.Phases {
+		if ph.Status != result.StatusPassed {
+			return false
+		}
+	}
+	return true
+}
+
+// decide sets the run's status: passed only when every phase passed, no
+// test failed (and, when tests ran, at least one passed), and every SLO was met.
+func decide(ctx context.Context, rep *result.Report) {
+	rep.FinishedAt = time.Now().UTC()
+	rep.Status = result.StatusPassed
+	var reasons []string
+	if ctx.Err() != nil {
+		reasons = append(reasons, "interrupted before the run finished")
+	}
+	for _, ph := range rep.Phases {
+		if ph.Status != result.StatusPassed {
+			reasons = append(reasons, fmt.Sprintf("phase %s: %s", ph.Name, ph.Error))
+		}
+	}
+	if rep.Tests != nil {
+		if c := rep.Tests.Counts(); c.Failed+c.Errored > 0 {
+			reasons = append(reasons, fmt.Sprintf("%d of %d specs failed", c.Failed+c.Errored, c.Total()))
+		}
+	}
+	for _, m := range rep.Measurements {
+		if m.SLO != nil && !m.SLO.Met {
+			reasons = append(reasons, fmt.Sprintf("SLO missed: %s %v %s %.3g > %.3g", m.Name, m.Labels, m.SLO.Statistic, m.Summary.Stat(m.SLO.Statistic), m.SLO.Threshold))
+		}
+	}
+	if len(reasons) > 0 {
+		rep.Status = result.StatusFailed
+		rep.Reason = reasons[0]
+		if len(reasons) > 1 {
+			rep.Reason += fmt.Sprintf(" (and %d more problems)", len(reasons)-1)
+		}
+	}
+}
+
+func (r *runner) recordVersions(c *deploy.Cluster) {
+	cfg, err := c.RESTConfig()
+	if err != nil {
+		return
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return
+	}
+	if v, err := dc.ServerVersion(); err == nil {
+		r.rep.Versions.Distribution = v.GitVersion
+		r.rep.Versions.Kubernetes = fmt.Sprintf("v%s.%s", v.Major, v.Minor)
+	}
+}
+
+// Bench measures a deployed cluster: idle footprint, datastore size, API
+// latency (with the harness's own overhead) and, last because it restarts
+// the server, start-to-/readyz and SIGTERM shutdown times.
+func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Logger, pr *progress.Printer) ([]result.Measurement, error) {
+	if o.Repeats <= 0 {
+		o.Repeats = 5
+	}
+	var out []result.Measurement
+	labels := map[string]string{"datastore": c.Datastore}
+
+	pr.Status("idle footprint over %s", o.IdleWindow)
+	roots := append([]int{c.ServerPID}, c.DatastorePIDs...)
+	ms, err := measure.Idle(ctx, measure.IdleOptions{PIDs: roots, Window: o.IdleWindow, Labels: labels})
+	if err != nil {
+		return out, fmt.Errorf("idle footprint: %w", err)
+	}
+	out = append(out, ms...)
+	if ms, err := measure.Idle(ctx, measure.IdleOptions{PIDs: []int{c.ServerPID}, Window: o.IdleWindow / 4, Labels: map[string]string{"datastore": c.Datastore, "scope": "server-only"}}); err == nil && len(c.DatastorePIDs) > 0 {
+		out = append(out, ms...)
+	}
+
+	if size, err := measure.DirSize(c.DatastoreDirs()...); err == nil {
+		out = append(out, result.NewMeasurement("footprint.datastore.size", "bytes", labels, []float64{float64(size)}))
+	} else {
+		log.Warn("datastore size not measured", "err", err)
+	}
+
+	cfg, err := c.RESTConfig()
+	if err != nil {
+		return out, err
+	}
+	pr.Status("API latency: %d objects x 5 verbs x %d repeats at concurrency %d", o.Objects, o.Repeats, o.Concurrency)
+	stopSelf := measure.SelfUsage(ctx, time.Second, map[string]string{"phase": "api-latency"})
+	ms, err = measure.APILatency(ctx, measure.APIOptions{
+		Config: cfg, Objects: o.Objects, Concurrency: o.Concurrency, ObjectSize: o.ObjectSize, Repeats: o.Repeats, Log: log,
+		Progress: func(s string) { pr.Status("API latency: %s", s) },
+	})
+	out = append(out, stopSelf()...)
+	out = append(out, ms...)
+	if err != nil {
+		return out, fmt.Errorf("API latency: %w", err)
+	}
+
+	if o.SkipRestarts {
+		return out, nil
+	}
+	pr.Status("restarting the server %d times for start-to-/readyz and SIGTERM times", o.Repeats)
+	var stops []float64
+	m, err := measure.ReadyzSamples(ctx, func(ctx context.Context) (time.Duration, error) {
+		code, took, err := c.StopServer(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("stop server: %w", err)
+		}
+		if code != 0 {
+			return 0, fmt.Errorf("server exited with code %d on SIGTERM (want 0); see %s", code, c.LogPath)
+		}
+		stops = append(stops, took.Seconds())
+		return c.StartServer(ctx)
+	}, o.Repeats)
+	if len(stops) > 0 {
+		out = append(out, result.NewMeasurement("shutdown.sigterm", "seconds", labels, stops).
+			WithSLO("max", 10, "k3lite server issue: stop within 10 s of SIGTERM"))
+	}
+	if err != nil {
+		return out, fmt.Errorf("start-to-readyz: %w", err)
+	}
+	m.Labels = labels
+	out = append(out, m)
+	return out, nil
+}
+
+// timeoutMultiplier stretches spec timeouts for an emulated architecture.
+func timeoutMultiplier(arch string) float64 {
+	if deploy.Emulated(arch) {
+		return deploy.EmulationSlowdown
+	}
+	return 1
+}
