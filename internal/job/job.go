@@ -217,6 +217,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 // outBase/<run ID>/, points outBase/latest at it, and returns an error
 // wrapping ErrRunFailed when the run did not pass.
 func Finish(ctx context.Context, rep *result.Report, outBase string, log *slog.Logger) (*Outcome, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	decide(ctx, rep)
 	out := &Outcome{Report: rep}
 	dir := reports.OutputDir(outBase, rep)

@@ -192,14 +192,18 @@ func newLock(le componentbaseconfig.LeaderElectionConfiguration, kubeconfig *res
 }
 
 // runLeading runs fn while holding the lease. It returns nil after ctx is
-// cancelled (the lease is released first), or an error when the lease is
-// lost, so that the server stops instead of running two leaders.
+// cancelled (the lease is released first). It returns an error when the
+// lease is lost or fn stops by itself, so that the server stops instead of
+// running without the component (or with two leaders).
 func runLeading(ctx context.Context, name string, le componentbaseconfig.LeaderElectionConfiguration, lock resourcelock.Interface, fn func(context.Context) error) error {
+	electCtx, stopElection := context.WithCancel(ctx)
+	defer stopElection()
 	var (
-		mu      sync.Mutex
-		stopped bool
-		wg      sync.WaitGroup
-		runErr  error
+		mu       sync.Mutex
+		stopped  bool
+		finished bool
+		runErr   error
+		wg       sync.WaitGroup
 	)
 	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            lock,
@@ -211,7 +215,7 @@ func runLeading(ctx context.Context, name string, le componentbaseconfig.LeaderE
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(ctx context.Context) {
 				// Called in a goroutine of its own: register with wg
-				// under mu so Run's caller cannot miss a late start.
+				// under mu so the wait below cannot miss a late start.
 				mu.Lock()
 				if stopped {
 					mu.Unlock()
@@ -220,7 +224,12 @@ func runLeading(ctx context.Context, name string, le componentbaseconfig.LeaderE
 				wg.Add(1)
 				mu.Unlock()
 				defer wg.Done()
-				runErr = fn(ctx)
+				err := fn(ctx)
+				mu.Lock()
+				finished, runErr = true, err
+				mu.Unlock()
+				// The component is gone: give up the lease too.
+				stopElection()
 			},
 			OnStoppedLeading: func() {},
 		},
@@ -228,16 +237,19 @@ func runLeading(ctx context.Context, name string, le componentbaseconfig.LeaderE
 	if err != nil {
 		return fmt.Errorf("%s leader election: %w", name, err)
 	}
-	elector.Run(ctx)
+	elector.Run(electCtx)
 	mu.Lock()
 	stopped = true
 	mu.Unlock()
 	wg.Wait()
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		return nil
-	}
-	if runErr != nil {
+	case runErr != nil:
 		return fmt.Errorf("%s: %w", name, runErr)
+	case finished:
+		return fmt.Errorf("%s stopped", name)
+	default:
+		return fmt.Errorf("%s lost its leader lease", name)
 	}
-	return fmt.Errorf("%s lost its leader lease", name)
 }
