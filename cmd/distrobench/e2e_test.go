@@ -216,6 +216,25 @@ func checkJUnit(t *testing.T, path string, specs int) {
 	}
 }
 
+// TestRKE2Profile deploys the RKE2-style profile (embedded etcd, secrets
+// encryption, audit log, PodSecurity restricted, anonymous auth off) and runs
+// the API suite against it.
+func TestRKE2Profile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	stdout, _, code := runCLI(t, ctx, "run", "--profile", "rke2", "--skip-bench")
+	r := reportFrom(t, stdout)
+	if code != 0 || r.Status != result.StatusPassed {
+		t.Fatalf("rke2 run exit %d, status %s: %s", code, r.Status, r.Reason)
+	}
+	if r.Params.Datastore != "embedded-etcd" {
+		t.Errorf("rke2 profile ran on %q, want embedded-etcd", r.Params.Datastore)
+	}
+	if c := r.Tests.Counts(); c.Passed == 0 || c.Failed != 0 {
+		t.Errorf("rke2 specs: %+v", c)
+	}
+}
+
 // TestCtrlCLeavesReportAndNoOrphans interrupts a run once the server is up:
 // the run must still write a failed report and leave no process behind.
 func TestCtrlCLeavesReportAndNoOrphans(t *testing.T) {

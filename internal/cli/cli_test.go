@@ -146,3 +146,15 @@ func TestProfilesValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestMatrixDryRunExpandsCells(t *testing.T) {
+	out, _, err := run(t, "matrix", "../../profiles/matrix/datastores.yaml", "--dry-run", "--repeats", "2")
+	if err != nil {
+		t.Fatalf("matrix --dry-run: %v\n%s", err, out)
+	}
+	for _, want := range []string{"cell 1/4: k3s-sqlite-amd64", "cell 4/4: k3s-postgres-amd64", "--datastore mysql", "--repeats 2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("matrix output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -73,7 +73,7 @@ report (JSON, self-contained HTML, JUnit, Markdown under reports/out/).`,
 	root.AddCommand(
 		newBuildCmd(g), newUpCmd(g), newDownCmd(g), newStatusCmd(g),
 		newConformanceCmd(g), newBenchCmd(g), newRunCmd(g), newReportCmd(g),
-		newProfilesCmd(g), newVersionCmd(g),
+		newMatrixCmd(g), newProfilesCmd(g), newVersionCmd(g),
 	)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
