@@ -59,7 +59,7 @@ Writes JUnit and the canonical JSON (plus HTML and Markdown) to reports/out/.`,
 			tree, err := conformance.Run(ctx, conformance.Options{
 				Kubeconfig: kc, LabelFilter: sf.labelFilter, Timeout: sf.timeout, Log: g.log,
 				Progress: func(p conformance.Progress) {
-					pr.Status("specs %d/%d done, %d passed, %d failed %s", p.Done, p.Total, p.Passed, p.Failed, p.Current)
+					pr.Status("%s", p)
 				},
 			})
 			rep.Tests = tree

@@ -325,3 +325,12 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// String is the one-line progress shown while specs run.
+func (p Progress) String() string {
+	s := fmt.Sprintf("specs %d/%d done, %d passed, %d failed, %d skipped", p.Done, p.Total, p.Passed, p.Failed, p.Skipped)
+	if p.Current != "" {
+		s += ": " + p.Current
+	}
+	return s
+}

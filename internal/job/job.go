@@ -166,8 +166,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 				TimeoutMultiplier: timeoutMultiplier(p.Spec.Arch),
 				JUnitPath:         filepath.Join(runDir, "ginkgo-junit.xml"), Log: o.Log,
 				Progress: func(pr conformance.Progress) {
-					o.Progress.Status("specs %d/%d done, %d passed, %d failed, %d skipped (%s)",
-						pr.Done, pr.Total, pr.Passed, pr.Failed, pr.Skipped, pr.Current)
+					o.Progress.Status("%s", pr)
 				},
 			})
 			if tree != nil {
