@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -113,7 +112,7 @@ not ours to watch or restart).`,
 				if lerr != nil {
 					return lerr
 				}
-				rep = job.NewReport(commandLine(cmd), filepath.Base(c.RunDir), c.Datastore, time.Now(), Version)
+				rep = job.NewReport(commandLine(cmd), c.Profile, c.Datastore, time.Now(), Version)
 				// The server of a cluster from 'up' cannot be restarted from
 				// here (its join token is not stored), so no restart figures.
 				o := bf.o
@@ -141,7 +140,7 @@ func (t *target) resolve(g *globals) (kubeconfig, name, datastore string, err er
 	if err != nil {
 		return "", "", "", err
 	}
-	return c.Kubeconfig, filepath.Base(c.RunDir), c.Datastore, nil
+	return c.Kubeconfig, c.Profile, c.Datastore, nil
 }
 
 func phaseOf(name string, start time.Time, err error) result.Phase {
