@@ -43,7 +43,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "The main job: build -> up -> conformance -> bench -> down -> report",
+		Short: "The main job: build -> up -> footprint -> conformance -> bench -> down -> report",
 		Long: `Build k3lite (or take --binary), deploy one server on the datastore, run our
 Ginkgo suites, measure footprint and API latency, tear everything down and
 write the report (JSON, HTML, JUnit, Markdown) to reports/out/<run>/ with a

@@ -1,5 +1,6 @@
-// Package job runs distrobench's main job: build -> up -> conformance ->
-// bench -> down -> report. Each phase is recorded in one result.Report, and
+// Package job runs distrobench's main job: build -> up -> footprint ->
+// conformance -> bench -> down -> report (footprint samples the fresh, idle
+// server before the suites load it; bench measures the rest). Each phase is recorded in one result.Report, and
 // the report is written whatever happens (failure, Ctrl-C), so a run always
 // leaves evidence behind.
 package job
@@ -31,6 +32,7 @@ import (
 const (
 	PhaseBuild       = "build"
 	PhaseUp          = "up"
+	PhaseFootprint   = "footprint"
 	PhaseConformance = "conformance"
 	PhaseBench       = "bench"
 	PhaseDown        = "down"
@@ -67,6 +69,9 @@ type BenchOptions struct {
 	Objects     int           // API latency: objects per verb per repeat
 	Concurrency int
 	ObjectSize  int
+	// SkipIdle leaves out the idle footprint (the main job measures it
+	// before the suites run).
+	SkipIdle bool
 	// SkipRestarts leaves out start-to-/readyz and SIGTERM times (they
 	// restart the server, which only the process that started it can do).
 	SkipRestarts bool
@@ -159,6 +164,14 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		})
 	}
 
+	if ok && !o.Bench.Skip {
+		r.phase(ctx, PhaseFootprint, func(ctx context.Context) error {
+			ms, err := Footprint(ctx, cluster, o.Bench, o.Progress)
+			rep.Measurements = append(rep.Measurements, ms...)
+			return err
+		})
+	}
+
 	if ok && !o.Conform.Skip {
 		r.phase(ctx, PhaseConformance, func(ctx context.Context) error {
 			tree, err := conformance.Run(ctx, conformance.Options{
@@ -189,7 +202,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 
 	if ok && !o.Bench.Skip && ctx.Err() == nil {
 		r.phase(ctx, PhaseBench, func(ctx context.Context) error {
-			ms, err := Bench(ctx, cluster, o.Bench, o.Log, o.Progress)
+			bo := o.Bench
+			bo.SkipIdle = true // measured on the fresh server, before the suites
+			ms, err := Bench(ctx, cluster, bo, o.Log, o.Progress)
 			rep.Measurements = append(rep.Measurements, ms...)
 			return err
 		})
@@ -340,9 +355,32 @@ func (r *runner) recordVersions(c *deploy.Cluster) {
 	}
 }
 
-// Bench measures a deployed cluster: idle footprint, datastore size, API
-// latency (with the harness's own overhead) and, last because it restarts
-// the server, start-to-/readyz and SIGTERM shutdown times.
+// Footprint samples the idle server and datastore process trees (RSS, PSS,
+// CPU) over o.IdleWindow. The main job calls it on a fresh server, before
+// the suites load it, so "idle" means idle (the figure K3s users compare).
+func Footprint(ctx context.Context, c *deploy.Cluster, o BenchOptions, pr *progress.Printer) ([]result.Measurement, error) {
+	labels := map[string]string{"datastore": c.Datastore}
+	pr.Status("idle footprint over %s", o.IdleWindow)
+	roots := append([]int{c.ServerPID}, c.DatastorePIDs...)
+	out, err := measure.Idle(ctx, measure.IdleOptions{PIDs: roots, Window: o.IdleWindow, Labels: labels})
+	if err != nil {
+		return out, fmt.Errorf("idle footprint: %w", err)
+	}
+	if len(c.DatastorePIDs) > 0 {
+		// With a datastore server of its own, also report the server alone.
+		ms, err := measure.Idle(ctx, measure.IdleOptions{PIDs: []int{c.ServerPID}, Window: o.IdleWindow / 4,
+			Labels: map[string]string{"datastore": c.Datastore, "scope": "server-only"}})
+		if err != nil {
+			return out, fmt.Errorf("idle footprint of the server alone: %w", err)
+		}
+		out = append(out, ms...)
+	}
+	return out, nil
+}
+
+// Bench measures a deployed cluster: idle footprint (unless SkipIdle),
+// datastore size, API latency (with the harness's own overhead) and, last
+// because it restarts the server, start-to-/readyz and SIGTERM times.
 func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Logger, pr *progress.Printer) ([]result.Measurement, error) {
 	if o.Repeats <= 0 {
 		o.Repeats = 5
@@ -350,15 +388,12 @@ func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Log
 	var out []result.Measurement
 	labels := map[string]string{"datastore": c.Datastore}
 
-	pr.Status("idle footprint over %s", o.IdleWindow)
-	roots := append([]int{c.ServerPID}, c.DatastorePIDs...)
-	ms, err := measure.Idle(ctx, measure.IdleOptions{PIDs: roots, Window: o.IdleWindow, Labels: labels})
-	if err != nil {
-		return out, fmt.Errorf("idle footprint: %w", err)
-	}
-	out = append(out, ms...)
-	if ms, err := measure.Idle(ctx, measure.IdleOptions{PIDs: []int{c.ServerPID}, Window: o.IdleWindow / 4, Labels: map[string]string{"datastore": c.Datastore, "scope": "server-only"}}); err == nil && len(c.DatastorePIDs) > 0 {
+	if !o.SkipIdle {
+		ms, err := Footprint(ctx, c, o, pr)
 		out = append(out, ms...)
+		if err != nil {
+			return out, err
+		}
 	}
 
 	if size, err := measure.DirSize(c.DatastoreDirs()...); err == nil {
@@ -373,7 +408,7 @@ func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Log
 	}
 	pr.Status("API latency: %d objects x 5 verbs x %d repeats at concurrency %d", o.Objects, o.Repeats, o.Concurrency)
 	stopSelf := measure.SelfUsage(ctx, time.Second, map[string]string{"phase": "api-latency"})
-	ms, err = measure.APILatency(ctx, measure.APIOptions{
+	ms, err := measure.APILatency(ctx, measure.APIOptions{
 		Config: cfg, Objects: o.Objects, Concurrency: o.Concurrency, ObjectSize: o.ObjectSize, Repeats: o.Repeats, Log: log,
 		Progress: func(s string) { pr.Status("API latency: %s", s) },
 	})
