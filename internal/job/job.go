@@ -157,7 +157,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 				return err
 			}
 			rep.Measurements = append(rep.Measurements,
-				result.NewMeasurement("startup.readyz", "seconds", map[string]string{"start": "first"}, []float64{c.ReadyAfter.Seconds()}))
+				result.NewMeasurement("startup.readyz", "seconds", map[string]string{"datastore": p.Spec.Datastore.Type, "start": "first"}, []float64{c.ReadyAfter.Seconds()}))
 			r.recordVersions(c)
 			o.Progress.Linef("server ready after %.1fs; kubeconfig %s", c.ReadyAfter.Seconds(), c.Kubeconfig)
 			return nil
@@ -441,7 +441,7 @@ func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Log
 	if err != nil {
 		return out, fmt.Errorf("start-to-readyz: %w", err)
 	}
-	m.Labels = labels
+	m.Labels = map[string]string{"datastore": c.Datastore, "start": "restart"}
 	out = append(out, m)
 	return out, nil
 }
