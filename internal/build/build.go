@@ -274,7 +274,25 @@ func goBuild(ctx context.Context, o Options, out string) error {
 	lw := &lineWriter{log: o.Log, keep: 40}
 	cmd.Stdout, cmd.Stderr = lw, lw
 	o.Log.Debug("go build", "dir", cmd.Dir, "args", redact.Args(args), "GOARCH", o.Arch)
+	// go build is silent for minutes on a cold cache (a Kubernetes build
+	// takes 10-20 min on 2 cores): say it is still working every 30 s.
+	started := time.Now()
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(30 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				o.progress("k3lite linux/%s: go build running for %s (a cold build takes 10-20 min on 2 cores)",
+					o.Arch, time.Since(started).Round(time.Second))
+			}
+		}
+	}()
 	err := cmd.Run()
+	close(done)
 	lw.flush()
 	if err != nil {
 		if ctx.Err() != nil {
