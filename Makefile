@@ -19,5 +19,5 @@ build: ## Build bin/distrobench and k3lite (amd64) into the build cache
 bench: ## The full benchmark matrix (profiles x datastores), full repeats: slow, not for CI
 	@hack/bench.sh
 
-verify: ## gofmt and go vet in both modules (golangci-lint too once hack/tools/go.mod pins it)
+verify: ## gofmt, go vet and golangci-lint (pinned in hack/tools/go.mod) on both modules
 	@hack/verify.sh

@@ -147,7 +147,6 @@ func phaseChart(r *result.Report) template.HTML {
 		name        string
 		status      result.Status
 		start, dur  float64
-		startKnown  bool
 		durationTxt string
 	}
 	spans := make([]span, len(r.Phases))

@@ -210,7 +210,7 @@ func TestInvalidMatrixFixtures(t *testing.T) {
 }
 
 func TestValidationErrorUnwrapsFieldErrors(t *testing.T) {
-	p := &Profile{Spec: ProfileSpec{Datastore: DatastoreSpec{Type: "mongo"}}}
+	p := &Profile{Spec: Spec{Datastore: DatastoreSpec{Type: "mongo"}}}
 	p.SetDefaults()
 	err := p.Validate()
 	var ve *ValidationError
@@ -277,7 +277,7 @@ func TestSetDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.SetDefaults()
-	want := ProfileSpec{
+	want := Spec{
 		Style:     "k3s",
 		Bundled:   &Bundled{},
 		Datastore: DatastoreSpec{Type: DatastoreSQLite},
@@ -306,7 +306,7 @@ func TestSetDefaults(t *testing.T) {
 	if !reflect.DeepEqual(full, orig) {
 		t.Errorf("SetDefaults changed set values:\n got %+v\nwant %+v", full.Spec, orig.Spec)
 	}
-	b := &Profile{Spec: ProfileSpec{Binary: "/usr/local/bin/rke2"}}
+	b := &Profile{Spec: Spec{Binary: "/usr/local/bin/rke2"}}
 	b.SetDefaults()
 	if b.Spec.Bundled != nil || !reflect.DeepEqual(b.Spec.Footprint.ProcessNames, []string{"rke2"}) {
 		t.Errorf("binary defaults: bundled=%v processNames=%v", b.Spec.Bundled, b.Spec.Footprint.ProcessNames)
@@ -335,7 +335,7 @@ func TestValidateBinary(t *testing.T) {
 		{binary: dir, want: `is a directory`},
 	}
 	for _, tt := range tests {
-		p := &Profile{Metadata: Metadata{Name: "bin"}, Spec: ProfileSpec{Binary: tt.binary}, File: tt.file}
+		p := &Profile{Metadata: Metadata{Name: "bin"}, Spec: Spec{Binary: tt.binary}, File: tt.file}
 		p.SetDefaults()
 		err := p.Validate()
 		switch {
@@ -524,7 +524,7 @@ func TestExpandArgs(t *testing.T) {
 		t.Error("ExpandArgs modified its input")
 	}
 	// Without a file, ${PROFILE_DIR} stays and Validate says why.
-	noFile := &Profile{Metadata: Metadata{Name: "x"}, Spec: ProfileSpec{Server: Component{Args: []string{"--f=${PROFILE_DIR}/a"}}}}
+	noFile := &Profile{Metadata: Metadata{Name: "x"}, Spec: Spec{Server: Component{Args: []string{"--f=${PROFILE_DIR}/a"}}}}
 	if got := noFile.ExpandArgs(noFile.Spec.Server.Args, "/d", "/r"); got[0] != "--f=${PROFILE_DIR}/a" {
 		t.Errorf("no file: %q", got)
 	}
@@ -534,7 +534,7 @@ func TestExpandArgs(t *testing.T) {
 	}
 	// A ${PROFILE_DIR} file that does not exist is reported.
 	missing := &Profile{Metadata: Metadata{Name: "x"}, File: "testdata/p.yaml",
-		Spec: ProfileSpec{Server: Component{Args: []string{"--kube-apiserver-arg=audit-policy-file=${PROFILE_DIR}/files/nope.yaml"}}}}
+		Spec: Spec{Server: Component{Args: []string{"--kube-apiserver-arg=audit-policy-file=${PROFILE_DIR}/files/nope.yaml"}}}}
 	missing.SetDefaults()
 	if err := missing.Validate(); err == nil || !strings.Contains(err.Error(),
 		`spec.server.args[0]: Not found: "`+abs+`/files/nope.yaml": no such file next to the profile`) {

@@ -25,10 +25,10 @@ const (
 
 // Profile is a distribution profile.
 type Profile struct {
-	APIVersion string      `json:"apiVersion"`
-	Kind       string      `json:"kind"`
-	Metadata   Metadata    `json:"metadata"`
-	Spec       ProfileSpec `json:"spec"`
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata"`
+	Spec       Spec     `json:"spec"`
 
 	// File is the path the profile was loaded from (not part of the file).
 	File string `json:"-"`
@@ -40,8 +40,8 @@ type Metadata struct {
 	Description string `json:"description,omitempty"`
 }
 
-// ProfileSpec says how to obtain, start and measure a distribution.
-type ProfileSpec struct {
+// Spec says how to obtain, start and measure a distribution.
+type Spec struct {
 	// Style is "k3s" or "rke2": which upstream distribution the profile
 	// imitates. It labels comparisons; behaviour comes from the args.
 	Style string `json:"style"`

@@ -272,9 +272,9 @@ func Parse(data []byte) (*Report, error) {
 	if err := dec.Decode(&r); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return nil, fmt.Errorf("%w: invalid JSON at byte %d: %v", ErrNotAReport, se.Offset, err)
+			return nil, fmt.Errorf("%w: invalid JSON at byte %d: %w", ErrNotAReport, se.Offset, err)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrNotAReport, err)
+		return nil, fmt.Errorf("%w: %w", ErrNotAReport, err)
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the JSON document", ErrNotAReport)

@@ -143,7 +143,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := waitReady(ctx, cred.AdminKubeconfig, apiDone); err != nil {
 		stopAPI()
 		select {
-		case <-apiDone:
+		case apiErr := <-apiDone:
+			// The readiness error is the one to report; this only explains it.
+			if apiErr != nil {
+				log.Debug("kube-apiserver stopped", "err", apiErr)
+			}
 		case <-time.After(stopAPIServerBy):
 		}
 		closeStore(time.Now().Add(3 * time.Second))
