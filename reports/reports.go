@@ -8,8 +8,6 @@ package reports
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/distrobench/distrobench/internal/atomicfile"
 	"github.com/distrobench/distrobench/internal/result"
 )
 
@@ -159,17 +158,8 @@ func LinkLatest(base, dir string) error {
 	if fi, err := os.Lstat(link); err == nil && fi.Mode()&os.ModeSymlink == 0 {
 		return fmt.Errorf("link latest run: %s exists and is not a symlink (remove it to let distrobench manage it)", link)
 	}
-	var suffix [8]byte
-	if _, err := rand.Read(suffix[:]); err != nil {
-		return fmt.Errorf("link latest run: %w", err)
-	}
-	tmp := filepath.Join(base, "."+LatestLink+".tmp-"+hex.EncodeToString(suffix[:]))
-	if err := os.Symlink(target, tmp); err != nil {
+	if err := atomicfile.Symlink(target, link); err != nil {
 		return fmt.Errorf("link latest run: %w (is %s writable?)", err, base)
-	}
-	if err := os.Rename(tmp, link); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("link latest run: %w", err)
 	}
 	return nil
 }

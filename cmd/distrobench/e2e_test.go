@@ -80,18 +80,12 @@ func (w testWriter) Write(p []byte) (int, error) {
 // reportFrom finds the report.json of a run from its "report:" output line.
 func reportFrom(t *testing.T, stdout string) *result.Report {
 	t.Helper()
-	for _, line := range strings.Split(stdout, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 1 && strings.HasSuffix(f[0], "report.json") {
-			r, err := result.Load(f[0])
-			if err != nil {
-				t.Fatalf("load %s: %v", f[0], err)
-			}
-			return r
-		}
+	path := reportPath(t, stdout)
+	r, err := result.Load(path)
+	if err != nil {
+		t.Fatalf("load %s: %v", path, err)
 	}
-	t.Fatalf("no report.json path in the output:\n%s", stdout)
-	return nil
+	return r
 }
 
 func TestMainJobSQLite(t *testing.T) {
@@ -148,13 +142,15 @@ func testMainJob(t *testing.T, datastore string) {
 	}
 }
 
+// reportPath finds a run's report.json from its "report:" output lines.
 func reportPath(t *testing.T, stdout string) string {
+	t.Helper()
 	for _, line := range strings.Split(stdout, "\n") {
 		if f := strings.Fields(line); len(f) == 1 && strings.HasSuffix(f[0], "report.json") {
 			return f[0]
 		}
 	}
-	t.Fatal("no report path")
+	t.Fatalf("no report.json path in the output:\n%s", stdout)
 	return ""
 }
 

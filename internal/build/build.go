@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/distrobench/distrobench/internal/atomicfile"
 	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/redact"
 )
@@ -237,7 +238,7 @@ func Build(ctx context.Context, o Options) (*Artifact, error) {
 		a.BuildSeconds = time.Since(start).Seconds()
 		o.progress("k3lite linux/%s: built in %.1fs", o.Arch, a.BuildSeconds)
 	}
-	if err := sizes(ctx, o, a); err != nil {
+	if err := sizes(ctx, o, a, filepath.Join(filepath.Dir(a.Path), "sizes.json")); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -368,13 +369,13 @@ type sizesFile struct {
 	XzMethod   string `json:"xzMethod"`
 }
 
-// sizes fills a's sizes from <hash>/sizes.json, or measures and stores them.
-func sizes(ctx context.Context, o Options, a *Artifact) error {
+// sizes fills a's sizes from cacheFile, or measures them (minutes for a
+// Kubernetes-sized binary) and stores them there.
+func sizes(ctx context.Context, o Options, a *Artifact, cacheFile string) error {
 	fi, err := os.Stat(a.Path)
 	if err != nil {
-		return fmt.Errorf("k3lite binary missing after build: %w", err)
+		return fmt.Errorf("binary %s: %w", a.Path, err)
 	}
-	cacheFile := filepath.Join(filepath.Dir(a.Path), "sizes.json")
 	var s sizesFile
 	if b, err := os.ReadFile(cacheFile); err == nil && json.Unmarshal(b, &s) == nil &&
 		s.Raw == fi.Size() && s.Zstd > 0 && s.Xz > 0 && s.ZstdMethod != "" && s.XzMethod != "" {
@@ -383,30 +384,18 @@ func sizes(ctx context.Context, o Options, a *Artifact) error {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			o.Log.Warn("ignoring unreadable sizes cache", "file", cacheFile, "err", err)
 		}
-		o.progress("k3lite linux/%s: measuring compressed size (%s, %s)", o.Arch, zstdMethod(), xzMethod)
+		o.progress("%s (linux/%s): measuring compressed size (%s, %s)", filepath.Base(a.Path), o.Arch, zstdMethod(), xzMethod)
 		s = sizesFile{Raw: fi.Size()}
 		if s.Zstd, s.ZstdMethod, s.Xz, s.XzMethod, err = compressedSizes(ctx, a.Path); err != nil {
 			return err
 		}
 		b, _ := json.MarshalIndent(s, "", "  ")
-		if err := writeFileAtomic(cacheFile, append(b, '\n')); err != nil {
+		if err := atomicfile.Write(cacheFile, append(b, '\n'), 0o644); err != nil {
 			o.Log.Warn("cannot cache binary sizes", "file", cacheFile, "err", err)
 		}
 	}
 	a.SizeRaw, a.SizeZstd, a.SizeXz = s.Raw, s.Zstd, s.Xz
 	a.ZstdMethod, a.XzMethod = s.ZstdMethod, s.XzMethod
-	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := fmt.Sprintf("%s.tmp-%d", path, os.Getpid())
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
 	return nil
 }
 

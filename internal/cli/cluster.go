@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/distrobench/distrobench/internal/atomicfile"
 	"github.com/distrobench/distrobench/internal/build"
 	"github.com/distrobench/distrobench/internal/deploy"
 	"github.com/distrobench/distrobench/internal/profile"
@@ -85,13 +86,7 @@ func binaryFor(cmd *cobra.Command, g *globals, p *profile.Profile, pr *progress.
 }
 
 func linkCurrent(runsDir, runDir string) error {
-	link := filepath.Join(runsDir, "current")
-	tmp := link + ".tmp"
-	_ = os.Remove(tmp)
-	if err := os.Symlink(filepath.Base(runDir), tmp); err != nil {
-		return err
-	}
-	return os.Rename(tmp, link)
+	return atomicfile.Symlink(filepath.Base(runDir), filepath.Join(runsDir, "current"))
 }
 
 type runDirFlag struct{ dir string }

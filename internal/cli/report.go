@@ -13,7 +13,8 @@ import (
 	"github.com/distrobench/distrobench/reports"
 )
 
-var reportFiles = map[string]string{"json": "report.json", "html": "report.html", "junit": "junit.xml", "md": "summary.md"}
+var reportFiles = map[string]string{reports.FormatJSON: reports.FileJSON, reports.FormatHTML: reports.FileHTML,
+	reports.FormatJUnit: reports.FileJUnit, reports.FormatMarkdown: reports.FileMarkdown}
 
 func newReportCmd(g *globals) *cobra.Command {
 	var (
@@ -63,7 +64,7 @@ error and nothing is written) and render it again: all formats into --out
 			}
 			name, ok := reportFiles[format]
 			if !ok {
-				return fmt.Errorf("unknown format %q (valid: all, html, json, junit, md)", format)
+				return fmt.Errorf("unknown format %q (valid: all, %s)", format, strings.Join(reports.Formats(), ", "))
 			}
 			var buf bytes.Buffer
 			if err := reports.Render(rep, format, &buf); err != nil {
@@ -81,7 +82,7 @@ error and nothing is written) and render it again: all formats into --out
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "the run's report.json")
-	cmd.Flags().StringVar(&format, "format", "all", "all, "+strings.Join([]string{"html", "json", "junit", "md"}, ", "))
+	cmd.Flags().StringVar(&format, "format", "all", "all, "+strings.Join(reports.Formats(), ", "))
 	cmd.Flags().StringVar(&outDir, "out", "", "output directory, or - for standard output (default: next to --from)")
 	return cmd
 }

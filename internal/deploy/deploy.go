@@ -35,6 +35,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/distrobench/distrobench/internal/atomicfile"
 	"github.com/distrobench/distrobench/internal/datastore"
 	"github.com/distrobench/distrobench/internal/process"
 	"github.com/distrobench/distrobench/internal/profile"
@@ -645,20 +646,7 @@ func (c *Cluster) writeState() error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(c.RunDir, StateFile)
-	tmp, err := os.CreateTemp(c.RunDir, ".state-*.json")
-	if err != nil {
-		return fmt.Errorf("write cluster state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write cluster state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write cluster state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(filepath.Join(c.RunDir, StateFile), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write cluster state: %w", err)
 	}
 	return nil

@@ -105,23 +105,30 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 
 	var cluster *deploy.Cluster
-	// Teardown and report happen whatever the phases did, also on Ctrl-C:
-	// they get their own context because ctx may already be cancelled.
-	defer func() {
-		if cluster != nil {
-			r.phase(context.WithoutCancel(ctx), PhaseDown, func(ctx context.Context) error {
-				tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-				defer cancel()
-				return cluster.Down(tctx)
-			})
+	// tearDown stops the cluster once and records the phase. It gets its own
+	// context because ctx may already be cancelled (Ctrl-C).
+	tearDown := func() {
+		c := cluster
+		if c == nil {
+			return
 		}
-	}()
+		cluster = nil
+		r.phase(context.WithoutCancel(ctx), PhaseDown, func(ctx context.Context) error {
+			tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer cancel()
+			return c.Down(tctx)
+		})
+	}
+	// Normally the cluster is torn down below, before the report is written;
+	// this catches a panic in a phase, so no server outlives the harness.
+	defer tearDown()
 
 	binary := o.Binary
 	ok := r.phase(ctx, PhaseBuild, func(ctx context.Context) error {
 		if binary != "" {
 			rep.Params.Binary = binary
-			a, err := build.Inspect(binary, p.Spec.Arch)
+			a, err := build.Inspect(ctx, build.Options{RepoRoot: o.RepoRoot, Arch: p.Spec.Arch, Log: o.Log,
+				Progress: func(s string) { o.Progress.Status("%s", s) }}, binary)
 			if err != nil {
 				return err
 			}
@@ -210,19 +217,11 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		})
 	}
 
-	// Down now (not only in the defer) so its phase lands in the report.
-	if cluster != nil {
-		c := cluster
-		cluster = nil
-		if !r.passed() || ctx.Err() != nil {
-			rep.ServerLogTail = c.LogTail(40)
-		}
-		r.phase(context.WithoutCancel(ctx), PhaseDown, func(ctx context.Context) error {
-			tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			defer cancel()
-			return c.Down(tctx)
-		})
+	// Down before the report is written, so its phase lands in the report.
+	if cluster != nil && (!r.passed() || ctx.Err() != nil) {
+		rep.ServerLogTail = cluster.LogTail(40)
 	}
+	tearDown()
 
 	return Finish(ctx, rep, o.OutBase, o.Log)
 }

@@ -8,12 +8,13 @@
 package result
 
 import (
+	"github.com/distrobench/distrobench/internal/atomicfile"
+
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -299,27 +300,8 @@ func Load(path string) (*Report, error) {
 	return r, nil
 }
 
-// WriteFile writes data to path atomically (temp file + rename), so a failed
-// write never leaves a half-written or clobbered report behind.
+// WriteFile writes a report file atomically (see internal/atomicfile), so a
+// failed write never leaves a half-written or clobbered report behind.
 func WriteFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.Write(path, data, 0o644)
 }
