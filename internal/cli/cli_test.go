@@ -28,8 +28,9 @@ func run(t *testing.T, args ...string) (string, string, error) {
 }
 
 func TestHelpHasExamples(t *testing.T) {
-	for _, sub := range []string{"build", "up", "down", "status", "conformance", "bench", "run", "report"} {
-		out, _, err := run(t, sub, "--help")
+	for _, sub := range []string{"build", "up", "down", "status", "conformance", "bench", "run", "report",
+		"images", "images build", "images list"} {
+		out, _, err := run(t, append(strings.Fields(sub), "--help")...)
 		if err != nil {
 			t.Fatalf("%s --help: %v", sub, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +13,7 @@ import (
 	"github.com/distrobench/distrobench/internal/atomicfile"
 	"github.com/distrobench/distrobench/internal/build"
 	"github.com/distrobench/distrobench/internal/deploy"
+	"github.com/distrobench/distrobench/internal/images"
 	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/progress"
 )
@@ -24,13 +26,18 @@ func newUpCmd(g *globals) *cobra.Command {
 	o := &upOptions{}
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Deploy one server of a profile on a datastore and leave it running",
+		Short: "Deploy a cluster of a profile (server, its node, --agents N more) and leave it running",
 		Long: `Build (or take) the distribution binary and start one server on the chosen
 datastore, in a run directory under _output/runs/. mysql, postgres and etcd
-start a local MariaDB/PostgreSQL/etcd server for the run. Every process runs in
-its own process group; 'distrobench down' stops them all. The newest run is
-also reachable as _output/runs/current.`,
+start a local MariaDB/PostgreSQL/etcd server for the run. The server runs a
+node of its own unless its args hold --disable-agent; --agents N joins N more
+nodes. Every node runs on a simulated host: a network namespace of its own on
+a private bridge (needs root), so the machine's own network is never changed;
+'up' waits until every node is Ready. Every process runs in its own process
+group; 'distrobench down' stops them all and removes what the nodes made. The
+newest run is also reachable as _output/runs/current.`,
 		Example: `  distrobench up --datastore postgres
+  distrobench up --agents 2
   export KUBECONFIG=$(distrobench status -o kubeconfig)
   distrobench down`,
 		Args: cobra.NoArgs,
@@ -49,10 +56,26 @@ also reachable as _output/runs/current.`,
 			if err := os.MkdirAll(runDir, 0o700); err != nil {
 				return fmt.Errorf("create run directory: %w", err)
 			}
+			var tarballs []string
+			if deploy.HasNodes(p) {
+				// Nodes import every image at start (no registry): build
+				// (or find cached) the archives first.
+				pr.Phase(fmt.Sprintf("images (linux/%s)", p.Spec.Arch))
+				imgs, err := images.Build(ctx, images.Options{
+					RepoRoot: g.repoRoot, Arch: p.Spec.Arch, Log: g.log,
+					Progress: func(s string) { pr.Status("%s", s) },
+				})
+				if err != nil {
+					return fmt.Errorf("build the node images: %w", err)
+				}
+				for _, img := range imgs {
+					tarballs = append(tarballs, img.Tarball)
+				}
+			}
 			pr.Phase(fmt.Sprintf("up: %s on %s", p.Metadata.Name, p.Spec.Datastore.Type))
 			c, err := deploy.Up(ctx, deploy.Options{
 				Profile: p, Binary: bin, Datastore: p.Spec.Datastore.Type, Endpoint: p.Spec.Datastore.Endpoint,
-				RunDir: runDir, Log: g.log, Progress: func(s string) { pr.Status("%s", s) },
+				RunDir: runDir, ImageTarballs: tarballs, Log: g.log, Progress: func(s string) { pr.Status("%s", s) },
 			})
 			if err != nil {
 				return err
@@ -60,8 +83,13 @@ also reachable as _output/runs/current.`,
 			if err := linkCurrent(g.runsDir(), runDir); err != nil {
 				g.log.Warn("could not update the current link", "err", err)
 			}
-			fmt.Fprintf(g.stdout, "ready after %.1fs\nrun dir:    %s\nkubeconfig: %s\nserver:     %s\nstop with:  distrobench down --run-dir %s\n",
-				c.ReadyAfter.Seconds(), c.RunDir, c.Kubeconfig, c.ServerURL, c.RunDir)
+			fmt.Fprintf(g.stdout, "ready after %.1fs\nrun dir:    %s\nkubeconfig: %s\nserver:     %s\n",
+				c.ReadyAfter.Seconds(), c.RunDir, c.Kubeconfig, c.ServerURL)
+			if c.Network != nil {
+				fmt.Fprintf(g.stdout, "nodes:      %s Ready after %.1fs (simulated hosts on %s, bridge %s)\n",
+					strings.Join(c.NodeNames(), ", "), c.NodesReadyAfter.Seconds(), c.Network.Subnet, c.Network.Bridge)
+			}
+			fmt.Fprintf(g.stdout, "stop with:  distrobench down --run-dir %s\n", c.RunDir)
 			return nil
 		},
 	}
@@ -112,9 +140,13 @@ func (f *runDirFlag) load(g *globals) (*deploy.Cluster, error) {
 func newDownCmd(g *globals) *cobra.Command {
 	o := &runDirFlag{}
 	cmd := &cobra.Command{
-		Use:     "down",
-		Short:   "Stop everything 'distrobench up' started (server, datastore server)",
-		Long:    "Stop the server and any datastore server of a run, by process group, TERM then KILL. Logs stay in the run directory.",
+		Use:   "down",
+		Short: "Stop everything 'distrobench up' started and remove what its nodes made",
+		Long: `Stop the agents, the server and any datastore server of a run, by process
+group, TERM then KILL; then remove what the nodes left: containerd shims and
+containers, mounts under the run directory, the nodes' cgroups, the network
+namespaces, veth pairs and bridge. Safe to run again (e.g. after a crash).
+Logs stay in the run directory.`,
 		Example: "  distrobench down\n  distrobench down --run-dir _output/runs/20261127T101500Z-k3s-sqlite",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -153,10 +185,13 @@ func newStatusCmd(g *globals) *cobra.Command {
 			st := c.Status(cmd.Context())
 			fmt.Fprintf(g.stdout, "run dir:    %s\nserver:     %s (pid %d) running=%v ready=%v\ndatastore:  %s\nkubeconfig: %s\n",
 				c.RunDir, c.ServerURL, c.ServerPID, st.ServerRunning, st.Ready, c.Datastore, c.Kubeconfig)
+			if st.WantNodes > 0 {
+				fmt.Fprintf(g.stdout, "nodes:      %d/%d Ready, %d/%d agents running\n", max(st.ReadyNodes, 0), st.WantNodes, st.AgentsRunning, len(c.Agents))
+			}
 			if st.Message != "" {
 				fmt.Fprintf(g.stdout, "note:       %s\n", st.Message)
 			}
-			if !st.Ready {
+			if !st.Ready || st.ReadyNodes < st.WantNodes {
 				return fmt.Errorf("cluster in %s is not ready", c.RunDir)
 			}
 			return nil

@@ -16,6 +16,7 @@ type profileFlags struct {
 	endpoint  string
 	arch      string
 	binary    string
+	agents    int
 }
 
 func (f *profileFlags) bind(fs *pflag.FlagSet, withBinary bool) {
@@ -25,6 +26,7 @@ func (f *profileFlags) bind(fs *pflag.FlagSet, withBinary bool) {
 	fs.StringVar(&f.arch, "arch", "", "architecture to build and run: amd64 or arm64 (arm64 runs under qemu-user on an amd64 host)")
 	if withBinary {
 		fs.StringVar(&f.binary, "binary", "", "run this k3s/rke2/k3lite binary instead of building k3lite (overrides the profile)")
+		fs.IntVar(&f.agents, "agents", 0, "agent nodes to join to the server (overrides spec.nodes.agents); every node runs on a simulated host (network namespace)")
 	}
 }
 
@@ -55,6 +57,9 @@ func (f *profileFlags) load(g *globals, cmd *cobra.Command) (*profile.Profile, e
 	if fs.Lookup("binary") != nil && fs.Changed("binary") {
 		p.Spec.Binary = f.binary
 		p.Spec.Bundled = nil
+	}
+	if fs.Lookup("agents") != nil && fs.Changed("agents") {
+		p.Spec.Nodes.Agents = f.agents
 	}
 	p.SetDefaults()
 	if err := p.Validate(); err != nil {

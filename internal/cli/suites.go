@@ -15,6 +15,7 @@ import (
 	"github.com/distrobench/distrobench/internal/progress"
 	"github.com/distrobench/distrobench/internal/redact"
 	"github.com/distrobench/distrobench/internal/result"
+	"github.com/distrobench/distrobench/suites/framework"
 )
 
 // target is a cluster to test: a run dir from 'up' (which allows footprint
@@ -39,7 +40,10 @@ func newConformanceCmd(g *globals) *cobra.Command {
 		Short: "Run our Ginkgo suites (suites/) against a cluster and write a report",
 		Long: `Run distrobench's own suites (registered: ` + fmt.Sprint(conformance.Suites()) + `) in-process
 against the cluster from 'distrobench up' or any --kubeconfig. Specs carry labels
-(api, datastore, slow, rbac, controllers, ...) selected with --label-filter.
+(api, datastore, slow, rbac, controllers, nodes, network, disruptive, ...) selected
+with --label-filter. The nodes suite runs only on a cluster with nodes; its
+disruptive specs stop and start node agents, which only works on a cluster from
+'distrobench up' (with --kubeconfig deselect them: --label-filter '!disruptive').
 Writes JUnit and the canonical JSON (plus HTML and Markdown) to reports/out/.`,
 		Example: `  distrobench conformance --label-filter 'api && !slow'
   distrobench conformance --kubeconfig ~/.kube/config`,
@@ -50,6 +54,10 @@ Writes JUnit and the canonical JSON (plus HTML and Markdown) to reports/out/.`,
 			if err != nil {
 				return err
 			}
+			suites, nc, err := t.nodeSetup(ctx, g, kc)
+			if err != nil {
+				return err
+			}
 			rep := job.NewReport(commandLine(cmd), name, ds, time.Now(), Version)
 			rep.Params.LabelFilter = sf.labelFilter
 			pr := progress.New(g.stderr)
@@ -57,6 +65,7 @@ Writes JUnit and the canonical JSON (plus HTML and Markdown) to reports/out/.`,
 			start := time.Now()
 			tree, err := conformance.Run(ctx, conformance.Options{
 				Kubeconfig: kc, LabelFilter: sf.labelFilter, Timeout: sf.timeout, Log: g.log,
+				Suites: suites, NodeController: nc,
 				Progress: func(p conformance.Progress) {
 					pr.Status("%s", p)
 				},
@@ -81,8 +90,9 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Long: `Measure the cluster from 'distrobench up': idle RSS/PSS/CPU of the server and
 datastore process trees, datastore size on disk, API latency (create/get/list/
 update/delete of ConfigMaps, p50/p90/p99 against the Kubernetes API SLOs) with
-the harness's own overhead, and start-to-/readyz and SIGTERM times over server
-restarts. With --kubeconfig only the API latency is measured (the processes are
+the harness's own overhead, on a cluster with nodes the agents' memory (PSS
+apart from the pods') and pod startup latency (30 pause pods, SLO p99 <= 5 s),
+and start-to-/readyz and SIGTERM times over server restarts. With --kubeconfig only the API latency is measured (the processes are
 not ours to watch or restart).`,
 		Example: `  distrobench bench --repeats 3 --idle-window 30s
   distrobench bench --kubeconfig ~/.kube/config --api-concurrency 16`,
@@ -127,6 +137,27 @@ not ours to watch or restart).`,
 	t.bind(cmd)
 	bf.bind(cmd.Flags())
 	return cmd
+}
+
+// nodeSetup picks the suites for the target cluster (the nodes suite only
+// when it has nodes) and, for a cluster from 'up', the controller that stops
+// and starts its agents.
+func (t *target) nodeSetup(ctx context.Context, g *globals, kubeconfig string) ([]string, framework.NodeController, error) {
+	if t.kubeconfig == "" {
+		c, err := t.runDir.load(g)
+		if err != nil {
+			return nil, nil, err
+		}
+		return job.NodeSetup(c), nil, nil
+	}
+	n, err := conformance.CountNodes(ctx, kubeconfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n == 0 {
+		g.log.Info("the cluster has no nodes: the nodes suite is not run", "suites", conformance.SuitesFor(0))
+	}
+	return conformance.SuitesFor(n), nil, nil
 }
 
 func (t *target) resolve(g *globals) (kubeconfig, name, datastore string, err error) {

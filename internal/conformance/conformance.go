@@ -31,7 +31,10 @@ import (
 	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/distrobench/distrobench/internal/redact"
 	"github.com/distrobench/distrobench/internal/result"
@@ -39,6 +42,7 @@ import (
 
 	// The suites linked into the harness: importing one registers its specs.
 	_ "github.com/distrobench/distrobench/suites/api"
+	"github.com/distrobench/distrobench/suites/nodes"
 )
 
 // RootName is the name of the root item Run returns.
@@ -74,6 +78,10 @@ type Options struct {
 	// Stdout receives Ginkgo's own (succinct) output, failures in full;
 	// nil discards it.
 	Stdout io.Writer
+	// NodeController stops and starts node agents for the disruptive specs
+	// of the nodes suite (it may also implement framework.AgentJoiner). Nil
+	// makes those specs fail with a message saying so.
+	NodeController framework.NodeController
 }
 
 // Progress of a run, for live displays.
@@ -86,6 +94,42 @@ type Progress struct {
 
 // Suites returns the names of the suites linked into the harness.
 func Suites() []string { return framework.Suites() }
+
+// NodeSuites are the suites whose specs run pods: they need a cluster with
+// Ready nodes (an agent), and those of them needing two nodes fail on one.
+var NodeSuites = []string{nodes.SuiteName}
+
+// SuitesFor returns the registered suites that fit a cluster with nodeCount
+// nodes: all of them, except NodeSuites when the cluster has no node at all
+// (a server run with --disable-agent serves the API only).
+func SuitesFor(nodeCount int) []string {
+	var out []string
+	for _, s := range Suites() {
+		if nodeCount == 0 && slices.Contains(NodeSuites, s) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// CountNodes returns how many Node objects the cluster of kubeconfig has.
+func CountNodes(ctx context.Context, kubeconfig string) (int, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return 0, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+	}
+	cfg.Timeout = 30 * time.Second
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return 0, fmt.Errorf("client for %s: %w", redact.Endpoint(cfg.Host), err)
+	}
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("list the nodes of %s: %w (is the server running?)", redact.Endpoint(cfg.Host), err)
+	}
+	return len(list.Items), nil
+}
 
 var (
 	runMu sync.Mutex
@@ -149,6 +193,8 @@ func Run(ctx context.Context, o Options) (*result.Item, error) {
 
 	framework.TestContext.Kubeconfig = o.Kubeconfig
 	framework.TestContext.TimeoutMultiplier = mult
+	framework.RegisterNodeController(o.NodeController)
+	defer framework.RegisterNodeController(nil)
 	if err := checkCluster(ctx); err != nil {
 		return nil, err
 	}

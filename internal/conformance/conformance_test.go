@@ -282,3 +282,18 @@ func TestRunRefusesBadInputWithoutUsingUpTheRun(t *testing.T) {
 		t.Errorf("second run: err = %v, want ErrAlreadyRan", err)
 	}
 }
+
+func TestSuitesForLeavesNodeSuitesOutWithoutNodes(t *testing.T) {
+	if !slices.Contains(Suites(), "nodes") {
+		t.Fatalf("Suites() = %q, want the nodes suite linked in", Suites())
+	}
+	without := SuitesFor(0)
+	if slices.Contains(without, "nodes") || !slices.Contains(without, "api") {
+		t.Errorf("SuitesFor(0) = %q, want api without nodes (a cluster without nodes runs no pods)", without)
+	}
+	for _, n := range []int{1, 3} {
+		if got := SuitesFor(n); !slices.Equal(got, Suites()) {
+			t.Errorf("SuitesFor(%d) = %q, want every suite %q", n, got, Suites())
+		}
+	}
+}

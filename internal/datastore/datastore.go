@@ -15,11 +15,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -34,11 +36,83 @@ import (
 type Driver interface {
 	Name() string
 	Description() string
-	// Start prepares the datastore for one run under dir (starting a local
-	// server process in g when it needs one and no endpoint is given) and
+	// Start prepares the datastore for one run (starting a local server
+	// process in o.Group when it needs one and no endpoint is given) and
 	// returns what the distribution server must be told. On error nothing
 	// it started is left running.
-	Start(ctx context.Context, dir string, g *process.Group, log *slog.Logger) (*Instance, error)
+	Start(ctx context.Context, o StartOptions) (*Instance, error)
+}
+
+// StartOptions are what Driver.Start needs for one run.
+type StartOptions struct {
+	// Dir holds the local server's data and logs (the caller creates it).
+	Dir string
+	// Group is where local server processes are started.
+	Group *process.Group
+	// Log may be nil.
+	Log *slog.Logger
+	// ExtraListen are addresses a local server listens on besides
+	// 127.0.0.1, each in interface form: 10.213.7.1/24 means listen on
+	// 10.213.7.1 and admit the datastore's user ("kine", with its password)
+	// from 10.213.7.0/24. A server on a simulated host reaches the machine
+	// only at its bridge's gateway address, so that is what the deployer
+	// passes. IPv4 only; loopback, unspecified (0.0.0.0) and multicast
+	// addresses are refused. The Instance's Endpoint still names
+	// 127.0.0.1: the caller substitutes the address it dials. Datastores
+	// that start no server (sqlite, embedded-etcd, a user's endpoint)
+	// ignore it.
+	ExtraListen []netip.Prefix
+}
+
+// ListenOn is the StartOptions.ExtraListen entry for the address addr on
+// the network subnet (e.g. a bridge's gateway 10.213.7.1 on 10.213.7.0/24
+// gives 10.213.7.1/24). addr must lie in subnet.
+func ListenOn(addr, subnet string) (netip.Prefix, error) {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("listen address: %w", err)
+	}
+	n, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("listen network: %w", err)
+	}
+	if !n.Contains(a) {
+		return netip.Prefix{}, fmt.Errorf("listen address %s is not on the network %s", a, n)
+	}
+	return netip.PrefixFrom(a, n.Bits()), nil
+}
+
+// checkExtraListen validates o.ExtraListen and returns it without
+// duplicates, each prefix keeping its address (not masked).
+func checkExtraListen(extra []netip.Prefix) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, p := range extra {
+		a := p.Addr()
+		switch {
+		case !p.IsValid():
+			return nil, fmt.Errorf("extra listen address %q is not an address with a prefix length (e.g. 10.213.7.1/24)", p)
+		case !a.Is4():
+			return nil, fmt.Errorf("extra listen address %s: only IPv4 is supported", p)
+		case a.IsLoopback():
+			return nil, fmt.Errorf("extra listen address %s is a loopback address: local servers always listen on 127.0.0.1, pass only other addresses", p)
+		case a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+			return nil, fmt.Errorf("extra listen address %s: want the address of one of this machine's interfaces (e.g. a bridge's gateway 10.213.7.1/24)", p)
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// listenAddrs are the addresses a local server listens on: 127.0.0.1,
+// then every extra address.
+func listenAddrs(extra []netip.Prefix) []string {
+	out := []string{"127.0.0.1"}
+	for _, p := range extra {
+		out = append(out, p.Addr().String())
+	}
+	return out
 }
 
 // Instance is a datastore ready for one server.
@@ -164,11 +238,13 @@ func (e *external) Description() string {
 	return fmt.Sprintf("%s at the user's endpoint %s", e.name, redact.Endpoint(e.endpoint))
 }
 
-func (e *external) Start(ctx context.Context, _ string, _ *process.Group, log *slog.Logger) (*Instance, error) {
+// Start checks the endpoint; o.ExtraListen does not apply (the user runs
+// the server).
+func (e *external) Start(ctx context.Context, o StartOptions) (*Instance, error) {
 	if err := CheckReachable(ctx, e.endpoint); err != nil {
 		return nil, err
 	}
-	if log != nil {
+	if log := o.Log; log != nil {
 		log.Info("using the user's datastore", "datastore", e.name, "endpoint", redact.Endpoint(e.endpoint))
 	}
 	inst := &Instance{Driver: e.name, Endpoint: e.endpoint, ServerArgs: []string{"--datastore-endpoint", e.endpoint}}

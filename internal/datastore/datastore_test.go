@@ -45,7 +45,7 @@ func TestGetUnknownListsValid(t *testing.T) {
 func TestInServerDrivers(t *testing.T) {
 	for name, args := range map[string][]string{"sqlite": nil, "embedded-etcd": {"--cluster-init"}} {
 		d, _ := Get(name)
-		inst, err := d.Start(context.Background(), t.TempDir(), process.NewGroup(nil), nil)
+		inst, err := d.Start(context.Background(), StartOptions{Dir: t.TempDir(), Group: process.NewGroup(nil)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestCheckReachableUnreachableNamesHostPortRedacted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = d.Start(context.Background(), t.TempDir(), process.NewGroup(nil), nil)
+	_, err = d.Start(context.Background(), StartOptions{Dir: t.TempDir(), Group: process.NewGroup(nil)})
 	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("Start of an unreachable endpoint: %v", err)
 	}
@@ -128,7 +128,7 @@ func TestCheckReachableReachable(t *testing.T) {
 		}
 	}
 	d, _ := External("mysql", "mysql://kine:pw@tcp("+addr+")/kine")
-	inst, err := d.Start(context.Background(), t.TempDir(), process.NewGroup(nil), nil)
+	inst, err := d.Start(context.Background(), StartOptions{Dir: t.TempDir(), Group: process.NewGroup(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

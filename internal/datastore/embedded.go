@@ -2,9 +2,7 @@ package datastore
 
 import (
 	"context"
-	"log/slog"
 
-	"github.com/distrobench/distrobench/internal/process"
 	"github.com/distrobench/distrobench/internal/profile"
 )
 
@@ -24,7 +22,9 @@ type inServer struct {
 func (d inServer) Name() string        { return d.name }
 func (d inServer) Description() string { return d.desc }
 
-func (d inServer) Start(ctx context.Context, _ string, _ *process.Group, _ *slog.Logger) (*Instance, error) {
+// Start starts nothing: o.ExtraListen does not apply (the server holds
+// the datastore).
+func (d inServer) Start(ctx context.Context, _ StartOptions) (*Instance, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

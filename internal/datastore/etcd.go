@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/distrobench/distrobench/internal/process"
@@ -18,7 +20,10 @@ import (
 func init() { Register(etcdDriver{}) }
 
 // etcdDriver starts a local single-member etcd (Debian's etcd-server) for
-// the run, on plain HTTP bound to 127.0.0.1 (no secret in its endpoint).
+// the run, on plain HTTP bound to 127.0.0.1 and any extra address the
+// caller gives (no secret in its endpoint; etcd has no authentication
+// here, so an extra address should be one only the run's simulated hosts
+// reach, such as a bridge's gateway).
 type etcdDriver struct{}
 
 func (etcdDriver) Name() string { return profile.DatastoreEtcd }
@@ -26,12 +31,16 @@ func (etcdDriver) Description() string {
 	return "external etcd: a local etcd server for the run, or --datastore-endpoint http(s)://host:2379"
 }
 
-func (etcdDriver) Start(ctx context.Context, dir string, g *process.Group, log *slog.Logger) (inst *Instance, err error) {
+func (etcdDriver) Start(ctx context.Context, o StartOptions) (inst *Instance, err error) {
+	extra, err := checkExtraListen(o.ExtraListen)
+	if err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
 	etcd, err := findBinary("etcd")
 	if err != nil {
 		return nil, err
 	}
-	dataDir := filepath.Join(dir, "etcd")
+	dataDir := filepath.Join(o.Dir, "etcd")
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("etcd: create data dir: %w", err)
 	}
@@ -46,18 +55,13 @@ func (etcdDriver) Start(ctx context.Context, dir string, g *process.Group, log *
 	if err != nil {
 		return nil, err
 	}
-	client := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
-	peer := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
+	args, clients := etcdArgs(dataDir, clientPort, peerPort, extra)
 	var env []string
 	if runtime.GOARCH == "arm64" {
 		env = append(env, "ETCD_UNSUPPORTED_ARCH=arm64") // etcd 3.4 refuses arm64 without it
 	}
-	p, err := g.Start(ctx, process.Spec{
-		Name: "etcd", Path: etcd, LogPath: filepath.Join(dir, "etcd.log"), Env: env,
-		Args: []string{"--name", "default", "--data-dir", dataDir,
-			"--listen-client-urls", client, "--advertise-client-urls", client,
-			"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-			"--initial-cluster", "default=" + peer, "--initial-cluster-state", "new"},
+	p, err := o.Group.Start(ctx, process.Spec{
+		Name: "etcd", Path: etcd, LogPath: filepath.Join(o.Dir, "etcd.log"), Env: env, Args: args,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd: %w", err)
@@ -67,21 +71,45 @@ func (etcdDriver) Start(ctx context.Context, dir string, g *process.Group, log *
 			_, _, _ = p.Stop(process.DefaultStopTimeout)
 		}
 	}()
-	// /health answers true only after a quorum read went through raft.
-	if err := waitReady(ctx, p, "etcd", func(ctx context.Context) error { return etcdHealthy(ctx, client) }); err != nil {
+	// /health answers true only after a quorum read went through raft; it
+	// is asked on every client URL, so each address is known to serve.
+	if err := waitReady(ctx, p, "etcd", func(ctx context.Context) error {
+		for _, u := range clients {
+			if err := etcdHealthy(ctx, u); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("etcd: %w", err)
 	}
 	inst = &Instance{
 		Driver:     profile.DatastoreEtcd,
-		Endpoint:   client,
-		ServerArgs: []string{"--datastore-endpoint", client},
+		Endpoint:   clients[0],
+		ServerArgs: []string{"--datastore-endpoint", clients[0]},
 		Procs:      []*process.Proc{p},
 		DataDirs:   []string{dataDir},
 	}
-	if log != nil {
-		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "pid", p.PID, "log", p.LogPath)
+	if log := o.Log; log != nil {
+		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "listen", clients, "pid", p.PID, "log", p.LogPath)
 	}
 	return inst, nil
+}
+
+// etcdArgs are the flags of a single-member etcd whose clients may connect
+// at 127.0.0.1 and every extra address (all advertised; peers stay on
+// loopback). clients[0] is the loopback URL.
+func etcdArgs(dataDir string, clientPort, peerPort int, extra []netip.Prefix) (args, clients []string) {
+	for _, a := range listenAddrs(extra) {
+		clients = append(clients, "http://"+net.JoinHostPort(a, strconv.Itoa(clientPort)))
+	}
+	peer := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(peerPort))
+	list := strings.Join(clients, ",")
+	args = []string{"--name", "default", "--data-dir", dataDir,
+		"--listen-client-urls", list, "--advertise-client-urls", list,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", "default=" + peer, "--initial-cluster-state", "new"}
+	return args, clients
 }
 
 func etcdHealthy(ctx context.Context, client string) error {

@@ -5,9 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -19,7 +22,9 @@ import (
 func init() { Register(mysqlDriver{}) }
 
 // mysqlDriver starts a local MariaDB server (Debian's mariadb-server) for
-// the run, with a database and a user "kine" whose password is random.
+// the run, with a database and a user "kine" whose password is random,
+// allowed from 127.0.0.1 and the networks of the caller's extra listen
+// addresses only.
 type mysqlDriver struct{}
 
 func (mysqlDriver) Name() string { return profile.DatastoreMySQL }
@@ -27,7 +32,11 @@ func (mysqlDriver) Description() string {
 	return "MariaDB/MySQL through kine: a local MariaDB server for the run, or --datastore-endpoint mysql://user:pass@tcp(host:3306)/db"
 }
 
-func (mysqlDriver) Start(ctx context.Context, dir string, g *process.Group, log *slog.Logger) (inst *Instance, err error) {
+func (mysqlDriver) Start(ctx context.Context, o StartOptions) (inst *Instance, err error) {
+	extra, err := checkExtraListen(o.ExtraListen)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: %w", err)
+	}
 	mariadbd, err := findBinary("mariadbd")
 	if err != nil {
 		return nil, err
@@ -36,18 +45,18 @@ func (mysqlDriver) Start(ctx context.Context, dir string, g *process.Group, log 
 	if err != nil {
 		return nil, err
 	}
-	dataDir := filepath.Join(dir, "mysql")
+	dataDir := filepath.Join(o.Dir, "mysql")
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("mysql: create data dir: %w", err)
 	}
-	logPath := filepath.Join(dir, "mysql.log")
-	sock, err := unixSocketPath(dir, "mysql.sock")
+	logPath := filepath.Join(o.Dir, "mysql.log")
+	sock, err := unixSocketPath(o.Dir, "mysql.sock")
 	if err != nil {
 		return nil, fmt.Errorf("mysql: socket: %w", err)
 	}
 
 	if _, err := os.Stat(filepath.Join(dataDir, "mysql")); errors.Is(err, os.ErrNotExist) {
-		if err := runToCompletion(ctx, g, process.Spec{
+		if err := runToCompletion(ctx, o.Group, process.Spec{
 			Name: "mariadb-install-db", Path: installDB, LogPath: logPath,
 			Args: []string{"--no-defaults", "--datadir=" + dataDir, "--user=root",
 				"--auth-root-authentication-method=normal", "--skip-test-db"},
@@ -60,11 +69,9 @@ func (mysqlDriver) Start(ctx context.Context, dir string, g *process.Group, log 
 	if err != nil {
 		return nil, err
 	}
-	p, err := g.Start(ctx, process.Spec{
+	p, err := o.Group.Start(ctx, process.Spec{
 		Name: "mariadbd", Path: mariadbd, LogPath: logPath,
-		Args: []string{"--no-defaults", "--datadir=" + dataDir, "--user=root",
-			"--bind-address=127.0.0.1", fmt.Sprintf("--port=%d", port), "--socket=" + sock,
-			"--pid-file=" + filepath.Join(dataDir, "mariadbd.pid"), "--skip-name-resolve"},
+		Args: mariadbdArgs(dataDir, sock, port, extra),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mysql: %w", err)
@@ -75,7 +82,8 @@ func (mysqlDriver) Start(ctx context.Context, dir string, g *process.Group, log 
 		}
 	}()
 
-	// root has no password and may log in over the socket only.
+	// root has no password and may log in over the socket only: it is the
+	// harness's account, never reachable over TCP.
 	rootCfg := mysql.NewConfig()
 	rootCfg.User = "root"
 	rootCfg.Net = "unix"
@@ -88,20 +96,21 @@ func (mysqlDriver) Start(ctx context.Context, dir string, g *process.Group, log 
 	if err != nil {
 		return nil, err
 	}
-	if err := execMySQL(ctx, rootCfg,
-		"CREATE DATABASE IF NOT EXISTS kine",
-		fmt.Sprintf("CREATE USER IF NOT EXISTS 'kine'@'%%' IDENTIFIED BY '%s'", pass),
-		"GRANT ALL PRIVILEGES ON kine.* TO 'kine'@'%'",
-	); err != nil {
+	if err := execMySQL(ctx, rootCfg, mysqlSetupStatements(pass, extra)...); err != nil {
 		return nil, fmt.Errorf("mysql: create database and user kine: %w", err)
 	}
 
-	// The real query: the user kine over TCP, as the server will connect.
-	kineCfg := mysql.NewConfig()
-	kineCfg.User, kineCfg.Passwd, kineCfg.Net = "kine", pass, "tcp"
-	kineCfg.Addr, kineCfg.DBName = fmt.Sprintf("127.0.0.1:%d", port), "kine"
-	if err := pingMySQL(ctx, kineCfg); err != nil {
-		return nil, fmt.Errorf("mysql: user kine cannot connect over TCP: %w", err)
+	// The real query: the user kine over TCP, as the server will connect,
+	// at every address. At an extra address the connection comes from
+	// that address, which lies in its own network: it checks the bind and
+	// the account for that network.
+	for _, a := range listenAddrs(extra) {
+		kineCfg := mysql.NewConfig()
+		kineCfg.User, kineCfg.Passwd, kineCfg.Net = "kine", pass, "tcp"
+		kineCfg.Addr, kineCfg.DBName = net.JoinHostPort(a, strconv.Itoa(port)), "kine"
+		if err := pingMySQL(ctx, kineCfg); err != nil {
+			return nil, fmt.Errorf("mysql: user kine cannot connect over TCP at %s: %w", kineCfg.Addr, err)
+		}
 	}
 
 	inst = &Instance{
@@ -112,10 +121,48 @@ func (mysqlDriver) Start(ctx context.Context, dir string, g *process.Group, log 
 		secrets:  []string{pass},
 	}
 	inst.ServerArgs = []string{"--datastore-endpoint", inst.Endpoint}
-	if log != nil {
-		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "pid", p.PID, "log", logPath)
+	if log := o.Log; log != nil {
+		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "listen", listenAddrs(extra), "pid", p.PID, "log", logPath)
 	}
 	return inst, nil
+}
+
+// mariadbdArgs are mariadbd's flags: TCP on 127.0.0.1 and every extra
+// address (MariaDB >= 10.11 takes a comma-separated --bind-address), the
+// socket for the harness's root account.
+func mariadbdArgs(dataDir, sock string, port int, extra []netip.Prefix) []string {
+	return []string{"--no-defaults", "--datadir=" + dataDir, "--user=root",
+		"--bind-address=" + strings.Join(listenAddrs(extra), ","), fmt.Sprintf("--port=%d", port), "--socket=" + sock,
+		"--pid-file=" + filepath.Join(dataDir, "mariadbd.pid"), "--skip-name-resolve"}
+}
+
+// mysqlAccountHosts are the host parts of the kine accounts: 127.0.0.1
+// and, per extra address, its network in MariaDB's netmask form
+// (10.213.7.0/255.255.255.0; --skip-name-resolve makes these match the
+// client's address). Nothing else may log in as kine.
+func mysqlAccountHosts(extra []netip.Prefix) []string {
+	out := []string{"127.0.0.1"}
+	for _, p := range extra {
+		mask := net.IP(net.CIDRMask(p.Bits(), 32)).String()
+		h := p.Masked().Addr().String() + "/" + mask
+		if !slices.Contains(out, h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// mysqlSetupStatements create the database kine and one kine account per
+// host of mysqlAccountHosts, all with password pass. CREATE OR REPLACE: a
+// reused data directory gets this run's password.
+func mysqlSetupStatements(pass string, extra []netip.Prefix) []string {
+	stmts := []string{"CREATE DATABASE IF NOT EXISTS kine"}
+	for _, h := range mysqlAccountHosts(extra) {
+		stmts = append(stmts,
+			fmt.Sprintf("CREATE OR REPLACE USER 'kine'@'%s' IDENTIFIED BY '%s'", h, pass),
+			fmt.Sprintf("GRANT ALL PRIVILEGES ON kine.* TO 'kine'@'%s'", h))
+	}
+	return stmts
 }
 
 func pingMySQL(ctx context.Context, cfg *mysql.Config) error {

@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
@@ -23,7 +27,10 @@ func init() { Register(postgresDriver{}) }
 // postgresDriver starts a local PostgreSQL server (Debian's postgresql) for
 // the run. PostgreSQL refuses to run as root, so initdb and postgres run as
 // the system user "postgres" (syscall.Credential, no shell in between).
-// initdb makes "kine" the superuser with a random password.
+// initdb makes "kine" the superuser with a random password; pg_hba.conf
+// admits it with that password from loopback and from the networks of the
+// caller's extra listen addresses; only the Unix socket, which only local
+// users reach, trusts without a password.
 type postgresDriver struct{}
 
 func (postgresDriver) Name() string { return profile.DatastorePostgres }
@@ -45,7 +52,12 @@ func postgresBinDir() (string, error) {
 	return filepath.Dir(matches[0]), nil
 }
 
-func (postgresDriver) Start(ctx context.Context, dir string, g *process.Group, log *slog.Logger) (inst *Instance, err error) {
+func (postgresDriver) Start(ctx context.Context, o StartOptions) (inst *Instance, err error) {
+	extra, err := checkExtraListen(o.ExtraListen)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	dir, g, log := o.Dir, o.Group, o.Log
 	bin, err := postgresBinDir()
 	if err != nil {
 		return nil, err
@@ -95,6 +107,9 @@ func (postgresDriver) Start(ctx context.Context, dir string, g *process.Group, l
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
 		_ = os.Remove(pwfile)
+		if err := appendHBA(dataDir, extra); err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
 	} else {
 		return nil, fmt.Errorf("postgres: %s already holds a database whose password this run does not know: use a new run directory", dataDir)
 	}
@@ -110,8 +125,7 @@ func (postgresDriver) Start(ctx context.Context, dir string, g *process.Group, l
 	p, err := g.Start(ctx, process.Spec{
 		Name: "postgres", Path: filepath.Join(bin, "postgres"), LogPath: logPath, Credential: cred, Dir: base,
 		StopSignal: syscall.SIGINT, // "fast shutdown": SIGTERM would wait for clients to leave
-		Args: []string{"-D", dataDir, "-c", "listen_addresses=127.0.0.1", "-c", fmt.Sprintf("port=%d", port),
-			"-c", "unix_socket_directories=" + sockDir, "-c", "fsync=on"},
+		Args:       postgresArgs(dataDir, sockDir, port, extra),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -133,6 +147,14 @@ func (postgresDriver) Start(ctx context.Context, dir string, g *process.Group, l
 	if err := execPostgres(ctx, endpoint, "SELECT 1"); err != nil {
 		return nil, fmt.Errorf("postgres: database kine: %w", err)
 	}
+	// At an extra address the connection comes from that address, which
+	// lies in its own network: it checks the listener and pg_hba.conf.
+	for _, a := range listenAddrs(extra)[1:] {
+		u := fmt.Sprintf("postgres://kine:%s@%s/kine?sslmode=disable", pass, net.JoinHostPort(a, strconv.Itoa(port)))
+		if err := execPostgres(ctx, u, "SELECT 1"); err != nil {
+			return nil, fmt.Errorf("postgres: user kine cannot connect at %s: %w", net.JoinHostPort(a, strconv.Itoa(port)), err)
+		}
+	}
 
 	inst = &Instance{
 		Driver:     profile.DatastorePostgres,
@@ -143,9 +165,52 @@ func (postgresDriver) Start(ctx context.Context, dir string, g *process.Group, l
 		secrets:    []string{pass},
 	}
 	if log != nil {
-		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "pid", p.PID, "log", logPath)
+		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "listen", listenAddrs(extra), "pid", p.PID, "log", logPath)
 	}
 	return inst, nil
+}
+
+// postgresArgs are postgres's flags: TCP on 127.0.0.1 and every extra
+// address, the Unix socket in sockDir ("" for none).
+func postgresArgs(dataDir, sockDir string, port int, extra []netip.Prefix) []string {
+	return []string{"-D", dataDir, "-c", "listen_addresses=" + strings.Join(listenAddrs(extra), ","),
+		"-c", fmt.Sprintf("port=%d", port), "-c", "unix_socket_directories=" + sockDir, "-c", "fsync=on"}
+}
+
+// hbaLines are the pg_hba.conf records that admit the user kine, with its
+// password (SCRAM, as initdb's loopback records), from the network of
+// each extra address. initdb's records cover loopback and the socket.
+func hbaLines(extra []netip.Prefix) []string {
+	var out []string
+	for _, p := range extra {
+		l := "host all kine " + p.Masked().String() + " scram-sha-256"
+		if !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// appendHBA appends hbaLines to the pg_hba.conf initdb wrote (owned by the
+// postgres user; appending keeps its owner and mode).
+func appendHBA(dataDir string, extra []netip.Prefix) error {
+	lines := hbaLines(extra)
+	if len(lines) == 0 {
+		return nil
+	}
+	path := filepath.Join(dataDir, "pg_hba.conf")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return fmt.Errorf("admit the extra listen networks: %w", err)
+	}
+	_, err = f.WriteString("\n# distrobench: the user kine from the networks of the extra listen addresses\n" + strings.Join(lines, "\n") + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("admit the extra listen networks in %s: %w", path, err)
+	}
+	return nil
 }
 
 // execPostgres runs statements on a fresh connection. pgx errors name the

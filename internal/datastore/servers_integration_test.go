@@ -45,7 +45,7 @@ func TestLocalServersIntegration(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			inst, err := d.Start(ctx, dir, g, log)
+			inst, err := d.Start(ctx, StartOptions{Dir: dir, Group: g, Log: log})
 			if err != nil {
 				t.Fatalf("start %s: %v", name, err)
 			}
@@ -169,7 +169,7 @@ func TestLocalServerCancelIntegration(t *testing.T) {
 				cancel()
 			}()
 			d, _ := Get(name)
-			_, err := d.Start(ctx, dir, g, nil)
+			_, err := d.Start(ctx, StartOptions{Dir: dir, Group: g})
 			cancel()
 			if len(g.Procs()) == 0 {
 				t.Fatal("no process was started")

@@ -10,6 +10,15 @@
 //	RUN/server.log       server stdout+stderr, appended on every start
 //	RUN/datastore/       local datastore server data and logs
 //	RUN/state.json       PIDs, ports, paths (no secrets) for Load
+//
+// With nodes (the server's own agent, unless --disable-agent is among the
+// server args, or spec.nodes.agents > 0), every node runs on a simulated
+// host (internal/netns): node 0 is the server, node i its i-th agent.
+//
+//	RUN/server-kubeconfig.yaml  as the server wrote it (loopback URL, valid inside node 0)
+//	RUN/kubeconfig.yaml         the same, pointing at node 0's address on the bridge
+//	RUN/node<i>/                agent i's --data-dir
+//	RUN/node<i>.log             agent i's stdout+stderr
 package deploy
 
 import (
@@ -37,6 +46,7 @@ import (
 
 	"github.com/distrobench/distrobench/internal/atomicfile"
 	"github.com/distrobench/distrobench/internal/datastore"
+	"github.com/distrobench/distrobench/internal/netns"
 	"github.com/distrobench/distrobench/internal/process"
 	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/redact"
@@ -63,8 +73,12 @@ type Options struct {
 	Port     int    // https-listen-port; 0 picks a free one (with port+1 free too)
 	// ExtraServerArgs are appended after the profile's server args.
 	ExtraServerArgs []string
-	Log             *slog.Logger
-	Progress        func(msg string) // short status lines for a terminal; optional
+	// ImageTarballs are image archives (docker-archive or OCI tar) every
+	// node imports at start: they are hard-linked (copied across file
+	// systems) into each node's <data-dir>/agent/images/ before it starts.
+	ImageTarballs []string
+	Log           *slog.Logger
+	Progress      func(msg string) // short status lines for a terminal; optional
 }
 
 // Cluster is a deployed server. Exported fields are what state.json holds
@@ -100,6 +114,24 @@ type Cluster struct {
 	ReadyTimeout        time.Duration `json:"readyTimeoutNanos"`
 	StopTimeout         time.Duration `json:"stopTimeoutNanos"`
 
+	// Network is the simulated network the nodes run on (nil: the server
+	// runs in the machine's own network namespace and has no node).
+	Network *netns.Network `json:"network,omitempty"`
+	// ServerAgent is true when the server runs an agent for its own node
+	// (node0); the server then runs on Network.Hosts[0].
+	ServerAgent bool `json:"serverAgent,omitempty"`
+	// ServerKubeconfig is where the server writes its kubeconfig when it
+	// runs on a simulated host (its URL only works inside that host);
+	// Kubeconfig is then a copy that points at the server's bridge address.
+	ServerKubeconfig string `json:"serverKubeconfig,omitempty"`
+	// ServerCgroupRoot is the kubelet cgroup root of the server's node.
+	ServerCgroupRoot string `json:"serverCgroupRoot,omitempty"`
+	// Agents are the agent nodes, node1..nodeN.
+	Agents []*Agent `json:"agents,omitempty"`
+	// NodesReadyAfter is how long after the server's start every node
+	// was Ready (0 without nodes).
+	NodesReadyAfter time.Duration `json:"nodesReadyAfterNanos,omitempty"`
+
 	mu       sync.Mutex
 	loaded   bool // from state.json: only PIDs, no process handles or secrets
 	group    *process.Group
@@ -115,8 +147,12 @@ type Cluster struct {
 // Status is what Cluster.Status found.
 type Status struct {
 	ServerRunning bool
-	Ready         bool   // GET /readyz answered 200
-	Nodes         int    // -1 when not asked (server not ready)
+	Ready         bool // GET /readyz answered 200
+	Nodes         int  // -1 when not asked (server not ready)
+	ReadyNodes    int  // nodes whose Ready condition is True (-1 when not asked)
+	// WantNodes is how many nodes the run started (server's own + agents).
+	WantNodes     int
+	AgentsRunning int    // agent processes alive
 	Message       string // why not running or not ready
 }
 
@@ -196,6 +232,22 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, fmt.Errorf("run directory %s already holds a cluster (%s): stop it with 'distrobench down --run-dir %s' or use another directory", runDir, StateFile, runDir)
 	}
 
+	// Nodes run on simulated hosts, so the machine's own network never
+	// changes: the server's own agent (K3s runs one unless --disable-agent)
+	// and every agent get a network namespace of their own.
+	profileServerArgs := append(p.ExpandArgs(p.Spec.Server.Args, filepath.Join(runDir, "server-data"), runDir), o.ExtraServerArgs...)
+	serverAgent := !boolFlag(profileServerArgs, "--disable-agent")
+	agents := p.Spec.Nodes.Agents
+	if agents < 0 || agents > profile.MaxAgents {
+		return nil, fmt.Errorf("spec.nodes.agents: %d agents: must be between 0 and %d", agents, profile.MaxAgents)
+	}
+	simulated := HasNodes(p, o.ExtraServerArgs...)
+	if simulated {
+		if err := checkSimulationPrereqs(); err != nil {
+			return nil, err
+		}
+	}
+
 	c := &Cluster{
 		Profile:      p.Metadata.Name,
 		RunDir:       runDir,
@@ -211,11 +263,21 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	c.DatastoreExternal = endpoint != ""
 	c.Kubeconfig = filepath.Join(runDir, "kubeconfig.yaml")
+	serverKubeconfig := c.Kubeconfig
 	if kc := p.Spec.Kubeconfig; kc != "" {
-		c.Kubeconfig = kc
+		serverKubeconfig = kc
 		if !filepath.IsAbs(kc) {
-			c.Kubeconfig = filepath.Join(c.DataDir, kc)
+			serverKubeconfig = filepath.Join(c.DataDir, kc)
 		}
+		if !simulated {
+			c.Kubeconfig = serverKubeconfig
+		}
+	}
+	if simulated && p.Spec.Kubeconfig == "" {
+		serverKubeconfig = filepath.Join(runDir, "server-kubeconfig.yaml")
+	}
+	if simulated {
+		c.ServerKubeconfig = serverKubeconfig
 	}
 
 	ok := false
@@ -225,12 +287,30 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 		}
 	}()
 
+	if simulated {
+		c.ServerAgent = serverAgent
+		if err := c.createNetwork(agents); err != nil {
+			return nil, err
+		}
+	}
+
 	c.say(fmt.Sprintf("preparing datastore %s", dsName))
 	dsDir := filepath.Join(runDir, "datastore")
 	if err := os.MkdirAll(dsDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create datastore directory: %w", err)
 	}
-	inst, err := drv.Start(ctx, dsDir, c.group, log)
+	dsOpts := datastore.StartOptions{Dir: dsDir, Group: c.group, Log: log}
+	if simulated {
+		// The server's host reaches the machine only at the bridge's
+		// gateway (created above): a local datastore server listens there
+		// too, and admits the datastore user from the bridge's subnet.
+		gw, err := datastore.ListenOn(c.Network.Gateway, c.Network.Subnet)
+		if err != nil {
+			return nil, err
+		}
+		dsOpts.ExtraListen = append(dsOpts.ExtraListen, gw)
+	}
+	inst, err := drv.Start(ctx, dsOpts)
 	if err != nil {
 		return nil, fmt.Errorf("datastore %s: %w", dsName, err)
 	}
@@ -252,14 +332,29 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err := c.writeState(); err != nil {
 		return nil, err
 	}
+	dsArgs := inst.ServerArgs
+	if simulated {
+		if dsArgs, err = c.datastoreArgsForNodes(ctx, inst); err != nil {
+			return nil, err
+		}
+	}
 
 	c.Port = o.Port
-	if c.Port == 0 {
+	switch {
+	case c.Port != 0:
+	case simulated:
+		// The server has its network namespace to itself.
+		c.Port = defaultHTTPSPort
+	default:
 		if c.Port, err = freePortPair(); err != nil {
 			return nil, err
 		}
 	}
-	c.ServerURL = "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port))
+	host := "127.0.0.1"
+	if simulated {
+		host = c.Network.Hosts[0].IP
+	}
+	c.ServerURL = "https://" + net.JoinHostPort(host, strconv.Itoa(c.Port))
 
 	token, err := randomHex(24)
 	if err != nil {
@@ -268,28 +363,41 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	c.secrets = append(c.secrets, token)
 	c.rawArgs = []string{"server",
 		"--data-dir", c.DataDir,
-		"--write-kubeconfig", c.Kubeconfig,
+		"--write-kubeconfig", serverKubeconfig,
 		"--write-kubeconfig-mode", "0600",
 		"--https-listen-port", strconv.Itoa(c.Port),
-		"--bind-address", "127.0.0.1",
-		"--token", token,
 	}
-	// K3s-style servers bind the controller-manager and scheduler to fixed
-	// ports (10257, 10259); give them free ones so several servers (a test
-	// cluster and a benchmark cluster, say) can run side by side. The flags
-	// are K3s's own, so a real k3s is driven the same way.
-	for _, component := range []string{"--kube-controller-manager-arg", "--kube-scheduler-arg"} {
-		port, err := datastore.FreePort()
-		if err != nil {
-			return nil, err
+	if simulated {
+		c.rawArgs = append(c.rawArgs, c.nodeServerArgs()...)
+		c.rawArgs = append(c.rawArgs, "--token", token)
+	} else {
+		c.rawArgs = append(c.rawArgs, "--bind-address", "127.0.0.1", "--token", token)
+		// K3s-style servers bind the controller-manager and scheduler to
+		// fixed ports (10257, 10259); give them free ones so several
+		// servers (a test cluster and a benchmark cluster, say) can run side
+		// by side. The flags are K3s's own, so a real k3s is driven the same
+		// way. (On a simulated host the server has its own ports.)
+		for _, component := range []string{"--kube-controller-manager-arg", "--kube-scheduler-arg"} {
+			port, err := datastore.FreePort()
+			if err != nil {
+				return nil, err
+			}
+			c.rawArgs = append(c.rawArgs, component, "secure-port="+strconv.Itoa(port))
 		}
-		c.rawArgs = append(c.rawArgs, component, "secure-port="+strconv.Itoa(port))
 	}
-	c.rawArgs = append(c.rawArgs, inst.ServerArgs...)
-	c.rawArgs = append(c.rawArgs, p.ExpandArgs(p.Spec.Server.Args, c.DataDir, runDir)...)
-	c.rawArgs = append(c.rawArgs, o.ExtraServerArgs...)
+	c.rawArgs = append(c.rawArgs, dsArgs...)
+	c.rawArgs = append(c.rawArgs, profileServerArgs...)
 	c.ServerArgs = c.redactArgs(c.rawArgs)
 	c.env = envList(p.Spec.Server.Env)
+	if simulated {
+		c.env = append(c.env, runDirEnv+"="+runDir)
+		if err := c.prepareAgents(p, agents); err != nil {
+			return nil, err
+		}
+		if err := c.placeImages(o.ImageTarballs); err != nil {
+			return nil, err
+		}
+	}
 
 	c.StartedAt = time.Now()
 	if c.ReadyAfter, err = c.startAndWait(ctx); err != nil {
@@ -298,9 +406,17 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err := c.writeState(); err != nil {
 		return nil, err
 	}
-	ok = true
 	c.say(fmt.Sprintf("server ready after %.1fs", c.ReadyAfter.Seconds()))
-	log.Info("cluster up", "runDir", runDir, "server", c.ServerURL, "datastore", inst.Redacted(), "readyAfter", c.ReadyAfter)
+	if simulated {
+		if err := c.startNodes(ctx); err != nil {
+			return nil, err
+		}
+		if err := c.writeState(); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	log.Info("cluster up", "runDir", runDir, "server", c.ServerURL, "datastore", inst.Redacted(), "readyAfter", c.ReadyAfter, "nodes", c.WantNodes(), "nodesReadyAfter", c.NodesReadyAfter)
 	return c, nil
 }
 
@@ -368,7 +484,7 @@ func (c *Cluster) LogTail(n int) []string {
 
 // Status checks the server process and GET /readyz (bounded by ctx and 5 s).
 func (c *Cluster) Status(ctx context.Context) Status {
-	st := Status{Nodes: -1}
+	st := Status{Nodes: -1, ReadyNodes: -1, WantNodes: c.WantNodes(), AgentsRunning: c.agentsRunning()}
 	st.ServerRunning = c.serverRunning()
 	if !st.ServerRunning {
 		st.Message = fmt.Sprintf("server process is not running (log: %s)", c.LogPath)
@@ -389,7 +505,11 @@ func (c *Cluster) Status(ctx context.Context) Status {
 	if cs, err := kubernetes.NewForConfig(cfg); err == nil {
 		if nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
 			st.Nodes = len(nodes.Items)
+			st.ReadyNodes = len(readyNodes(nodes.Items))
 		}
+	}
+	if st.ReadyNodes < st.WantNodes && st.Message == "" {
+		st.Message = fmt.Sprintf("%d of %d nodes are Ready", max(st.ReadyNodes, 0), st.WantNodes)
 	}
 	return st
 }
@@ -440,14 +560,42 @@ func (c *Cluster) StartServer(ctx context.Context) (readyAfter time.Duration, er
 	return readyAfter, c.writeState()
 }
 
-// Down stops the server, then the datastore servers (TERM, the profile's
-// stop timeout, KILL), and deletes the state file. Logs, data and the
-// kubeconfig stay. Calling it again is a no-op.
+// Down stops the agents, the server, then the datastore servers (TERM,
+// the profile's stop timeout, KILL); with simulated hosts it then removes
+// everything the nodes left: processes that left their process groups
+// (containerd shims, containers), mounts under the run directory, the
+// nodes' cgroups, the network namespaces, veth pairs and bridge. Last it
+// deletes the state file. Logs, data and the kubeconfig stay. Calling it
+// again is a no-op; when something could not be removed the state file
+// stays, so Down (or 'distrobench down') can be run again.
 func (c *Cluster) Down(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	errs := c.stopProcesses()
+	errs = append(errs, c.cleanupNodes()...)
+	c.ServerPID = 0
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("down %s: %w (run 'distrobench down --run-dir %s' again once fixed)", c.RunDir, err, c.RunDir)
+	}
+	if err := os.Remove(filepath.Join(c.RunDir, StateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("down %s: %w", c.RunDir, err)
+	}
+	c.log.Info("cluster down", "runDir", c.RunDir)
+	_ = ctx // stopping is bounded by the stop timeout, not by ctx: a cancelled ctx must still tear down
+	return nil
+}
+
+// stopProcesses stops the agents (newest first), the server and the
+// datastore servers, by handle or, for a loaded cluster, by the process
+// groups recorded in the state file.
+func (c *Cluster) stopProcesses() []error {
 	var errs []error
 	if c.loaded {
+		for i := len(c.Agents) - 1; i >= 0; i-- {
+			a := c.Agents[i]
+			errs = append(errs, c.killRecorded(a.PGID, a.PID, a.StartTime))
+			a.PID, a.StartTime = 0, 0
+		}
 		errs = append(errs, c.killRecorded(c.ServerPGID, c.ServerPID, c.ServerStartTime))
 		for i := len(c.DatastorePGIDs) - 1; i >= 0; i-- {
 			var st uint64
@@ -456,29 +604,31 @@ func (c *Cluster) Down(ctx context.Context) error {
 			}
 			errs = append(errs, c.killRecorded(c.DatastorePGIDs[i], c.DatastorePIDs[i], st))
 		}
-	} else {
-		if c.server != nil {
-			if _, _, err := c.server.Stop(c.StopTimeout); err != nil {
+		return errs
+	}
+	for i := len(c.Agents) - 1; i >= 0; i-- {
+		a := c.Agents[i]
+		if a.proc != nil {
+			if _, _, err := a.proc.Stop(c.StopTimeout); err != nil {
 				errs = append(errs, err)
 			}
-			c.server = nil
+			a.proc = nil
+			a.PID, a.StartTime = 0, 0
 		}
-		if c.ds != nil {
-			errs = append(errs, c.ds.Stop(c.StopTimeout))
+	}
+	if c.server != nil {
+		if _, _, err := c.server.Stop(c.StopTimeout); err != nil {
+			errs = append(errs, err)
 		}
-		// Anything else started in the group (none today, but callers may).
-		errs = append(errs, c.group.StopAll(c.StopTimeout))
+		c.server = nil
 	}
-	c.ServerPID = 0
-	if err := os.Remove(filepath.Join(c.RunDir, StateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		errs = append(errs, err)
+	if c.ds != nil {
+		errs = append(errs, c.ds.Stop(c.StopTimeout))
+		c.ds = nil
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("down %s: %w", c.RunDir, err)
-	}
-	c.log.Info("cluster down", "runDir", c.RunDir)
-	_ = ctx // stopping is bounded by the stop timeout, not by ctx: a cancelled ctx must still tear down
-	return nil
+	// Anything else started in the group.
+	errs = append(errs, c.group.StopAll(c.StopTimeout))
+	return errs
 }
 
 // killRecorded stops a process group recorded in the state file. Linux
@@ -515,8 +665,12 @@ func (c *Cluster) serverRunning() bool {
 func (c *Cluster) startAndWait(ctx context.Context) (time.Duration, error) {
 	c.say("starting server")
 	start := time.Now()
+	path, args := c.Binary, c.rawArgs
+	if c.Network != nil {
+		path, args = c.Network.Hosts[0].Command(c.Binary, c.rawArgs...)
+	}
 	p, err := c.group.Start(ctx, process.Spec{
-		Name: "server", Path: c.Binary, Args: c.rawArgs, Env: c.env, LogPath: c.LogPath,
+		Name: "server", Path: path, Args: args, Env: c.env, LogPath: c.LogPath,
 	})
 	if err != nil {
 		return 0, err
@@ -561,6 +715,14 @@ func (c *Cluster) waitReady(ctx context.Context, p *process.Proc) error {
 }
 
 func (c *Cluster) probe(ctx context.Context) error {
+	if c.ServerKubeconfig != "" {
+		if _, err := os.Stat(c.ServerKubeconfig); err != nil {
+			return fmt.Errorf("kubeconfig %s not written yet", c.ServerKubeconfig)
+		}
+		if err := pointKubeconfig(c.ServerKubeconfig, c.Kubeconfig, c.ServerURL); err != nil {
+			return err // maybe half written: try again
+		}
+	}
 	if _, err := os.Stat(c.Kubeconfig); err != nil {
 		return fmt.Errorf("kubeconfig %s not written yet", c.Kubeconfig)
 	}
@@ -592,17 +754,14 @@ func readyz(ctx context.Context, cfg *rest.Config) error {
 	return fmt.Errorf("GET /readyz: HTTP %d", code)
 }
 
-// teardown stops everything Up started (on Up's failure).
+// teardown stops and removes everything Up started (on Up's failure).
 func (c *Cluster) teardown() {
-	if c.server != nil {
-		_, _, _ = c.server.Stop(c.StopTimeout)
-		c.server = nil
-	}
-	if c.ds != nil {
-		_ = c.ds.Stop(c.StopTimeout)
-	}
-	if err := c.group.StopAll(c.StopTimeout); err != nil {
+	errs := c.stopProcesses()
+	errs = append(errs, c.cleanupNodes()...)
+	if err := errors.Join(errs...); err != nil {
 		c.log.Error("teardown", "err", err)
+		// The state file stays: 'distrobench down' can finish the job.
+		return
 	}
 	_ = os.Remove(filepath.Join(c.RunDir, StateFile))
 }

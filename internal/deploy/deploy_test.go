@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,10 +39,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// testProfile is a server-only profile of the fake server: without
+// --disable-agent among args it gets one (nodes run on simulated hosts:
+// see nodes_test.go).
 func testProfile(env map[string]string, args ...string) *profile.Profile {
 	p := &profile.Profile{}
 	p.Metadata.Name = "fake"
 	p.Spec.Binary = fakeServer
+	if !slices.Contains(args, "--disable-agent") {
+		args = append([]string{"--disable-agent"}, args...)
+	}
 	p.Spec.Server.Args = args
 	p.Spec.Server.Env = env
 	p.Spec.Timeouts.Ready = "20s"

@@ -2,7 +2,10 @@
 // conformance -> bench -> down -> report (footprint samples the fresh, idle
 // server before the suites load it; bench measures the rest). Each phase is recorded in one result.Report, and
 // the report is written whatever happens (failure, Ctrl-C), so a run always
-// leaves evidence behind.
+// leaves evidence behind. On a cluster with nodes (agents), up also measures
+// the time to node Ready, conformance adds the nodes suite (after the api
+// suite, with the cluster as the node controller of its disruptive specs) and
+// bench adds agent memory and pod startup latency (nodes.go).
 package job
 
 import (
@@ -75,6 +78,15 @@ type BenchOptions struct {
 	// SkipRestarts leaves out start-to-/readyz and SIGTERM times (they
 	// restart the server, which only the process that started it can do).
 	SkipRestarts bool
+	// SkipPods leaves out what needs nodes: agent memory and pod startup
+	// latency (a cluster without agents has neither).
+	SkipPods bool
+	// Pods is how many pods the pod startup benchmark creates (default 30),
+	// at PodQPS per second (default 10) with PodConcurrency parallel calls
+	// (default 5).
+	Pods           int
+	PodQPS         float64
+	PodConcurrency int
 }
 
 // Outcome is what a run produced.
@@ -167,7 +179,14 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 				result.NewMeasurement("startup.readyz", "seconds", map[string]string{"datastore": p.Spec.Datastore.Type, "start": "first"}, []float64{c.ReadyAfter.Seconds()}))
 			r.recordVersions(c)
 			o.Progress.Linef("server ready after %.1fs; kubeconfig %s", c.ReadyAfter.Seconds(), c.Kubeconfig)
-			return nil
+			plan := planNodes(c)
+			if plan.Expected == 0 {
+				return nil
+			}
+			o.Progress.Status("waiting for %d node(s) to be Ready", plan.Expected)
+			ms, err := NodeReady(ctx, c, plan, nodeReadyTimeout(p.Spec.Arch))
+			rep.Measurements = append(rep.Measurements, ms...)
+			return err
 		})
 	}
 
@@ -181,7 +200,12 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 
 	if ok && !o.Conform.Skip {
 		r.phase(ctx, PhaseConformance, func(ctx context.Context) error {
+			// The nodes suite runs (after the api suite) only when the
+			// cluster has nodes; its disruptive specs get the cluster as
+			// their node controller when it can stop and start agents.
+			plan := planNodes(cluster)
 			tree, err := conformance.Run(ctx, conformance.Options{
+				Suites: plan.suites(), NodeController: plan.Controller,
 				Kubeconfig: cluster.Kubeconfig, LabelFilter: o.Conform.LabelFilter, Timeout: o.Conform.Timeout,
 				TimeoutMultiplier: timeoutMultiplier(p.Spec.Arch),
 				JUnitPath:         filepath.Join(runDir, "ginkgo-junit.xml"), Log: o.Log,
@@ -378,8 +402,10 @@ func Footprint(ctx context.Context, c *deploy.Cluster, o BenchOptions, pr *progr
 }
 
 // Bench measures a deployed cluster: idle footprint (unless SkipIdle),
-// datastore size, API latency (with the harness's own overhead) and, last
-// because it restarts the server, start-to-/readyz and SIGTERM times.
+// datastore size, API latency (with the harness's own overhead), when the
+// cluster has nodes the agents' memory and pod startup latency (unless
+// SkipPods), and, last because it restarts the server, start-to-/readyz and
+// SIGTERM times.
 func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Logger, pr *progress.Printer) ([]result.Measurement, error) {
 	if o.Repeats <= 0 {
 		o.Repeats = 5
@@ -417,6 +443,13 @@ func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Log
 		return out, fmt.Errorf("API latency: %w", err)
 	}
 
+	// Before the restarts below: they restart the server's own agent too.
+	ms, err = benchNodes(ctx, c, planNodes(c), o, log, pr)
+	out = append(out, ms...)
+	if err != nil {
+		return out, err
+	}
+
 	if o.SkipRestarts {
 		return out, nil
 	}
@@ -443,6 +476,11 @@ func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Log
 	m.Labels = map[string]string{"datastore": c.Datastore, "start": "restart"}
 	out = append(out, m)
 	return out, nil
+}
+
+// nodeReadyTimeout bounds the wait for the nodes after the server is ready.
+func nodeReadyTimeout(arch string) time.Duration {
+	return time.Duration(float64(2*time.Minute) * timeoutMultiplier(arch))
 }
 
 // timeoutMultiplier stretches spec timeouts for an emulated architecture.

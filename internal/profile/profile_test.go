@@ -146,6 +146,16 @@ func TestInvalidFixtures(t *testing.T) {
 			not: []string{"hunter2"},
 		},
 		{
+			file:  "invalid-nodes.yaml",
+			stage: "validate",
+			want: []string{
+				`(3 problems)`,
+				`spec.agent.args[1]: Forbidden: "--server" is set by distrobench for every agent`,
+				`spec.agent.args[2]: Forbidden: "--node-ip" is set by distrobench for every agent`,
+				`spec.nodes.agents: Invalid value: 300: must be between 0 and 252`,
+			},
+		},
+		{
 			file:  "invalid-endpoint-scheme.yaml",
 			stage: "validate",
 			want: []string{
@@ -251,7 +261,7 @@ func TestDecodeEdgeCases(t *testing.T) {
 		{"no apiVersion", "kind: DistributionProfile\n", `x.yaml:1: apiVersion is required: expected "distrobench.io/v1alpha1"`},
 		{"no kind", "apiVersion: distrobench.io/v1alpha1\n", `kind is required: expected "DistributionProfile"`},
 		{"far from any field", "apiVersion: distrobench.io/v1alpha1\nkind: DistributionProfile\nspec:\n  zzzzzz: 1\n",
-			`x.yaml:4: unknown field "spec.zzzzzz" (known fields: style, bundled, binary, server, agent, datastore, arch, kubeconfig, tokenFile, footprint, timeouts)`},
+			`x.yaml:4: unknown field "spec.zzzzzz" (known fields: style, bundled, binary, server, agent, nodes, datastore, arch, kubeconfig, tokenFile, footprint, timeouts)`},
 		{"map value type", "apiVersion: distrobench.io/v1alpha1\nkind: DistributionProfile\nspec:\n  server:\n    env:\n      A: x\n      B: 1\n",
 			`x.yaml:7: spec.server.env.B: expected a string, got a number`},
 		{"bool for struct", "apiVersion: distrobench.io/v1alpha1\nkind: DistributionProfile\nspec:\n  bundled: true\n",

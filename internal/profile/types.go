@@ -52,6 +52,7 @@ type Spec struct {
 
 	Server    Component     `json:"server"`
 	Agent     Component     `json:"agent,omitempty"`
+	Nodes     Nodes         `json:"nodes,omitempty"`
 	Datastore DatastoreSpec `json:"datastore"`
 	Arch      string        `json:"arch"` // amd64 | arm64 (default: the host's)
 
@@ -77,6 +78,21 @@ type Component struct {
 	Args []string          `json:"args,omitempty"`
 	Env  map[string]string `json:"env,omitempty"`
 }
+
+// Nodes shapes a deployed cluster beyond its server. Whenever the cluster
+// has a node (the server's own agent, unless --disable-agent is in the
+// server args, or any agent), every node runs on a simulated host: its own
+// network namespace on a private bridge, so the machine's network is never
+// changed.
+type Nodes struct {
+	// Agents is how many agent nodes join the server (0..MaxAgents; default
+	// 0: a single node, the server's own). Each runs `<binary> agent` with
+	// spec.agent.args.
+	Agents int `json:"agents,omitempty"`
+}
+
+// MaxAgents is how many agents fit on a run's /24 next to the server.
+const MaxAgents = 252
 
 // DatastoreSpec selects the datastore. Endpoint is only for a server the user
 // runs; without it the harness starts one for the run (mysql, postgres, etcd).

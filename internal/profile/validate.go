@@ -47,6 +47,26 @@ var DeployerOwnedFlags = []string{
 	"--datastore-endpoint", "--cluster-init",
 }
 
+// AgentOwnedFlags are the agent flags distrobench sets for every agent it
+// starts (besides DeployerOwnedFlags); a profile must not set them.
+var AgentOwnedFlags = []string{"--server", "--token-file", "--node-name", "--node-ip"}
+
+var agentShortAliases = map[string]string{"-s": "--server"}
+
+func agentOwnedFlag(arg string) string {
+	name, _, _ := strings.Cut(arg, "=")
+	if long, ok := agentShortAliases[name]; ok {
+		return long
+	}
+	if strings.HasPrefix(name, "-") && !strings.HasPrefix(name, "--") {
+		name = "-" + name
+	}
+	if slices.Contains(AgentOwnedFlags, name) {
+		return name
+	}
+	return ""
+}
+
 // ownedFlagHints say where the profile controls what the flag would do.
 var ownedFlagHints = map[string]string{
 	"--datastore-endpoint": " and set spec.datastore.endpoint",
@@ -139,6 +159,16 @@ func (p *Profile) validate() field.ErrorList {
 
 	errs = append(errs, p.validateArgs(s.Server.Args, spec.Child("server", "args"))...)
 	errs = append(errs, p.validateArgs(s.Agent.Args, spec.Child("agent", "args"))...)
+	for i, a := range s.Agent.Args {
+		if owned := agentOwnedFlag(a); owned != "" {
+			errs = append(errs, field.Forbidden(spec.Child("agent", "args").Index(i), fmt.Sprintf(
+				"%q is set by distrobench for every agent it starts; remove it from the profile", owned)))
+		}
+	}
+	if n := s.Nodes.Agents; n < 0 || n > MaxAgents {
+		errs = append(errs, field.Invalid(spec.Child("nodes", "agents"), n,
+			fmt.Sprintf("must be between 0 and %d (agents share one /24 with the server)", MaxAgents)))
+	}
 
 	for i, n := range s.Footprint.ProcessNames {
 		if strings.TrimSpace(n) == "" {

@@ -9,14 +9,103 @@ import (
 	"testing"
 )
 
-func TestAgentIsAPlaceholderWithExitCode2(t *testing.T) {
-	var out, errOut bytes.Buffer
-	code := Main(context.Background(), &out, &errOut, []string{"k3lite", "agent", "--server", "https://x:6443"})
-	if code != 2 {
-		t.Errorf("exit code %d, want 2", code)
+func TestAgentRejectsBadInputBeforeStarting(t *testing.T) {
+	hash := strings.Repeat("a", 64)
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"no server":        {[]string{"--token", "secret"}, "--server is required"},
+		"no token":         {[]string{"--server", "https://10.0.0.1:6443"}, "--token or --token-file is required"},
+		"http server":      {[]string{"--server", "http://10.0.0.1:6443", "--token", "s"}, "want https://"},
+		"malformed token":  {[]string{"--server", "https://x:6443", "--token", "K10" + hash + "::node:"}, "--token"},
+		"bad node ip":      {[]string{"--server", "https://x:6443", "--token", "s", "--node-ip", "300.1.1.1"}, "--node-ip"},
+		"bad taint":        {[]string{"--server", "https://x:6443", "--token", "s", "--node-taint", "k=v"}, "--node-taint"},
+		"bad kubelet-arg":  {[]string{"--server", "https://x:6443", "--token", "s", "--kubelet-arg", "=1"}, "--kubelet-arg"},
+		"positional":       {[]string{"--server", "https://x:6443", "--token", "s", "extra"}, "unknown command"},
+		"token and file":   {[]string{"--server", "https://x:6443", "--token", "s", "--token-file", "/etc/hostname"}, "mutually exclusive"},
+		"empty token file": {[]string{"--server", "https://x:6443", "--token-file", "/dev/null"}, "is empty"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append([]string{"k3lite", "agent", "--data-dir", t.TempDir()}, tc.args...)
+			code := Main(context.Background(), &out, &errOut, args)
+			if code != 1 {
+				t.Errorf("exit code %d, want 1; stderr: %s", code, errOut.String())
+			}
+			if !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("stderr does not mention %q: %s", tc.want, errOut.String())
+			}
+			if strings.Contains(errOut.String(), "goroutine ") {
+				t.Errorf("stack trace printed: %s", errOut.String())
+			}
+		})
 	}
-	if !strings.Contains(errOut.String(), "agent: not implemented in this build yet") {
-		t.Errorf("stderr = %q", errOut.String())
+}
+
+func TestAgentFlagsAndEnvironment(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	tok := "K10" + strings.Repeat("b", 64) + "::node:s3cr3t-value"
+	if err := os.WriteFile(tokenFile, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvURL, "https://from-env:6443")
+	t.Setenv(EnvDataDir, "/from/env")
+	o := &agentOptions{}
+	cmd := newAgentCommandWith(o, &bytes.Buffer{})
+	err := cmd.Flags().Parse([]string{
+		"-d", "/from/flag", "--token-file", tokenFile, "--node-name", "n1", "--with-node-id",
+		"--node-ip", "10.0.0.2,10.0.0.3", "--node-label", "a=b", "--node-label", "c=d",
+		"--node-taint", "k=v:NoSchedule", "--kubelet-arg", "cgroup-root=/k3lite/n1", "--kubelet-arg", "max-pods=50",
+		"--kube-proxy-arg", "proxy-mode=nftables",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.complete(cmd.Flags()); err != nil {
+		t.Fatal(err)
+	}
+	c := o.cfg
+	if c.ServerURL != "https://from-env:6443" {
+		t.Errorf("server %q: %s must fill an unset --server", c.ServerURL, EnvURL)
+	}
+	if c.DataDir != "/from/flag" {
+		t.Errorf("data dir %q: the flag wins over the environment", c.DataDir)
+	}
+	if c.Token != tok {
+		t.Error("token not read from --token-file")
+	}
+	if c.NodeName != "n1" || !c.WithNodeID || len(c.NodeIPs) != 2 || len(c.NodeLabels) != 2 || len(c.NodeTaints) != 1 {
+		t.Errorf("config = %+v", c)
+	}
+	if len(c.KubeletArgs) != 2 || c.KubeletArgs[1] != "max-pods=50" || len(c.KubeProxyArgs) != 1 {
+		t.Errorf("component args: kubelet %q kube-proxy %q", c.KubeletArgs, c.KubeProxyArgs)
+	}
+}
+
+func TestAgentShortFlagsAndTokenEnv(t *testing.T) {
+	t.Setenv(EnvToken, "bare-secret")
+	o := &agentOptions{}
+	cmd := newAgentCommandWith(o, &bytes.Buffer{})
+	if err := cmd.Flags().Parse([]string{"-s", "https://s:6443", "-d", "/d"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.complete(cmd.Flags()); err != nil {
+		t.Fatal(err)
+	}
+	if o.cfg.ServerURL != "https://s:6443" || o.cfg.Token != "bare-secret" || o.cfg.DataDir != "/d" {
+		t.Errorf("config = %+v", o.cfg)
+	}
+	if got := agentSecrets(o.cfg.Token); len(got) == 0 || got[0] != "bare-secret" {
+		t.Errorf("secrets to redact = %q", got)
+	}
+}
+
+func TestContainerdSubcommandIsHidden(t *testing.T) {
+	root := NewRootCommand(&bytes.Buffer{}, &bytes.Buffer{})
+	c, _, err := root.Find([]string{"containerd"})
+	if err != nil || c.Name() != "containerd" || !c.Hidden || !c.DisableFlagParsing {
+		t.Fatalf("containerd command = %v, %v", c, err)
 	}
 }
 

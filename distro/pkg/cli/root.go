@@ -1,6 +1,7 @@
-// Package cli is k3lite's command line: `k3lite server`, `k3lite kubectl`,
-// `k3lite agent` (placeholder) and `--version`, shaped like K3s's so one
-// deployer drives k3lite and k3s alike.
+// Package cli is k3lite's command line: `k3lite server`, `k3lite agent`,
+// `k3lite kubectl`, `--version` and the hidden `k3lite containerd` (the
+// agent's child), shaped like K3s's so one deployer drives k3lite and k3s
+// alike.
 package cli
 
 import (
@@ -88,19 +89,8 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.Annotations = map[string]string{"fullVersion": VersionString()}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServerCommand(stderr), newAgentCommand(), newKubectlCommand())
+	root.AddCommand(newServerCommand(stderr), newAgentCommand(stderr), newKubectlCommand(), newContainerdCommand())
 	return root
-}
-
-func newAgentCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:                "agent",
-		Short:              "Run a node agent (not implemented in this build yet)",
-		DisableFlagParsing: true,
-		RunE: func(*cobra.Command, []string) error {
-			return &ExitError{Code: 2, Err: errors.New("agent: not implemented in this build yet")}
-		},
-	}
 }
 
 func newKubectlCommand() *cobra.Command {

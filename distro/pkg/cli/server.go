@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/distrobench/distrobench/distro/pkg/addons"
 	"github.com/distrobench/distrobench/distro/pkg/config"
 	"github.com/distrobench/distrobench/distro/pkg/datastore"
 	"github.com/distrobench/distrobench/distro/pkg/server"
@@ -27,6 +28,8 @@ const (
 	EnvDataDir           = "K3LITE_DATA_DIR"
 	EnvDatastoreEndpoint = "K3LITE_DATASTORE_ENDPOINT"
 	EnvConfigFile        = "K3LITE_CONFIG_FILE"
+	// EnvNodeNameServer sets --node-name of `k3lite server` (K3S_NODE_NAME).
+	EnvNodeNameServer = "K3LITE_NODE_NAME"
 )
 
 type serverOptions struct {
@@ -39,7 +42,9 @@ type serverOptions struct {
 }
 
 func newServerOptions() *serverOptions {
-	return &serverOptions{cfg: server.Default(), kubeMode: "0600"}
+	cfg := server.Default()
+	cfg.RunAgent = runServerAgent
+	return &serverOptions{cfg: cfg, kubeMode: "0600"}
 }
 
 func newServerCommand(stderr io.Writer) *cobra.Command {
@@ -49,7 +54,7 @@ func newServerCommand(stderr io.Writer) *cobra.Command {
 func newServerCommandWith(o *serverOptions, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the control plane (kube-apiserver, kube-controller-manager, kube-scheduler) and its datastore",
+		Short: "Run the control plane (kube-apiserver, kube-controller-manager, kube-scheduler), its datastore and an agent for this node",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.complete(cmd.Flags()); err != nil {
@@ -75,17 +80,28 @@ func newServerCommandWith(o *serverOptions, stderr io.Writer) *cobra.Command {
 	f.StringSliceVar(&c.TLSSANs, "tls-san", nil, "Additional hostnames or IPs as Subject Alternative Names in the serving certificate (repeatable)")
 	f.StringVar(&c.ClusterCIDR, "cluster-cidr", c.ClusterCIDR, "IPv4/IPv6 network CIDRs to use for pod IPs")
 	f.StringVar(&c.ServiceCIDR, "service-cidr", c.ServiceCIDR, "IPv4/IPv6 network CIDRs to use for service IPs")
+	f.StringVar(&c.ClusterDNS, "cluster-dns", "", "IPv4 Cluster IP for the coredns service; should be in your service-cidr range (default: 10th IP of --service-cidr, 10.43.0.10)")
+	f.StringVar(&c.ClusterDomain, "cluster-domain", c.ClusterDomain, "Cluster Domain")
+	f.StringVar(&c.FlannelBackend, "flannel-backend", c.FlannelBackend, "Pod network between nodes: "+strings.Join(server.FlannelBackends, ", "))
+	f.StringSliceVar(&c.Disable, "disable", nil, "Do not deploy packaged components (valid items: "+strings.Join(addons.Names(), ", ")+"; repeatable, comma list allowed)")
 	f.StringArrayVar(&c.KubeAPIServerArgs, "kube-apiserver-arg", nil, "Customized flag for kube-apiserver, key=value (repeatable; wins over k3lite's defaults)")
 	f.StringArrayVar(&c.KubeControllerManagerArgs, "kube-controller-manager-arg", nil, "Customized flag for kube-controller-manager, key=value (repeatable)")
 	f.StringArrayVar(&c.KubeSchedulerArgs, "kube-scheduler-arg", nil, "Customized flag for kube-scheduler, key=value (repeatable)")
-	f.BoolVar(&c.DisableAgent, "disable-agent", false, "Do not run a local agent (this build has none yet)")
+	f.BoolVar(&c.DisableAgent, "disable-agent", false, "Do not run a local agent and register a local kubelet")
+	a := &c.Agent
+	f.StringVar(&a.NodeName, "node-name", "", "Node name of the local agent (default: the hostname; env "+EnvNodeNameServer+")")
+	f.BoolVar(&a.WithNodeID, "with-node-id", false, "Append an id to the node name")
+	f.StringArrayVar(&a.NodeLabels, "node-label", nil, "Register the local node with this label, key=value (repeatable)")
+	f.StringArrayVar(&a.NodeTaints, "node-taint", nil, "Register the local node with this taint, key=value:Effect (repeatable)")
+	f.StringArrayVar(&a.KubeletArgs, "kubelet-arg", nil, "Customized flag for the local kubelet, key=value (repeatable; wins over k3lite's)")
+	f.StringArrayVar(&a.KubeProxyArgs, "kube-proxy-arg", nil, "Customized flag for the local kube-proxy, key=value (repeatable; wins over k3lite's)")
 	f.StringVar(&c.DatastoreEndpoint, "datastore-endpoint", "", "sqlite://PATH, mysql://user:pass@tcp(host:3306)/db, postgres://user:pass@host:5432/db, http(s)://etcd:2379 (env "+EnvDatastoreEndpoint+")")
 	f.StringVar(&c.DatastoreCAFile, "datastore-cafile", "", "TLS CA file for an external etcd")
 	f.StringVar(&c.DatastoreCertFile, "datastore-certfile", "", "TLS client certificate for an external etcd")
 	f.StringVar(&c.DatastoreKeyFile, "datastore-keyfile", "", "TLS client key for an external etcd")
 	f.BoolVar(&c.ClusterInit, "cluster-init", false, "Initialize a new cluster on embedded etcd")
 	f.BoolVar(&c.SecretsEncryption, "secrets-encryption", false, "Encrypt Secrets at rest (aescbc)")
-	f.BoolVar(&c.ProtectKernelDefaults, "protect-kernel-defaults", false, "Kernel tuning behavior of the kubelet (accepted; no kubelet in this build)")
+	f.BoolVar(&c.ProtectKernelDefaults, "protect-kernel-defaults", false, "Kernel tuning behavior of the kubelet: error if kernel tunables differ from the kubelet defaults")
 	f.IntVarP(&o.verbosity, "v", "v", 0, "Log verbosity of the Kubernetes components")
 	f.BoolVar(&o.debug, "debug", false, "Turn on debug logs of k3lite and kine")
 	return cmd
@@ -104,6 +120,7 @@ func (o *serverOptions) complete(fs *pflag.FlagSet) error {
 	env("data-dir", EnvDataDir, &o.cfg.DataDir)
 	env("token", EnvToken, &o.cfg.Token)
 	env("datastore-endpoint", EnvDatastoreEndpoint, &o.cfg.DatastoreEndpoint)
+	env("node-name", EnvNodeNameServer, &o.cfg.Agent.NodeName)
 
 	if o.tokenFile != "" {
 		if o.cfg.Token != "" && fs.Changed("token") {

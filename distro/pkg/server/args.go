@@ -148,6 +148,18 @@ func controllerManagerArgs(in componentInputs) []string {
 	m.set("controllers", "*,tokencleaner")
 	m.set("allocate-node-cidrs", "true")
 	m.set("cluster-cidr", c.ClusterCIDR)
+	// Every node gets a /24 (IPv4) or /64 (IPv6) of the cluster CIDR as
+	// its podCIDR; the agent's CNI config is built from it.
+	v4, v6 := cidrFamilies(c.ClusterCIDR)
+	switch {
+	case v4 && v6:
+		m.set("node-cidr-mask-size-ipv4", "24")
+		m.set("node-cidr-mask-size-ipv6", "64")
+	case v6:
+		m.set("node-cidr-mask-size", "64")
+	default:
+		m.set("node-cidr-mask-size", "24")
+	}
 	m.set("service-cluster-ip-range", c.ServiceCIDR)
 	m.set("cluster-signing-cert-file", b.CACert)
 	m.set("cluster-signing-key-file", b.CAKey)
@@ -170,6 +182,21 @@ func schedulerArgs(in componentInputs) []string {
 	m.set("leader-elect", "true")
 	m.set("profiling", "false")
 	return m.args(c.KubeSchedulerArgs)
+}
+
+// cidrFamilies reports which IP families a comma-separated CIDR list has.
+func cidrFamilies(cidrs string) (v4, v6 bool) {
+	for _, part := range strings.Split(cidrs, ",") {
+		ip, _, err := net.ParseCIDR(strings.TrimSpace(part))
+		switch {
+		case err != nil:
+		case ip.To4() != nil:
+			v4 = true
+		default:
+			v6 = true
+		}
+	}
+	return v4, v6
 }
 
 // lastFlagValue returns the value of the last "--name=value" in args.

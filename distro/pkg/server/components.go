@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"sync"
 
@@ -12,8 +13,10 @@ import (
 
 	"github.com/distrobench/distrobench/distro/pkg/datastore"
 	"k8s.io/apimachinery/pkg/util/uuid"
+	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/util/compatibility"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
@@ -35,6 +38,9 @@ type components struct {
 	api   *apiserveroptions.ServerRunOptions
 	cm    *cmoptions.KubeControllerManagerOptions
 	sched *schedoptions.Options
+	// wrapAPI, when set, wraps the apiserver's complete handler chain
+	// (k3lite's join endpoints go in front of Kubernetes authentication).
+	wrapAPI func(http.Handler) http.Handler
 }
 
 func parseFlagSets(component string, fss cliflag.NamedFlagSets, args []string) error {
@@ -121,10 +127,51 @@ func (c *components) runAPIServer(ctx context.Context) error {
 	if errs := completed.Validate(); len(errs) > 0 {
 		return fmt.Errorf("kube-apiserver: %w", errors.Join(errs...))
 	}
-	if err := apiserverapp.Run(ctx, completed); err != nil {
+	if err := c.serveAPI(ctx, completed); err != nil {
 		return fmt.Errorf("kube-apiserver: %w", err)
 	}
 	return nil
+}
+
+// serveAPI does what upstream's apiserverapp.Run does (same calls, same
+// order) with one addition: the aggregator, the outermost server of the
+// chain, gets its handler-chain builder wrapped by c.wrapAPI. Its result is
+// the handler the secure port serves, so wrapped paths are answered before
+// any Kubernetes filter (authentication, authorization, audit) runs, and
+// everything else passes through untouched.
+func (c *components) serveAPI(ctx context.Context, opts apiserveroptions.CompletedOptions) error {
+	if c.wrapAPI == nil {
+		return apiserverapp.Run(ctx, opts)
+	}
+	if opts.InformerName == nil {
+		name, err := cache.NewInformerName("kube-apiserver")
+		if err != nil {
+			return err
+		}
+		opts.InformerName = name
+	}
+	config, err := apiserverapp.NewConfig(opts)
+	if err != nil {
+		return err
+	}
+	gc := &config.Aggregator.GenericConfig.Config
+	build := gc.BuildHandlerChainFunc
+	gc.BuildHandlerChainFunc = func(apiHandler http.Handler, cfg *genericapiserver.Config) http.Handler {
+		return c.wrapAPI(build(apiHandler, cfg))
+	}
+	completed, err := config.Complete()
+	if err != nil {
+		return err
+	}
+	server, err := apiserverapp.CreateServerChain(completed)
+	if err != nil {
+		return err
+	}
+	prepared, err := server.PrepareRun()
+	if err != nil {
+		return err
+	}
+	return prepared.Run(ctx)
 }
 
 // runControllerManager runs the controller-manager under k3lite's own

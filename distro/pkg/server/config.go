@@ -5,12 +5,20 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/distrobench/distrobench/distro/pkg/addons"
 )
 
 // Defaults of the K3s-shaped server flags.
@@ -22,7 +30,15 @@ const (
 	DefaultHTTPSListenPort = 6443
 	DefaultClusterCIDR     = "10.42.0.0/16"
 	DefaultServiceCIDR     = "10.43.0.0/16"
+	DefaultClusterDomain   = "cluster.local"
+	DefaultFlannelBackend  = "vxlan"
+	// clusterDNSIndex: the kube-dns ClusterIP is the 10th address of the
+	// service CIDR (10.43.0.10), as in K3s.
+	clusterDNSIndex = 10
 )
+
+// FlannelBackends are the values --flannel-backend accepts.
+var FlannelBackends = []string{"vxlan", "host-gw", "none"}
 
 // Config is the resolved `k3lite server` configuration.
 type Config struct {
@@ -37,12 +53,25 @@ type Config struct {
 	TLSSANs             []string
 	ClusterCIDR         string
 	ServiceCIDR         string
+	// ClusterDNS is the kube-dns Service IP; empty means the 10th IP of
+	// the service CIDR (see ResolvedClusterDNS).
+	ClusterDNS     string
+	ClusterDomain  string
+	FlannelBackend string
+	// Disable lists add-ons not to deploy (--disable, see package addons).
+	Disable []string
 
 	KubeAPIServerArgs         []string
 	KubeControllerManagerArgs []string
 	KubeSchedulerArgs         []string
 
-	DisableAgent          bool
+	DisableAgent bool
+	// Agent holds the agent flags `k3lite server` takes for its own node.
+	Agent AgentOptions
+	// RunAgent runs the server's own agent (nil: this build has none). The
+	// CLI injects it so that this package does not link the node pieces.
+	RunAgent AgentRunner
+
 	DatastoreEndpoint     string
 	DatastoreCAFile       string
 	DatastoreCertFile     string
@@ -51,6 +80,34 @@ type Config struct {
 	SecretsEncryption     bool
 	ProtectKernelDefaults bool
 }
+
+// AgentOptions are the agent flags of `k3lite server` (K3s's server takes
+// the agent flags too, for its own node). --node-ip is Config.NodeIPs.
+type AgentOptions struct {
+	NodeName      string
+	NodeLabels    []string
+	NodeTaints    []string
+	KubeletArgs   []string
+	KubeProxyArgs []string
+	WithNodeID    bool
+}
+
+// LocalAgent is what the server hands to the agent of its own node.
+type LocalAgent struct {
+	// ServerURL is https://<loopback>:<https-listen-port>.
+	ServerURL string
+	// Token is the server's node token (K10...::node:<secret>). Secret:
+	// never log it.
+	Token   string
+	DataDir string
+	NodeIPs []string
+	AgentOptions
+}
+
+// AgentRunner runs an agent until ctx is cancelled, then stops it and
+// returns (nil after a requested stop). The server starts it once the
+// apiserver is ready and stops it before the control plane.
+type AgentRunner func(ctx context.Context, a LocalAgent, log *slog.Logger) error
 
 // Default returns a Config with K3s's defaults.
 func Default() Config {
@@ -62,6 +119,8 @@ func Default() Config {
 		HTTPSListenPort:     DefaultHTTPSListenPort,
 		ClusterCIDR:         DefaultClusterCIDR,
 		ServiceCIDR:         DefaultServiceCIDR,
+		ClusterDomain:       DefaultClusterDomain,
+		FlannelBackend:      DefaultFlannelBackend,
 	}
 }
 
@@ -99,29 +158,117 @@ func (c *Config) Validate() error {
 		"kube-apiserver-arg":          c.KubeAPIServerArgs,
 		"kube-controller-manager-arg": c.KubeControllerManagerArgs,
 		"kube-scheduler-arg":          c.KubeSchedulerArgs,
+		"kubelet-arg":                 c.Agent.KubeletArgs,
+		"kube-proxy-arg":              c.Agent.KubeProxyArgs,
 	} {
 		if err := ValidateExtraArgs(flag, extra); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, c.validateNetworking()...)
+	errs = append(errs, c.Agent.validate()...)
 	return errors.Join(errs...)
+}
+
+func (c *Config) validateNetworking() []error {
+	var errs []error
+	if !slices.Contains(FlannelBackends, c.FlannelBackend) {
+		errs = append(errs, fmt.Errorf("--flannel-backend %q: want one of %s", c.FlannelBackend, strings.Join(FlannelBackends, ", ")))
+	}
+	if msgs := validation.IsDNS1123Subdomain(c.ClusterDomain); len(msgs) > 0 {
+		errs = append(errs, fmt.Errorf("--cluster-domain %q: %s", c.ClusterDomain, strings.Join(msgs, "; ")))
+	}
+	if _, err := addons.ParseDisable(c.Disable); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ClusterDNS != "" {
+		ip := net.ParseIP(c.ClusterDNS)
+		if ip == nil {
+			errs = append(errs, fmt.Errorf("--cluster-dns %q: not an IP address", c.ClusterDNS))
+		} else if !inAnyCIDR(ip, c.ServiceCIDR) {
+			errs = append(errs, fmt.Errorf("--cluster-dns %s is outside --service-cidr %s: the kube-dns Service could not get it", c.ClusterDNS, c.ServiceCIDR))
+		}
+	}
+	return errs
+}
+
+func (a *AgentOptions) validate() []error {
+	var errs []error
+	if a.NodeName != "" {
+		if msgs := validation.IsDNS1123Subdomain(a.NodeName); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("--node-name %q: %s", a.NodeName, strings.Join(msgs, "; ")))
+		}
+	}
+	for _, l := range a.NodeLabels {
+		key, _, ok := strings.Cut(l, "=")
+		if !ok {
+			errs = append(errs, fmt.Errorf("--node-label %q: want key=value", l))
+			continue
+		}
+		if msgs := validation.IsQualifiedName(key); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("--node-label %q: key: %s", l, strings.Join(msgs, "; ")))
+		}
+	}
+	for _, t := range a.NodeTaints {
+		kv, effect, ok := strings.Cut(t, ":")
+		key, _, _ := strings.Cut(kv, "=")
+		switch {
+		case !ok || key == "":
+			errs = append(errs, fmt.Errorf("--node-taint %q: want key=value:Effect or key:Effect", t))
+		case effect != "NoSchedule" && effect != "PreferNoSchedule" && effect != "NoExecute":
+			errs = append(errs, fmt.Errorf("--node-taint %q: effect %q is not NoSchedule, PreferNoSchedule or NoExecute", t, effect))
+		}
+	}
+	return errs
+}
+
+// ResolvedClusterDNS is --cluster-dns, or the 10th IP of the (first)
+// service CIDR when it is not set (10.43.0.10 for 10.43.0.0/16).
+func (c *Config) ResolvedClusterDNS() (string, error) {
+	if c.ClusterDNS != "" {
+		return c.ClusterDNS, nil
+	}
+	ip, err := nthIP(c.ServiceCIDR, clusterDNSIndex)
+	if err != nil {
+		return "", fmt.Errorf("--service-cidr %q: %w", c.ServiceCIDR, err)
+	}
+	return ip.String(), nil
+}
+
+func inAnyCIDR(ip net.IP, cidrs string) bool {
+	for _, part := range strings.Split(cidrs, ",") {
+		if _, n, err := net.ParseCIDR(strings.TrimSpace(part)); err == nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // firstServiceIP returns the first usable IP of the (first) service CIDR,
 // the ClusterIP of the "kubernetes" Service.
-func firstServiceIP(cidr string) (net.IP, error) {
-	first, _, _ := strings.Cut(cidr, ",")
-	_, n, err := net.ParseCIDR(strings.TrimSpace(first))
+func firstServiceIP(cidr string) (net.IP, error) { return nthIP(cidr, 1) }
+
+// nthIP returns the network address of the first CIDR in the
+// comma-separated list plus n; it fails when that leaves the network.
+func nthIP(cidrs string, n int64) (net.IP, error) {
+	first, _, _ := strings.Cut(cidrs, ",")
+	_, network, err := net.ParseCIDR(strings.TrimSpace(first))
 	if err != nil {
 		return nil, err
 	}
-	ip := make(net.IP, len(n.IP))
-	copy(ip, n.IP)
-	for i := len(ip) - 1; i >= 0; i-- {
-		ip[i]++
-		if ip[i] != 0 {
-			break
-		}
+	base := network.IP
+	if v4 := base.To4(); v4 != nil {
+		base = v4
+	}
+	sum := new(big.Int).Add(new(big.Int).SetBytes(base), big.NewInt(n))
+	b := sum.Bytes()
+	if len(b) > len(base) {
+		return nil, fmt.Errorf("%s has no address number %d", network, n)
+	}
+	ip := make(net.IP, len(base))
+	copy(ip[len(ip)-len(b):], b)
+	if !network.Contains(ip) {
+		return nil, fmt.Errorf("%s has no address number %d", network, n)
 	}
 	return ip, nil
 }

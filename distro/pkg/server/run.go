@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
+	"github.com/distrobench/distrobench/distro/pkg/addons"
+	"github.com/distrobench/distrobench/distro/pkg/bootstrap"
 	"github.com/distrobench/distrobench/distro/pkg/datastore"
 	"github.com/distrobench/distrobench/distro/pkg/endpoint"
 	"github.com/distrobench/distrobench/distro/pkg/pki"
@@ -26,6 +29,9 @@ import (
 // sequence stays below 10 s even when a component does not stop in time:
 // each step gets a deadline and the datastore is closed regardless.
 const (
+	// stopAgentTimeout bounds the agent's stop (kubelet, kube-proxy,
+	// containerd); the phases below are counted from its end.
+	stopAgentTimeout     = 3 * time.Second
 	stopClientsTimeout   = 3 * time.Second // controller-manager + scheduler (lease release)
 	stopAPIServerBy      = 6 * time.Second // apiserver drained and stopped
 	stopDatastoreBy      = 9 * time.Second // kine/etcd closed
@@ -56,11 +62,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := ensureWritableDir(cfg.serverDir()); err != nil {
 		return err
 	}
-	if !cfg.DisableAgent {
-		log.Warn("the agent (kubelet, container runtime) is not in this build yet; running as control-plane only (pass --disable-agent to silence this)")
+	runAgent := !cfg.DisableAgent && cfg.RunAgent != nil
+	if !cfg.DisableAgent && cfg.RunAgent == nil {
+		log.Warn("no agent runner configured: running the control plane only")
 	}
-	if cfg.ProtectKernelDefaults {
-		log.Info("--protect-kernel-defaults only affects the kubelet, which this build does not run")
+	if cfg.ProtectKernelDefaults && !runAgent {
+		log.Info("--protect-kernel-defaults only affects the kubelet, which --disable-agent does not run")
+	}
+	clusterDNS, err := cfg.ResolvedClusterDNS()
+	if err != nil {
+		return err
 	}
 
 	advertise := cfg.advertiseAddress()
@@ -76,8 +87,26 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := token.Ensure(cfg.serverDir(), caHash, cfg.Token); err != nil {
+	serverToken, nodeToken, err := token.Ensure(cfg.serverDir(), caHash, cfg.Token)
+	if err != nil {
 		return fmt.Errorf("token: %w", err)
+	}
+	join, err := bootstrap.NewHandler(bootstrap.HandlerConfig{
+		CACertFile: bundle.CACert,
+		CAKeyFile:  bundle.CAKey,
+		Tokens:     []token.Token{serverToken, nodeToken},
+		Agent: bootstrap.AgentConfig{
+			ClusterCIDR:    cfg.ClusterCIDR,
+			ServiceCIDR:    cfg.ServiceCIDR,
+			ClusterDNS:     []string{clusterDNS},
+			ClusterDomain:  cfg.ClusterDomain,
+			FlannelBackend: cfg.FlannelBackend,
+			SandboxImage:   bootstrap.PauseImage,
+		},
+		Log: log.With("component", "join"),
+	})
+	if err != nil {
+		return err
 	}
 
 	cred := cfg.credPaths()
@@ -95,6 +124,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	comps.wrapAPI = join.Wrap
 	addrs := listenAddrs(apiArgs, cmArgs, schedArgs)
 	if cfg.ClusterInit {
 		addrs = append(addrs, "127.0.0.1:2379", "127.0.0.1:2380")
@@ -170,6 +200,24 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Info("wrote kubeconfig", "path", cfg.WriteKubeconfig)
 	}
 
+	// The RBAC every agent needs and the add-ons, retried until applied.
+	addonsDone := make(chan error, 1)
+	go func() {
+		addonsDone <- applyAddons(clientCtx, &cfg, cred.AdminKubeconfig, clusterDNS, log.With("component", "addons"))
+	}()
+
+	// The server's own node. It stops first on shutdown: the kubelet must
+	// still reach the apiserver to stop cleanly.
+	agentCtx, stopAgent := context.WithCancel(ctx)
+	defer stopAgent()
+	var agentDone chan error // nil (never ready) without an agent
+	if runAgent {
+		agentDone = make(chan error, 1)
+		la := localAgent(&cfg, nodeToken.String())
+		log.Info("starting the agent of this node", "server", la.ServerURL)
+		go func() { agentDone <- cfg.RunAgent(agentCtx, la, log.With("component", "agent")) }()
+	}
+
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -183,17 +231,71 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	case err := <-schedDone:
 		runErr = errors.Join(errors.New("kube-scheduler stopped unexpectedly"), err)
 		schedDone <- nil
+	case err := <-agentDone:
+		if err == nil {
+			err = errors.New("it returned without an error")
+		}
+		runErr = fmt.Errorf("the agent stopped unexpectedly: %w", err)
+		agentDone <- nil
 	}
 
 	shutdownStart := time.Now()
+	if agentDone != nil {
+		stopAgent()
+		waitAll(log, shutdownStart.Add(stopAgentTimeout), map[string]chan error{"agent": agentDone})
+	}
+	phaseStart := time.Now()
 	stopClients()
-	waitAll(log, shutdownStart.Add(stopClientsTimeout), map[string]chan error{"kube-controller-manager": cmDone, "kube-scheduler": schedDone})
+	waitAll(log, phaseStart.Add(stopClientsTimeout), map[string]chan error{"kube-controller-manager": cmDone, "kube-scheduler": schedDone, "add-ons": addonsDone})
 	stopAPI()
-	waitAll(log, shutdownStart.Add(stopAPIServerBy), map[string]chan error{"kube-apiserver": apiDone})
-	closeStore(shutdownStart.Add(stopDatastoreBy))
+	waitAll(log, phaseStart.Add(stopAPIServerBy), map[string]chan error{"kube-apiserver": apiDone})
+	closeStore(phaseStart.Add(stopDatastoreBy))
 	log.Info("shutdown complete", "took", time.Since(shutdownStart).Round(time.Millisecond).String())
 	klog.Flush()
 	return runErr
+}
+
+// localAgent describes the agent of the server's own node: it joins
+// through loopback with the node token, like any other agent.
+func localAgent(cfg *Config, nodeToken string) LocalAgent {
+	a := LocalAgent{
+		ServerURL:    apiURL(cfg),
+		Token:        nodeToken,
+		DataDir:      cfg.DataDir,
+		NodeIPs:      slices.Clone(cfg.NodeIPs),
+		AgentOptions: cfg.Agent,
+	}
+	a.KubeletArgs = slices.Clone(cfg.Agent.KubeletArgs)
+	if cfg.ProtectKernelDefaults {
+		// K3s passes its server flag on to the kubelet; a user's
+		// --kubelet-arg comes later and wins.
+		a.KubeletArgs = append([]string{"protect-kernel-defaults=true"}, a.KubeletArgs...)
+	}
+	return a
+}
+
+// applyAddons applies the agent RBAC and the enabled add-ons with the admin
+// credentials, retrying until done or ctx is cancelled (nil then).
+func applyAddons(ctx context.Context, cfg *Config, adminKubeconfig, clusterDNS string, log *slog.Logger) error {
+	rc, err := clientcmd.BuildConfigFromFlags("", adminKubeconfig)
+	if err != nil {
+		log.Error("add-ons not applied: cannot load the admin kubeconfig", "path", adminKubeconfig, "err", err)
+		return err
+	}
+	disabled, _ := addons.ParseDisable(cfg.Disable) // validated by Config.Validate
+	if len(disabled) > 0 {
+		log.Info("add-ons disabled", "disabled", strings.Join(disabled, ","))
+	}
+	err = addons.Apply(ctx, rc, addons.Options{ClusterDNS: clusterDNS, ClusterDomain: cfg.ClusterDomain, Disabled: disabled}, log)
+	switch {
+	case err == nil:
+		log.Info("add-ons applied")
+	case ctx.Err() != nil:
+		return nil
+	default:
+		log.Error("add-ons not applied", "err", err)
+	}
+	return err
 }
 
 // waitAll waits until every channel delivered or the deadline passed.

@@ -5,6 +5,10 @@
 // kubeconfig it writes, records its arguments in D/args.json and its
 // helper child's PID in D/child.pid, and exits 0 on SIGTERM.
 //
+// Without --disable-agent the server also plays its own node, and
+// `fakeserver agent --server URL --token-file F --data-dir D --node-name N
+// --node-ip IP --kubelet-arg cgroup-root=R` plays an agent: see node.go.
+//
 // Behaviour switches (environment):
 //
 //	FAKESERVER_EXIT=N          print a few lines, then exit N at once
@@ -44,8 +48,16 @@ func (m *multi) String() string     { return fmt.Sprint(*m) }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func main() {
+	if len(os.Args) >= 2 {
+		switch os.Args[1] {
+		case "agent":
+			os.Exit(agentMain(os.Args[2:]))
+		case "container":
+			containerMain()
+		}
+	}
 	if len(os.Args) < 2 || os.Args[1] != "server" {
-		fmt.Fprintln(os.Stderr, "usage: fakeserver server [flags]")
+		fmt.Fprintln(os.Stderr, "usage: fakeserver server|agent [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
@@ -57,7 +69,13 @@ func main() {
 	token := fs.String("token", "", "")
 	endpoint := fs.String("datastore-endpoint", "", "")
 	fs.Bool("cluster-init", false, "")
-	fs.Bool("disable-agent", false, "")
+	disableAgent := fs.Bool("disable-agent", false, "")
+	nodeName := fs.String("node-name", "", "")
+	nodeIP := fs.String("node-ip", "", "")
+	advertise := fs.String("advertise-address", "", "")
+	var sans, kubeletArgs multi
+	fs.Var(&sans, "tls-san", "")
+	fs.Var(&kubeletArgs, "kubelet-arg", "")
 	var apiArgs multi
 	fs.Var(&apiArgs, "kube-apiserver-arg", "")
 	var cmArgs, schedArgs multi
@@ -78,13 +96,23 @@ func main() {
 		fmt.Fprintf(os.Stderr, "fakeserver: fatal: exiting with %d as told\n", n)
 		os.Exit(n)
 	}
-	if err := run(*dataDir, *kubeconfig, *mode, *bind, *port); err != nil {
+	srvNode := serverNode{token: *token}
+	if !*disableAgent {
+		srvNode.name, srvNode.ip, srvNode.cgroupRoot = *nodeName, *nodeIP, cgroupRootArg(kubeletArgs)
+	}
+	ips := []net.IP{net.ParseIP("127.0.0.1")}
+	for _, s := range append([]string{*nodeIP, *advertise}, sans...) {
+		if ip := net.ParseIP(s); ip != nil {
+			ips = append(ips, ip)
+		}
+	}
+	if err := run(*dataDir, *kubeconfig, *mode, *bind, *port, ips, srvNode); err != nil {
 		fmt.Fprintln(os.Stderr, "fakeserver:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dataDir, kubeconfig, mode, bind string, port int) error {
+func run(dataDir, kubeconfig, mode, bind string, port int, ips []net.IP, sn serverNode) error {
 	if err := os.MkdirAll(filepath.Join(dataDir, "server", "db"), 0o700); err != nil {
 		return err
 	}
@@ -101,11 +129,26 @@ func run(dataDir, kubeconfig, mode, bind string, port int) error {
 		return err
 	}
 
-	caPEM, cert, err := selfSigned()
+	caPEM, cert, err := selfSigned(ips)
 	if err != nil {
 		return err
 	}
+	nodes := newNodeList()
+	if sn.token != "" {
+		if err := os.WriteFile(filepath.Join(dataDir, "server", "node-token"), []byte("K10fake::server:"+sn.token+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	if sn.name != "" {
+		stop, err := simulateNode(filepath.Join(dataDir), sn.name, sn.ip, sn.cgroupRoot)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		nodes.add(sn.name)
+	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("/register", nodes.register)
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if os.Getenv("FAKESERVER_NOT_READY") == "1" {
 			http.Error(w, "[-]etcd failed: not ready", http.StatusInternalServerError)
@@ -115,7 +158,7 @@ func run(dataDir, kubeconfig, mode, bind string, port int) error {
 	})
 	mux.HandleFunc("/api/v1/nodes", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"kind":"NodeList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]}`)
+		fmt.Fprint(w, nodes.json())
 	})
 	ln, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(port)))
 	if err != nil {
@@ -171,7 +214,7 @@ current-context: fake
 // selfSigned makes a CA-signed serving certificate for 127.0.0.1 (the CA
 // and the leaf are the same self-signed certificate, which is enough for a
 // client that trusts it as its CA).
-func selfSigned() ([]byte, tls.Certificate, error) {
+func selfSigned(ips []net.IP) ([]byte, tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, tls.Certificate{}, err
@@ -185,7 +228,7 @@ func selfSigned() ([]byte, tls.Certificate, error) {
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
+		IPAddresses:           ips,
 		DNSNames:              []string{"localhost"},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)

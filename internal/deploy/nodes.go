@@ -1,0 +1,548 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/distrobench/distrobench/internal/atomicfile"
+	"github.com/distrobench/distrobench/internal/datastore"
+	"github.com/distrobench/distrobench/internal/netns"
+	"github.com/distrobench/distrobench/internal/process"
+	"github.com/distrobench/distrobench/internal/profile"
+	"github.com/distrobench/distrobench/internal/redact"
+)
+
+// defaultHTTPSPort is K3s's https-listen-port; a server on a simulated host
+// has the port to itself.
+const defaultHTTPSPort = 6443
+
+// runDirEnv marks every node process (and what inherits its environment,
+// such as containerd and its shims) with the run directory, so that `down`
+// finds the processes that left their process group.
+const runDirEnv = "DISTROBENCH_RUN_DIR"
+
+// cgroupParent holds every node's kubelet cgroup root: /k3lite/<network
+// id>-<node name>, unique per run, so that `down` removes exactly the cgroups
+// of its own nodes.
+const cgroupParent = "/k3lite"
+
+// Agent is one agent node (node1..nodeN) of a cluster, as recorded in the
+// state file (no secrets: agents read the node token from the server's
+// data dir).
+type Agent struct {
+	Name       string   `json:"name"` // Kubernetes node name
+	Host       string   `json:"host"` // network namespace
+	IP         string   `json:"ip"`
+	DataDir    string   `json:"dataDir"`
+	LogPath    string   `json:"logPath"`
+	CgroupRoot string   `json:"cgroupRoot"` // kubelet --cgroup-root
+	Args       []string `json:"args"`       // redacted
+	PID        int      `json:"pid"`        // 0 while stopped
+	PGID       int      `json:"pgid"`
+	StartTime  uint64   `json:"startTime"`
+
+	rawArgs []string
+	env     []string
+	proc    *process.Proc
+}
+
+// HasNodes reports whether deploying p (plus extra server args) starts
+// nodes: the server's own agent (unless --disable-agent) or any agent. Such
+// a cluster runs on simulated hosts (root needed) and its nodes import the
+// image tarballs (Options.ImageTarballs).
+func HasNodes(p *profile.Profile, extraServerArgs ...string) bool {
+	if p == nil {
+		return true // the defaults: K3s runs an agent
+	}
+	args := append(slices.Clone(p.Spec.Server.Args), extraServerArgs...)
+	return p.Spec.Nodes.Agents > 0 || !boolFlag(args, "--disable-agent")
+}
+
+// WantNodes is how many nodes the cluster has: the server's own (unless
+// its agent is disabled) and the agents.
+func (c *Cluster) WantNodes() int {
+	n := len(c.Agents)
+	if c.ServerAgent {
+		n++
+	}
+	return n
+}
+
+// NodeNames are the cluster's node names, node0 (the server's) first.
+func (c *Cluster) NodeNames() []string {
+	var out []string
+	if c.ServerAgent {
+		out = append(out, nodeName(0))
+	}
+	for _, a := range c.Agents {
+		out = append(out, a.Name)
+	}
+	return out
+}
+
+func nodeName(i int) string { return "node" + strconv.Itoa(i) }
+
+func (c *Cluster) cgroupRoot(i int) string {
+	return cgroupParent + "/" + c.Network.ID + "-" + nodeName(i)
+}
+
+// cgroupRoots are every node's kubelet cgroup root.
+func (c *Cluster) cgroupRoots() []string {
+	var out []string
+	if c.ServerCgroupRoot != "" {
+		out = append(out, c.ServerCgroupRoot)
+	}
+	for _, a := range c.Agents {
+		out = append(out, a.CgroupRoot)
+	}
+	return out
+}
+
+func checkSimulationPrereqs() error {
+	if os.Geteuid() != 0 {
+		return errors.New("nodes run on simulated hosts (network namespaces), which needs root: run as root, or pass --disable-agent in the server args and use no agents for a server-only cluster")
+	}
+	if _, err := exec.LookPath("nsenter"); err != nil {
+		return fmt.Errorf("nsenter not found (it starts each node inside its network namespace): install util-linux: %w", err)
+	}
+	return nil
+}
+
+// createNetwork plans the simulated network (node 0 = the server, then one
+// host per agent), records it in the state file before creating anything,
+// then creates it.
+func (c *Cluster) createNetwork(agents int) error {
+	nw, err := netns.Plan(agents + 1)
+	if err != nil {
+		return err
+	}
+	c.Network = nw
+	if c.ServerAgent {
+		c.ServerCgroupRoot = c.cgroupRoot(0)
+	}
+	if err := c.writeState(); err != nil {
+		return err
+	}
+	c.say(fmt.Sprintf("creating %d simulated hosts on %s (bridge %s)", len(nw.Hosts), nw.Subnet, nw.Bridge))
+	return nw.Create(c.log)
+}
+
+// nodeServerArgs are the server flags for running on host 0.
+func (c *Cluster) nodeServerArgs() []string {
+	h := c.Network.Hosts[0]
+	args := []string{
+		// The namespace is the server's own: listen on every address in it,
+		// so the server's kubelet may use loopback and the harness and the
+		// agents the bridge address.
+		"--bind-address", "0.0.0.0",
+		"--advertise-address", h.IP,
+		"--tls-san", h.IP,
+		"--node-ip", h.IP,
+		"--node-name", nodeName(0),
+	}
+	if c.ServerAgent {
+		args = append(args, "--kubelet-arg", "cgroup-root="+c.ServerCgroupRoot)
+	}
+	return args
+}
+
+var loopbackRE = regexp.MustCompile(`\b(127\.0\.0\.1|localhost)\b`)
+var hostPortRE = regexp.MustCompile(`\b(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\b`)
+
+// datastoreArgsForNodes adapts the datastore flags to a server on a
+// simulated host: the machine's loopback is not the server's, so a loopback
+// endpoint is rewritten to the bridge's gateway address, and every address
+// the endpoint names is dialled from inside the server's namespace. A
+// datastore server that listens on loopback only is unreachable from there
+// (the root namespace does not forward or NAT): that is reported, with what
+// to do, instead of a server that never gets ready.
+func (c *Cluster) datastoreArgsForNodes(ctx context.Context, inst *datastore.Instance) ([]string, error) {
+	args := slices.Clone(inst.ServerArgs)
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] != "--datastore-endpoint" {
+			continue
+		}
+		args[i+1] = loopbackRE.ReplaceAllString(args[i+1], c.Network.Gateway)
+		h := c.Network.Hosts[0]
+		for _, m := range hostPortRE.FindAllStringSubmatch(args[i+1], -1) {
+			dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			conn, err := h.Dial(dctx, m[1]+":"+m[2])
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("datastore %s is not reachable from the server's simulated host: %s (the host reaches the machine only at %s, without forwarding: the datastore server must listen on that address, not only on 127.0.0.1; or use sqlite or embedded-etcd, or --disable-agent in the server args and no agents)",
+					redact.Endpoint(args[i+1]), c.mask(err.Error()), c.Network.Gateway)
+			}
+			conn.Close()
+		}
+	}
+	return args, nil
+}
+
+// prepareAgents fills c.Agents (node1..nodeN on hosts 1..N).
+func (c *Cluster) prepareAgents(p *profile.Profile, n int) error {
+	tokenFile := filepath.Join(c.DataDir, "server", "node-token")
+	for i := 1; i <= n; i++ {
+		h := c.Network.Hosts[i]
+		a := &Agent{
+			Name:       nodeName(i),
+			Host:       h.Name,
+			IP:         h.IP,
+			DataDir:    filepath.Join(c.RunDir, nodeName(i)),
+			LogPath:    filepath.Join(c.RunDir, nodeName(i)+".log"),
+			CgroupRoot: c.cgroupRoot(i),
+		}
+		a.rawArgs = []string{"agent",
+			"--server", c.ServerURL,
+			"--token-file", tokenFile,
+			"--data-dir", a.DataDir,
+			"--node-name", a.Name,
+			"--node-ip", a.IP,
+			"--kubelet-arg", "cgroup-root=" + a.CgroupRoot,
+		}
+		a.rawArgs = append(a.rawArgs, p.ExpandArgs(p.Spec.Agent.Args, a.DataDir, c.RunDir)...)
+		a.Args = c.redactArgs(a.rawArgs)
+		a.env = append(envList(p.Spec.Agent.Env), runDirEnv+"="+c.RunDir)
+		if err := os.MkdirAll(a.DataDir, 0o700); err != nil {
+			return fmt.Errorf("create %s data directory: %w", a.Name, err)
+		}
+		c.Agents = append(c.Agents, a)
+	}
+	return c.writeState()
+}
+
+// nodeDataDirs are the data dirs of every node that runs an agent.
+func (c *Cluster) nodeDataDirs() []string {
+	var out []string
+	if c.ServerAgent {
+		out = append(out, c.DataDir)
+	}
+	for _, a := range c.Agents {
+		out = append(out, a.DataDir)
+	}
+	return out
+}
+
+// placeImages puts every image tarball into each node's
+// <data-dir>/agent/images/, hard-linked when on the same file system (the
+// tarballs are large and read-only), copied otherwise.
+func (c *Cluster) placeImages(tarballs []string) error {
+	if len(tarballs) == 0 {
+		return nil
+	}
+	c.say(fmt.Sprintf("placing %d image tarballs on %d nodes", len(tarballs), len(c.nodeDataDirs())))
+	for _, dir := range c.nodeDataDirs() {
+		imgDir := filepath.Join(dir, "agent", "images")
+		if err := os.MkdirAll(imgDir, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", imgDir, err)
+		}
+		for _, tb := range tarballs {
+			if err := linkOrCopy(tb, filepath.Join(imgDir, filepath.Base(tb))); err != nil {
+				return fmt.Errorf("image tarball %s: %w (build the images with 'distrobench images')", tb, err)
+			}
+		}
+	}
+	return nil
+}
+
+func linkOrCopy(src, dst string) error {
+	if _, err := os.Stat(src); err != nil {
+		return err
+	}
+	_ = os.Remove(dst)
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("copy to %s: %w", dst, err)
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+// startNodes starts every agent and waits until every node is Ready.
+func (c *Cluster) startNodes(ctx context.Context) error {
+	if len(c.Agents) > 0 {
+		tokenFile := filepath.Join(c.DataDir, "server", "node-token")
+		if _, err := os.Stat(tokenFile); err != nil {
+			return fmt.Errorf("the server is ready but wrote no node token (%s): agents cannot join: %w%s", tokenFile, err, c.tailNote())
+		}
+	}
+	for _, a := range c.Agents {
+		if err := c.startAgent(ctx, a); err != nil {
+			return err
+		}
+	}
+	if c.WantNodes() == 0 {
+		return nil
+	}
+	if err := c.waitNodes(ctx); err != nil {
+		return err
+	}
+	c.NodesReadyAfter = time.Since(c.StartedAt)
+	c.say(fmt.Sprintf("%d nodes ready after %.1fs", c.WantNodes(), c.NodesReadyAfter.Seconds()))
+	return nil
+}
+
+func (c *Cluster) startAgent(ctx context.Context, a *Agent) error {
+	c.say(fmt.Sprintf("starting agent %s (%s)", a.Name, a.IP))
+	var h netns.Host
+	for _, hh := range c.Network.Hosts {
+		if hh.Name == a.Host {
+			h = hh
+		}
+	}
+	path, args := h.Command(c.Binary, a.rawArgs...)
+	p, err := c.group.Start(ctx, process.Spec{Name: a.Name, Path: path, Args: args, Env: a.env, LogPath: a.LogPath})
+	if err != nil {
+		return err
+	}
+	a.proc = p
+	a.PID, a.PGID = p.PID, p.PGID
+	a.StartTime, _ = process.StartTime(p.PID)
+	if err := c.writeState(); err != nil {
+		c.log.Warn("could not record the agent in the state file", "agent", a.Name, "err", err)
+	}
+	return nil
+}
+
+// waitNodes polls the node list until WantNodes nodes are Ready, printing
+// a progress line whenever the count changes. An agent or server that exits
+// ends the wait with its log tail.
+func (c *Cluster) waitNodes(ctx context.Context) error {
+	want := c.WantNodes()
+	c.say(fmt.Sprintf("waiting for %d nodes to be Ready", want))
+	cfg, err := c.RESTConfig()
+	if err != nil {
+		return err
+	}
+	cfg.Timeout = 5 * time.Second
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(c.ReadyTimeout)
+	lastMsg, last := "", ""
+	for {
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		nodes, err := cs.CoreV1().Nodes().List(lctx, metav1.ListOptions{})
+		cancel()
+		if err != nil {
+			last = c.mask(err.Error())
+		} else {
+			ready := readyNodes(nodes.Items)
+			var missing []string
+			for _, n := range c.NodeNames() {
+				if !slices.Contains(ready, n) {
+					missing = append(missing, n)
+				}
+			}
+			if len(missing) == 0 {
+				return nil
+			}
+			last = fmt.Sprintf("%d/%d nodes Ready (waiting for %s)", want-len(missing), want, strings.Join(missing, ", "))
+			if last != lastMsg {
+				c.say(last)
+				lastMsg = last
+			}
+		}
+		if c.server != nil {
+			if exited, code := c.server.Exited(); exited {
+				return fmt.Errorf("the server exited with code %d while waiting for nodes%s", code, c.tailNote())
+			}
+		}
+		for _, a := range c.Agents {
+			if a.proc == nil {
+				continue
+			}
+			if exited, code := a.proc.Exited(); exited {
+				return fmt.Errorf("agent %s exited with code %d%s", a.Name, code, c.agentTailNote(a))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cancelled while waiting for nodes: %w", ctx.Err())
+		case <-time.After(time.Second):
+		}
+		if time.Now().After(deadline) {
+			notes := c.tailNote()
+			for _, a := range c.Agents {
+				notes += c.agentTailNote(a)
+			}
+			return fmt.Errorf("nodes not Ready within %s (spec.timeouts.ready): %s%s", c.ReadyTimeout, last, notes)
+		}
+	}
+}
+
+func readyNodes(nodes []corev1.Node) []string {
+	var out []string
+	for _, n := range nodes {
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+				out = append(out, n.Name)
+			}
+		}
+	}
+	return out
+}
+
+func (c *Cluster) agentTailNote(a *Agent) string {
+	lines := process.Tail(a.LogPath, tailLines)
+	for i := range lines {
+		lines[i] = c.mask(lines[i])
+	}
+	if len(lines) == 0 {
+		return fmt.Sprintf("\nthe %s log %s is empty", a.Name, a.LogPath)
+	}
+	return fmt.Sprintf("\nlast %d lines of the %s log (full log: %s):\n  %s", len(lines), a.Name, a.LogPath, strings.Join(lines, "\n  "))
+}
+
+func (c *Cluster) agentsRunning() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, a := range c.Agents {
+		switch {
+		case a.proc != nil:
+			if exited, _ := a.proc.Exited(); !exited {
+				n++
+			}
+		case c.loaded && a.PID > 0 && process.Alive(a.PID):
+			if st, err := process.StartTime(a.PID); err == nil && (a.StartTime == 0 || st == a.StartTime) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func (c *Cluster) agent(name string) (*Agent, error) {
+	for _, a := range c.Agents {
+		if a.Name == name {
+			return a, nil
+		}
+	}
+	return nil, fmt.Errorf("no agent %q in this cluster (agents: %s)", name, strings.Join(c.NodeNames(), ", "))
+}
+
+// StopAgent stops one agent (SIGTERM to its process group, the stop
+// timeout, then SIGKILL). Its pods keep running, as with K3s: containerd
+// shims and containers live outside the agent's process group until Down.
+func (c *Cluster) StopAgent(ctx context.Context, name string) (exitCode int, took time.Duration, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	a, err := c.agent(name)
+	if err != nil {
+		return 0, 0, err
+	}
+	if a.proc == nil {
+		if c.loaded {
+			return 0, 0, errors.New("stop agent: this cluster was loaded from its state file; use Down")
+		}
+		return 0, 0, fmt.Errorf("stop agent %s: not running", name)
+	}
+	code, took, err := a.proc.Stop(c.StopTimeout)
+	a.proc = nil
+	a.PID, a.StartTime = 0, 0
+	if werr := c.writeState(); werr != nil && err == nil {
+		err = werr
+	}
+	return code, took, err
+}
+
+// StartAgent starts a stopped agent again with the same arguments; it does
+// not wait for its node to be Ready (poll the node list for that).
+func (c *Cluster) StartAgent(ctx context.Context, name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loaded {
+		return errors.New("start agent: this cluster was loaded from its state file; start a new one with Up")
+	}
+	a, err := c.agent(name)
+	if err != nil {
+		return err
+	}
+	if a.proc != nil {
+		if exited, _ := a.proc.Exited(); !exited {
+			return fmt.Errorf("start agent %s: already running", name)
+		}
+	}
+	return c.startAgent(ctx, a)
+}
+
+// pointKubeconfig writes dst: src with every cluster's server set to url
+// (the server's address on the bridge instead of its loopback).
+func pointKubeconfig(src, dst, url string) error {
+	cfg, err := clientcmd.LoadFromFile(src)
+	if err != nil {
+		return fmt.Errorf("kubeconfig %s: %w", src, err)
+	}
+	if len(cfg.Clusters) == 0 {
+		return fmt.Errorf("kubeconfig %s has no cluster yet", src)
+	}
+	for _, cl := range cfg.Clusters {
+		cl.Server = url
+	}
+	b, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return fmt.Errorf("kubeconfig %s: %w", dst, err)
+	}
+	if err := atomicfile.Write(dst, b, 0o600); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", dst, err)
+	}
+	return nil
+}
+
+// boolFlag reports whether a K3s boolean flag is set (true) in args:
+// "--flag", "--flag=true"; "--flag=false" unsets it; the last one wins.
+func boolFlag(args []string, flag string) bool {
+	on := false
+	for _, a := range args {
+		name, val, hasVal := strings.Cut(a, "=")
+		if strings.HasPrefix(name, "-") && !strings.HasPrefix(name, "--") {
+			name = "-" + name
+		}
+		if name != flag {
+			continue
+		}
+		if !hasVal {
+			on = true
+			continue
+		}
+		b, err := strconv.ParseBool(val)
+		on = err == nil && b
+	}
+	return on
+}
