@@ -4,6 +4,9 @@
 #   hack/install-deps.sh datastores   # mariadb-server postgresql etcd-server etcd-client
 #   hack/install-deps.sh tools        # zstd xz-utils iproute2 procps
 #   hack/install-deps.sh arm64        # qemu-user-static binfmt-support, binfmt enabled (arm64 binaries run here)
+#   hack/install-deps.sh helpers      # gcc pkg-config libseccomp-dev: runc (cgo + seccomp) for amd64
+#   hack/install-deps.sh helpers-arm64 # aarch64 cross gcc + an arm64 libseccomp sysroot in distro/_output/sysroot/arm64
+#   hack/install-deps.sh images       # busybox-static (amd64+arm64 via apt) and containerd+ctr for the images test
 #   hack/install-deps.sh all          # all of the above
 #
 # Idempotent: every package is checked with dpkg first; `apt-get update` runs
@@ -15,7 +18,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 datastores|tools|all" >&2
+  echo "usage: $0 datastores|tools|arm64|helpers|helpers-arm64|all ..." >&2
   exit 2
 }
 
@@ -24,17 +27,70 @@ usage() {
 datastores=(mariadb-server mariadb-client postgresql etcd-server etcd-client)
 tools=(zstd xz-utils iproute2 procps)
 arm64=(qemu-user-static binfmt-support)
+# distro/Makefile builds runc with cgo and libseccomp, linked statically
+# (libseccomp-dev ships libseccomp.a); the arm64 build cross-compiles with
+# Debian's aarch64 toolchain against an arm64 libseccomp unpacked into a
+# sysroot (see ensure_sysroot).
+helpers=(gcc libc6-dev pkg-config libseccomp-dev)
+helpers_arm64=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross pkg-config)
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Kept out of git (distro/_output is ignored); distro/Makefile reads it.
+SYSROOT_ARM64="${REPO_ROOT}/distro/_output/sysroot/arm64"
 
 want=()
 enable_binfmt=0
+make_sysroot=0
+# --- images (distrobench images build; H4, issue 4) --------------------------
+# `hack/install-deps.sh images`: the busybox and agnhost images are made of
+# Debian's busybox-static, which `distrobench images build` takes from apt
+# (apt-cache show + apt-get download busybox-static:<arch>, for amd64 and
+# arm64), so dpkg must know the other arch and apt's lists must be current.
+# containerd (Debian's 1.6, with ctr and runc) is for internal/images'
+# integration test, which imports the archives and runs busybox. Part of `all`.
+images=(busybox-static containerd)
+images_args=()
+for group in "$@"; do
+  case "$group" in
+    images) want+=("${images[@]}") ;;
+    all) want+=("${images[@]}"); images_args+=("$group") ;;
+    *) images_args+=("$group") ;;
+  esac
+done
+if [ ${#want[@]} -gt 0 ]; then
+  native=$(dpkg --print-architecture)
+  for a in amd64 arm64; do
+    [ "$a" = "$native" ] && continue
+    dpkg --print-foreign-architectures | grep -qx "$a" && continue
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "install-deps: need root to add the $a architecture to dpkg (run: sudo $0 $*)" >&2
+      exit 1
+    fi
+    echo "install-deps: adding the $a architecture to dpkg (for apt-get download of busybox-static:$a)"
+    dpkg --add-architecture "$a"
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+  done
+  for a in amd64 arm64; do
+    if ! apt-cache show --no-all-versions "busybox-static:$a" >/dev/null 2>&1; then
+      [ "$(id -u)" -eq 0 ] || { echo "install-deps: apt does not know busybox-static:$a; run: sudo apt-get update" >&2; exit 1; }
+      apt-get -o DPkg::Lock::Timeout=600 update -qq
+      break
+    fi
+  done
+fi
+set -- "${images_args[@]}"
+# --- end images ---------------------------------------------------------------
 for group in "$@"; do
   case "$group" in
     datastores) want+=("${datastores[@]}") ;;
     tools) want+=("${tools[@]}") ;;
     arm64) want+=("${arm64[@]}"); enable_binfmt=1 ;;
-    all) want+=("${datastores[@]}" "${tools[@]}" "${arm64[@]}"); enable_binfmt=1 ;;
+    helpers) want+=("${helpers[@]}") ;;
+    helpers-arm64) want+=("${helpers_arm64[@]}"); make_sysroot=1 ;;
+    all) want+=("${datastores[@]}" "${tools[@]}" "${arm64[@]}" "${helpers[@]}" "${helpers_arm64[@]}")
+      enable_binfmt=1; make_sysroot=1 ;;
     -h|--help) usage ;;
-    *) echo "$0: unknown group '$group' (valid: datastores, tools, arm64, all)" >&2; exit 2 ;;
+    *) echo "$0: unknown group '$group' (valid: datastores, tools, arm64, helpers, helpers-arm64, images, all)" >&2; exit 2 ;;
   esac
 done
 
@@ -61,9 +117,52 @@ ensure_binfmt() {
     echo "install-deps: qemu-aarch64 binfmt handler is not enabled" >&2; exit 1; }
 }
 
+# The arm64 libseccomp sysroot: Debian's libseccomp-dev:arm64 and
+# libseccomp2:arm64 unpacked with dpkg -x (not installed: they would replace
+# nothing on this amd64 host, but installing a foreign-arch -dev package pulls
+# in foreign-arch dependencies). Made once; delete the directory to refresh it.
+# Made in a temporary directory and renamed into place, so an interrupted run
+# never leaves a half sysroot that looks done.
+ensure_sysroot() {
+  [ "$make_sysroot" -eq 1 ] || return 0
+  local stamp="${SYSROOT_ARM64}/.debs"
+  if [ -f "$stamp" ] && [ -f "${SYSROOT_ARM64}/usr/lib/aarch64-linux-gnu/libseccomp.a" ]; then
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: need root to make the arm64 libseccomp sysroot (run: sudo $0 helpers-arm64)" >&2
+    exit 1
+  fi
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    echo "install-deps: adding the arm64 architecture to dpkg (for apt-get download of libseccomp:arm64)"
+    dpkg --add-architecture arm64
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+  fi
+  local tmp
+  mkdir -p "$(dirname "$SYSROOT_ARM64")"
+  tmp=$(mktemp -d "${SYSROOT_ARM64}.tmp.XXXXXX")
+  chmod 0755 "$tmp" # apt-get download fetches as user _apt
+  if ! (cd "$tmp" && apt-get download -qq libseccomp-dev:arm64 libseccomp2:arm64); then
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    (cd "$tmp" && apt-get download -qq libseccomp-dev:arm64 libseccomp2:arm64)
+  fi
+  mkdir "$tmp/root"
+  for deb in "$tmp"/*.deb; do
+    dpkg -x "$deb" "$tmp/root"
+    basename "$deb" >>"$tmp/root/.debs"
+  done
+  [ -f "$tmp/root/usr/lib/aarch64-linux-gnu/libseccomp.a" ] || {
+    echo "install-deps: libseccomp-dev:arm64 has no libseccomp.a: cannot link runc statically for arm64" >&2; exit 1; }
+  rm -rf "$SYSROOT_ARM64"
+  mv "$tmp/root" "$SYSROOT_ARM64"
+  rm -rf "$tmp"
+  echo "install-deps: arm64 libseccomp sysroot in $SYSROOT_ARM64 ($(tr '\n' ' ' <"$SYSROOT_ARM64/.debs"))"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: already installed: ${want[*]}"
   ensure_binfmt
+  ensure_sysroot
   exit 0
 fi
 
@@ -126,4 +225,5 @@ if [ ${#still[@]} -gt 0 ]; then
   exit 1
 fi
 ensure_binfmt
+ensure_sysroot
 echo "install-deps: done"

@@ -1,7 +1,17 @@
-// Package build builds k3lite from distro/ with `go build`, one binary per
-// architecture and build profile, cached under a hash of its sources and
-// settings, and measures what it built: build time and binary size, raw and
-// compressed.
+// Package build builds k3lite from distro/, one binary per architecture and
+// build profile, cached under a hash of its sources and settings, and
+// measures what it built: build time, binary size raw and compressed, and
+// the size of the helper bundle inside it.
+//
+// The recipe is distro/Makefile's, run as `make -C distro build-<arch>`
+// with this package's output directory, version stamp and the profile's
+// tags, ldflags and environment: k3lite is a distribution with its own build
+// (helpers built with cgo and cross compilers, packed into an archive that
+// k3lite embeds, then k3lite itself), which a developer runs without the
+// harness, as one builds K3s with its own make. The harness drives that
+// build the way it drives k3lite, from the outside; the other way round
+// (the Makefile calling distrobench) would make the distribution depend on
+// its benchmark.
 package build
 
 import (
@@ -68,6 +78,32 @@ type Artifact struct {
 	ZstdMethod string `json:"zstdMethod"`
 	XzMethod   string `json:"xzMethod"`
 	Version    string `json:"version"`
+	// Bundle describes the helper binaries packed into k3lite; nil for a
+	// binary distrobench did not build (Inspect).
+	Bundle *Bundle `json:"bundle,omitempty"`
+}
+
+// Bundle is the helper bundle embedded in a k3lite binary, as reported by
+// distro/Makefile (k3lite-linux-<arch>.bundle.json, written by
+// distro/pkg/bundle/cmd/pack).
+type Bundle struct {
+	Hash string `json:"hash"`
+	// Compression names how the archive is compressed, e.g. "zstd-best".
+	Compression string `json:"compression"`
+	// RawSize is the sum of the helpers' sizes; CompressedSize the
+	// archive's, i.e. what the helpers add to k3lite.
+	RawSize        int64        `json:"rawSize"`
+	CompressedSize int64        `json:"compressedSize"`
+	Files          []BundleFile `json:"files"`
+}
+
+// BundleFile is one helper binary. CompressedAlone is its size compressed on
+// its own with the archive's settings (the archive compresses all helpers as
+// one stream, so no per-file share of it exists).
+type BundleFile struct {
+	Name            string `json:"name"`
+	Size            int64  `json:"size"`
+	CompressedAlone int64  `json:"compressedAlone"`
 }
 
 var versionRE = regexp.MustCompile(`^v(\d+)\.(\d+)\.(\d+)([-+.][0-9A-Za-z.+-]+)?$`)
@@ -125,9 +161,10 @@ func (o *Options) extraEnv() map[string]string {
 	return o.Bundled.Env
 }
 
-// buildEnv is the environment of go build: the caller's, then the cross
-// compilation settings, then the profile's env (later entries win in os/exec,
-// so a profile may e.g. turn cgo back on).
+// buildEnv is the environment of the build: the caller's, then the cross
+// compilation settings, then the profile's env (later entries win in
+// os/exec). distro/Makefile sets GOOS, GOARCH and CGO_ENABLED on each of its
+// go commands itself (for k3lite from its CGO variable, see makeArgs).
 func buildEnv(o Options) []string {
 	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+o.Arch)
 	extra := o.extraEnv()
@@ -137,8 +174,8 @@ func buildEnv(o Options) []string {
 	return env
 }
 
-// Stamp is what k3lite's version variables are set to, the same set
-// distro/Makefile passes.
+// Stamp is what k3lite's version variables are set to: distro/Makefile's
+// VERSION, COMMIT, TREE_STATE and BUILD_DATE.
 type Stamp struct {
 	Version   string // gitVersion, e.g. v1.37.2-k3lite1 (major and minor are derived from it)
 	Commit    string // gitCommit: HEAD of the repository, "unknown" outside git
@@ -146,11 +183,10 @@ type Stamp struct {
 	BuildDate string // buildDate, RFC 3339 UTC
 }
 
-// stamp computes the version stamp of a build. Unlike distro/Makefile, whose
-// BUILD_DATE is `date -u`, the build date never comes from the clock: the
-// profile's or caller's SOURCE_DATE_EPOCH (reproducible-builds.org
-// convention), else the time of the last commit touching distro/, else the
-// Unix epoch. Commit, tree state and date are not part of the source hash: a
+// stamp computes the version stamp of a build. The build date never comes
+// from the clock: the profile's or caller's SOURCE_DATE_EPOCH
+// (reproducible-builds.org convention), else the time of the last commit
+// touching distro/ (distro/Makefile's default too), else the Unix epoch. Commit, tree state and date are not part of the source hash: a
 // cached binary keeps the stamp of the build that produced it, and committing
 // already-built sources does not force a rebuild.
 func stamp(ctx context.Context, o Options) Stamp {
@@ -182,30 +218,6 @@ func stamp(ctx context.Context, o Options) Stamp {
 	return st
 }
 
-// LDFlags returns the -ldflags words k3lite is linked with, as distro/Makefile
-// assembles them: stripped, the Kubernetes version variables of
-// k8s.io/component-base/version and k8s.io/client-go/pkg/version set the way
-// Kubernetes' hack/lib/version.sh sets them, then the profile's extra words.
-func LDFlags(st Stamp, extra []string) []string {
-	m := versionRE.FindStringSubmatch(st.Version)
-	major, minor := "", ""
-	if m != nil {
-		major, minor = m[1], m[2]
-	}
-	flags := []string{"-s", "-w"}
-	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
-		flags = append(flags,
-			"-X", pkg+".gitVersion="+st.Version,
-			"-X", pkg+".gitMajor="+major,
-			"-X", pkg+".gitMinor="+minor,
-			"-X", pkg+".gitCommit="+st.Commit,
-			"-X", pkg+".gitTreeState="+st.TreeState,
-			"-X", pkg+".buildDate="+st.BuildDate,
-		)
-	}
-	return append(flags, extra...)
-}
-
 // Build builds k3lite for o.Arch, or returns the cached binary of the same
 // source hash, and measures its raw and compressed sizes (also cached).
 func Build(ctx context.Context, o Options) (*Artifact, error) {
@@ -223,7 +235,8 @@ func Build(ctx context.Context, o Options) (*Artifact, error) {
 		SourceHash: hash,
 		Version:    o.Version,
 	}
-	if fi, err := os.Stat(a.Path); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+	bundleJSON := filepath.Join(dir, bundleReport(o.Arch))
+	if fi, err := os.Stat(a.Path); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 && fileExists(bundleJSON) {
 		a.Cached = true
 		o.progress("k3lite %s linux/%s: cached build %s", o.Version, o.Arch, short(hash))
 	} else {
@@ -232,16 +245,43 @@ func Build(ctx context.Context, o Options) (*Artifact, error) {
 		}
 		o.progress("k3lite %s linux/%s: building (source hash %s)", o.Version, o.Arch, short(hash))
 		start := time.Now()
-		if err := goBuild(ctx, o, a.Path); err != nil {
+		if err := makeBuild(ctx, o, dir); err != nil {
 			return nil, err
 		}
 		a.BuildSeconds = time.Since(start).Seconds()
 		o.progress("k3lite linux/%s: built in %.1fs", o.Arch, a.BuildSeconds)
 	}
+	if a.Bundle, err = readBundle(bundleJSON); err != nil {
+		return nil, err
+	}
 	if err := sizes(ctx, o, a, filepath.Join(filepath.Dir(a.Path), "sizes.json")); err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// bundleReport is the name of the bundle report distro/Makefile writes
+// beside k3lite-linux-<arch>.
+func bundleReport(arch string) string { return "k3lite-linux-" + arch + ".bundle.json" }
+
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+func readBundle(path string) (*Bundle, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("helper bundle report: %w (distro/Makefile writes it beside k3lite)", err)
+	}
+	var bu Bundle
+	if err := json.Unmarshal(b, &bu); err != nil {
+		return nil, fmt.Errorf("helper bundle report %s: %w", path, err)
+	}
+	if bu.CompressedSize <= 0 || bu.RawSize <= 0 || len(bu.Files) == 0 {
+		return nil, fmt.Errorf("helper bundle report %s lists no helpers: delete it and build again", path)
+	}
+	return &bu, nil
 }
 
 func short(hash string) string {
@@ -251,32 +291,39 @@ func short(hash string) string {
 	return hash
 }
 
-// goBuild runs go build into a temporary file next to out and renames it into
-// place, so an interrupted build never leaves a binary that looks cached.
-func goBuild(ctx context.Context, o Options, out string) error {
-	tmp := fmt.Sprintf("%s.tmp-%d", out, os.Getpid())
-	defer os.Remove(tmp)
-
-	args := []string{"build", "-trimpath", "-o", tmp,
-		"-ldflags", strings.Join(LDFlags(stamp(ctx, o), o.extraLDFlags()), " ")}
-	if tags := o.tags(); len(tags) > 0 {
-		args = append(args, "-tags", strings.Join(tags, ","))
+// makeBuild runs `make -C distro build-<arch>` with its output in a
+// temporary directory under dir, then moves the bundle report and, last, the
+// binary into dir: an interrupted build never leaves a binary that looks
+// cached.
+func makeBuild(ctx context.Context, o Options, dir string) error {
+	makeBin, err := exec.LookPath("make")
+	if err != nil {
+		return fmt.Errorf("building k3lite needs GNU make: %w (apt-get install make)", err)
 	}
-	args = append(args, "./cmd/k3lite")
+	tmp, err := os.MkdirTemp(dir, "make-")
+	if err != nil {
+		return fmt.Errorf("creating build dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	args, err := makeArgs(stamp(ctx, o), o, tmp)
+	if err != nil {
+		return err
+	}
 
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = filepath.Join(o.RepoRoot, "distro")
+	cmd := exec.CommandContext(ctx, makeBin, args...)
+	cmd.Dir = o.RepoRoot
 	cmd.Env = buildEnv(o)
-	// Own process group, killed as a whole on cancel: go build's compile and
-	// link children must not outlive a Ctrl-C.
+	// Own process group, killed as a whole on cancel: make's go build,
+	// compile, link and cc children must not outlive a Ctrl-C.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
 	lw := &lineWriter{log: o.Log, keep: 40}
 	cmd.Stdout, cmd.Stderr = lw, lw
-	o.Log.Debug("go build", "dir", cmd.Dir, "args", redact.Args(args), "GOARCH", o.Arch)
-	// go build is silent for minutes on a cold cache (a Kubernetes build
-	// takes 10-20 min on 2 cores): say it is still working every 30 s.
+	o.Log.Debug("make", "dir", cmd.Dir, "args", redact.Args(args), "GOARCH", o.Arch)
+	// The build is silent for minutes on a cold cache (a Kubernetes build
+	// takes 10-20 min on 2 cores, the helpers a few more): say it is still
+	// working every 30 s.
 	started := time.Now()
 	done := make(chan struct{})
 	go func() {
@@ -287,29 +334,61 @@ func goBuild(ctx context.Context, o Options, out string) error {
 			case <-done:
 				return
 			case <-tick.C:
-				o.progress("k3lite linux/%s: go build running for %s (a cold build takes 10-20 min on 2 cores)",
-					o.Arch, time.Since(started).Round(time.Second))
+				o.progress("k3lite linux/%s: make build-%s running for %s (a cold build takes 10-20 min on 2 cores)",
+					o.Arch, o.Arch, time.Since(started).Round(time.Second))
 			}
 		}
 	}()
-	err := cmd.Run()
+	err = cmd.Run()
 	close(done)
 	lw.flush()
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("go build of k3lite for linux/%s interrupted: %w", o.Arch, ctx.Err())
+			return fmt.Errorf("build of k3lite for linux/%s interrupted: %w", o.Arch, ctx.Err())
 		}
-		return fmt.Errorf("go build of k3lite for linux/%s in %s failed: %w; last compiler output:\n%s",
-			o.Arch, cmd.Dir, err, strings.Join(lw.tail(), "\n"))
+		return fmt.Errorf("make -C distro build-%s (k3lite for linux/%s) failed: %w; last output:\n%s",
+			o.Arch, o.Arch, err, strings.Join(lw.tail(), "\n"))
 	}
-	if err := os.Rename(tmp, out); err != nil {
-		return fmt.Errorf("storing k3lite binary in the build cache: %w", err)
+	bin := "k3lite-linux-" + o.Arch
+	for _, name := range []string{bundleReport(o.Arch), bin} {
+		if err := os.Rename(filepath.Join(tmp, name), filepath.Join(dir, name)); err != nil {
+			return fmt.Errorf("storing the k3lite build in the build cache: %w (does distro/Makefile still write %s to OUT?)", err, name)
+		}
 	}
 	return nil
 }
 
-// lineWriter logs go build's output line by line at debug level and keeps the
-// last lines for the error message.
+// makeArgs are the arguments of the make run: the target, OUT, the version
+// stamp and the profile's tags and ldflags, as variables of distro/Makefile.
+func makeArgs(st Stamp, o Options, out string) ([]string, error) {
+	vars := []struct{ name, value string }{
+		{"OUT", out},
+		{"VERSION", st.Version},
+		{"COMMIT", st.Commit},
+		{"TREE_STATE", st.TreeState},
+		{"BUILD_DATE", st.BuildDate},
+		{"TAGS", strings.Join(o.tags(), ",")},
+		{"EXTRA_LDFLAGS", strings.Join(o.extraLDFlags(), " ")},
+	}
+	// The Makefile builds k3lite with CGO_ENABLED=$(CGO) (default 0): a
+	// profile that turns cgo on says so in its env.
+	if v, ok := o.extraEnv()["CGO_ENABLED"]; ok {
+		vars = append(vars, struct{ name, value string }{"CGO", v})
+	}
+	args := []string{"-C", "distro", "build-" + o.Arch}
+	for _, v := range vars {
+		// The Makefile quotes TAGS and the ldflags with '...' for the
+		// shell; make itself expands $ in a variable's value.
+		if strings.ContainsAny(v.value, "'\n") {
+			return nil, fmt.Errorf("build setting %s=%q: single quotes and newlines are not supported in k3lite build settings", v.name, v.value)
+		}
+		args = append(args, v.name+"="+strings.ReplaceAll(v.value, "$", "$$"))
+	}
+	return args, nil
+}
+
+// lineWriter logs the build's output line by line at debug level and keeps
+// the last lines for the error message.
 type lineWriter struct {
 	mu      sync.Mutex
 	log     *slog.Logger
@@ -335,7 +414,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 
 func (w *lineWriter) add(line string) {
 	line = strings.TrimRight(line, "\r")
-	w.log.Debug("go build: " + line)
+	w.log.Debug("build: " + line)
 	w.lines = append(w.lines, line)
 	if len(w.lines) > w.keep {
 		w.lines = w.lines[len(w.lines)-w.keep:]

@@ -14,14 +14,34 @@ import (
 	"github.com/distrobench/distrobench/internal/profile"
 )
 
+// fakeMakefile has distro/Makefile's interface (the variables makeArgs sets,
+// build-<arch> writing k3lite-linux-<arch> and its bundle report to OUT)
+// without the helpers: a plain go build and a fixed report.
+// TestMakefileContract checks the real Makefile against the same interface.
+const fakeMakefile = `OUT ?= _output
+TAGS ?=
+EXTRA_LDFLAGS ?=
+CGO_ENABLED ?= 0
+build-%:
+	@mkdir -p $(OUT)
+	CGO_ENABLED=$(CGO_ENABLED) GOOS=linux GOARCH=$* go build -trimpath -tags '$(TAGS)' \
+		-ldflags '-X main.version=$(VERSION) $(EXTRA_LDFLAGS)' -o $(OUT)/k3lite-linux-$* ./cmd/k3lite
+	echo '` + fakeBundleReport + `' >$(OUT)/k3lite-linux-$*.bundle.json
+`
+
+const fakeBundleReport = `{"hash":"ab12","compression":"zstd-best","rawSize":300,"compressedSize":90,` +
+	`"files":[{"name":"runc","size":200,"sha256":"x","compressedAlone":70},{"name":"bridge","size":100,"sha256":"y","compressedAlone":40}]}`
+
 // fakeRepo writes a repository root whose distro/ is a tiny module with a
-// cmd/k3lite main package, and returns its path.
+// cmd/k3lite main package and a Makefile, and returns its path.
 func fakeRepo(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
 	write(t, root, "distro/go.mod", "module example.com/fakedistro\n\ngo 1.26\n")
 	write(t, root, "distro/cmd/k3lite/main.go", "package main\n\nfunc main() {}\n")
 	write(t, root, "distro/pkg/bundle/manifest.yaml", "kind: Fake\n")
+	write(t, root, "distro/Makefile", fakeMakefile)
+	write(t, root, "distro/helpers/go.mod", "module example.com/fakedistro/helpers\n")
 	return root
 }
 
@@ -66,8 +86,11 @@ func TestSourceHashStable(t *testing.T) {
 	write(t, root, "distro/pkg/x/testdata/golden.txt", "golden")
 	write(t, root, "distro/pkg/x/x_test.go", "package x\n")
 	write(t, root, "distro/.git/HEAD", "ref: refs/heads/main\n")
+	write(t, root, "distro/_output/helpers/amd64/runc", "staged helper")
+	write(t, root, "distro/pkg/bundle/assets/amd64/helpers.tar.zst", "generated archive")
+	write(t, root, "distro/pkg/bundle/assets/arm64/.helpers.tar.zst.tmp-123", "archive being written")
 	if h := hash(t, root, o); h != h1 {
-		t.Errorf("build outputs, testdata, tests or dot dirs changed the hash")
+		t.Errorf("build outputs, generated archives, testdata, tests or dot dirs changed the hash")
 	}
 }
 
@@ -96,6 +119,12 @@ func TestSourceHashSensitive(t *testing.T) {
 	check("edited embedded file", hash(t, root, base))
 	write(t, root, "distro/pkg/bundle/new.yaml", "")
 	check("new file", hash(t, root, base))
+	write(t, root, "distro/helpers/go.mod", "module example.com/fakedistro/helpers\n\ntool example.com/runc\n")
+	check("helpers module", hash(t, root, base))
+	write(t, root, "distro/Makefile", fakeMakefile+"\n# changed\n")
+	check("Makefile", hash(t, root, base))
+	write(t, root, "distro/pkg/bundle/assets/amd64/README.md", "other placeholder")
+	check("committed asset", hash(t, root, base))
 	if err := os.Chmod(filepath.Join(root, "distro/pkg/bundle/new.yaml"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -115,26 +144,66 @@ func TestSourceHashErrors(t *testing.T) {
 	}
 }
 
-func TestLDFlags(t *testing.T) {
-	st := Stamp{Version: "v1.37.2-k3lite1", Commit: "abc123", TreeState: "dirty", BuildDate: "2026-01-02T03:04:05Z"}
-	got := strings.Join(LDFlags(st, []string{"-X", "main.extra=1"}), " ")
+// TestMakefileContract runs the real distro/Makefile with `make -n` (print,
+// do not run) and the arguments Build passes, and checks that k3lite's go
+// build gets them: output path, tags, the version stamp in the Kubernetes
+// version variables, containerd's version, the profile's ldflags last, and
+// the bundle report copied next to the binary.
+func TestMakefileContract(t *testing.T) {
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := Stamp{Version: "v1.37.2-k3lite9", Commit: "abc123", TreeState: "dirty", BuildDate: "2026-01-02T03:04:05Z"}
+	out := t.TempDir()
+	o := Options{RepoRoot: repo, Arch: "arm64", Bundled: &profile.Bundled{
+		Tags: []string{"a", "b"}, LDFlags: []string{"-X", "main.extra=$HOME"}}}
+	args, err := makeArgs(st, o, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("make", append([]string{"-n"}, args...)...)
+	cmd.Dir = repo
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n %v: %v\n%s", args, err, b)
+	}
+	var build string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "./cmd/k3lite") {
+			build = line
+		}
+	}
+	if build == "" {
+		t.Fatalf("make -n printed no go build of ./cmd/k3lite:\n%s", b)
+	}
 	for _, want := range []string{
-		"-s -w ",
-		"-X k8s.io/component-base/version.gitVersion=v1.37.2-k3lite1",
+		"GOARCH=arm64 ", "CGO_ENABLED=0 ",
+		"-tags 'a,b'",
+		"-o " + out + "/k3lite-linux-arm64 ",
+		"-X k8s.io/component-base/version.gitVersion=v1.37.2-k3lite9",
 		"-X k8s.io/component-base/version.gitMajor=1",
 		"-X k8s.io/component-base/version.gitMinor=37",
 		"-X k8s.io/component-base/version.gitCommit=abc123",
 		"-X k8s.io/component-base/version.gitTreeState=dirty",
 		"-X k8s.io/component-base/version.buildDate=2026-01-02T03:04:05Z",
-		"-X k8s.io/client-go/pkg/version.gitVersion=v1.37.2-k3lite1",
+		"-X k8s.io/client-go/pkg/version.gitVersion=v1.37.2-k3lite9",
 		"-X k8s.io/client-go/pkg/version.gitMinor=37",
+		"-X github.com/containerd/containerd/v2/version.Version=v2.",
+		// $ reaches the shell unexpanded by make, inside single quotes.
+		"-X main.extra=$HOME'",
 	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("ldflags %q lack %q", got, want)
+		if !strings.Contains(build, want) {
+			t.Errorf("k3lite's go build lacks %q:\n%s", want, build)
 		}
 	}
-	if !strings.HasSuffix(got, "-X main.extra=1") {
-		t.Errorf("profile ldflags must come last: %q", got)
+	if !strings.Contains(string(b), out+"/k3lite-linux-arm64.bundle.json") {
+		t.Errorf("the bundle report is not written to OUT:\n%s", b)
+	}
+
+	o.Bundled.LDFlags = []string{"-X", "main.x='quoted'"}
+	if _, err := makeArgs(st, o, out); err == nil || !strings.Contains(err.Error(), "single quotes") {
+		t.Errorf("ldflags with a single quote: %v", err)
 	}
 }
 
@@ -198,9 +267,20 @@ func TestBuildAndCache(t *testing.T) {
 			t.Errorf("%s %v: samples %v", m.Name, m.Labels, m.Samples)
 		}
 	}
-	want := []string{"build.duration/", "binary.size/none", "binary.size/" + a.ZstdMethod, "binary.size/xz"}
+	want := []string{"build.duration/", "binary.size/none", "binary.size/" + a.ZstdMethod, "binary.size/xz",
+		"bundle.size/none", "bundle.size/zstd-best",
+		"bundle.file.size/none", "bundle.file.size/zstd-best", "bundle.file.size/none", "bundle.file.size/zstd-best"}
 	if !slices.Equal(names, want) {
 		t.Errorf("measurements %v, want %v", names, want)
+	}
+	if a.Bundle == nil || a.Bundle.RawSize != 300 || a.Bundle.CompressedSize != 90 || len(a.Bundle.Files) != 2 ||
+		a.Bundle.Files[0] != (BundleFile{Name: "runc", Size: 200, CompressedAlone: 70}) {
+		t.Errorf("bundle = %+v, want the Makefile's report", a.Bundle)
+	}
+	for _, m := range ms {
+		if m.Name == "bundle.file.size" && m.Labels["file"] == "bridge" && m.Labels["compression"] == "zstd-best" && m.Samples[0] != 40 {
+			t.Errorf("bridge compressed alone: %v, want 40", m.Samples)
+		}
 	}
 
 	// The second build of the same sources is a cache hit, and its sizes
@@ -223,7 +303,7 @@ func TestBuildAndCache(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Build: %v", err)
 	}
-	if !a2.Cached || a2.Path != a.Path || a2.BuildSeconds != 0 || a2.SizeRaw != a.SizeRaw {
+	if !a2.Cached || a2.Path != a.Path || a2.BuildSeconds != 0 || a2.SizeRaw != a.SizeRaw || a2.Bundle == nil || a2.Bundle.Hash != "ab12" {
 		t.Errorf("second build = %+v, want a cache hit of %+v", a2, a)
 	}
 	if a2.SizeXz != 7 {
@@ -243,8 +323,8 @@ func TestBuildFailureShowsCompilerOutput(t *testing.T) {
 	if err == nil {
 		t.Fatalf("broken source built: %+v", a)
 	}
-	if !strings.Contains(err.Error(), "undefined: undefinedThing") {
-		t.Errorf("error lacks the compiler message: %v", err)
+	if !strings.Contains(err.Error(), "undefined: undefinedThing") || !strings.Contains(err.Error(), "make -C distro build-amd64") {
+		t.Errorf("error lacks the failed command or the compiler message: %v", err)
 	}
 	h := hash(t, root, Options{RepoRoot: root, Arch: "amd64"})
 	if _, serr := os.Stat(filepath.Join(root, "_output", "cache", h, "k3lite-linux-amd64")); serr == nil {

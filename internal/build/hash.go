@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,16 +18,22 @@ import (
 
 // hashSchema changes whenever the meaning of the source hash changes, so old
 // cache entries are never mistaken for new ones.
-const hashSchema = "distrobench-build/v1"
+const hashSchema = "distrobench-build/v2" // v2: built by distro/Makefile, helper bundle included
 
 // SourceHash returns the cache key of a k3lite build: a hex SHA-256 over every
 // file under <repoRoot>/distro that can end up in the binary (Go sources,
-// go.mod, go.sum and any other file, since //go:embed may pull in anything),
-// plus the build settings of o (arch, tags, ldflags, env, version) and the Go
-// toolchain version. Files are visited in lexical order, so the hash is stable
-// across machines and checkouts. Left out: _output/ (build outputs), testdata/
-// directories, dot directories (.git, editor state) and *_test.go files, none
-// of which reach the binary.
+// go.mod, go.sum and any other file, since //go:embed may pull in anything;
+// also the Makefile and the helpers module distro/helpers, from which the
+// embedded helper binaries are built), plus the build settings of o (arch,
+// tags, ldflags, env, version) and the Go toolchain version. Files are
+// visited in lexical order, so the hash is stable across machines and
+// checkouts. Left out: _output/ (build outputs, staged helpers), testdata/
+// directories, dot directories (.git, editor state), *_test.go files, none
+// of which reach the binary, and the generated helper archives (see
+// generated), which are derived from what the hash covers.
+//
+// Not covered: the C toolchain and libseccomp that runc is linked with (the
+// host's libseccomp-dev, or the arm64 sysroot made by hack/install-deps.sh).
 func SourceHash(repoRoot string, o Options) (string, error) {
 	return sourceHash(context.Background(), repoRoot, o)
 }
@@ -70,17 +77,34 @@ func sourceHash(ctx context.Context, repoRoot string, o Options) (string, error)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// generated are the files distro/Makefile writes into the source tree
+// (slash-separated patterns relative to distro/, for path.Match): the helper
+// archive that k3lite embeds, and pack's temporary file while it writes one.
+var generated = []string{
+	"pkg/bundle/assets/*/helpers.tar.zst",
+	"pkg/bundle/assets/*/.helpers.tar.zst.tmp-*",
+}
+
+func isGenerated(rel string) bool {
+	for _, pat := range generated {
+		if ok, _ := path.Match(pat, rel); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // sourceFiles lists the files under dir that feed the build, as sorted
 // slash-separated relative paths.
 func sourceFiles(dir string) ([]string, error) {
 	var files []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		name := d.Name()
 		if d.IsDir() {
-			if path != dir && (name == "_output" || name == "testdata" || strings.HasPrefix(name, ".")) {
+			if p != dir && (name == "_output" || name == "testdata" || strings.HasPrefix(name, ".")) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -88,11 +112,14 @@ func sourceFiles(dir string) ([]string, error) {
 		if strings.HasSuffix(name, "_test.go") {
 			return nil
 		}
-		rel, err := filepath.Rel(dir, path)
+		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
 		}
-		files = append(files, filepath.ToSlash(rel))
+		if rel = filepath.ToSlash(rel); isGenerated(rel) {
+			return nil
+		}
+		files = append(files, rel)
 		return nil
 	})
 	if err != nil {
@@ -106,27 +133,27 @@ func sourceFiles(dir string) ([]string, error) {
 // target (go build follows them only inside the module, and a changed target
 // is a changed input either way).
 func hashFile(h io.Writer, dir, rel string) error {
-	path := filepath.Join(dir, filepath.FromSlash(rel))
-	fi, err := os.Lstat(path)
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	fi, err := os.Lstat(p)
 	if err != nil {
 		return fmt.Errorf("hashing k3lite sources: %w", err)
 	}
 	switch {
 	case fi.Mode()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(path)
+		target, err := os.Readlink(p)
 		if err != nil {
 			return fmt.Errorf("hashing k3lite sources: %w", err)
 		}
 		fmt.Fprintf(h, "link %q %q\n", rel, target)
 	case fi.Mode().IsRegular():
-		f, err := os.Open(path)
+		f, err := os.Open(p)
 		if err != nil {
 			return fmt.Errorf("hashing k3lite sources: %w", err)
 		}
 		defer f.Close()
 		fh := sha256.New()
 		if _, err := io.Copy(fh, f); err != nil {
-			return fmt.Errorf("hashing k3lite source %s: %w", path, err)
+			return fmt.Errorf("hashing k3lite source %s: %w", p, err)
 		}
 		// The executable bit is part of an embedded file's identity for
 		// bundles that extract helper binaries.

@@ -13,7 +13,7 @@ import (
 	"github.com/distrobench/distrobench/internal/atomicfile"
 	"github.com/distrobench/distrobench/internal/build"
 	"github.com/distrobench/distrobench/internal/deploy"
-	"github.com/distrobench/distrobench/internal/images"
+	"github.com/distrobench/distrobench/internal/job"
 	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/progress"
 )
@@ -58,19 +58,12 @@ newest run is also reachable as _output/runs/current.`,
 			}
 			var tarballs []string
 			if deploy.HasNodes(p) {
-				// Nodes import every image at start (no registry): build
-				// (or find cached) the archives first.
 				pr.Phase(fmt.Sprintf("images (linux/%s)", p.Spec.Arch))
-				imgs, err := images.Build(ctx, images.Options{
-					RepoRoot: g.repoRoot, Arch: p.Spec.Arch, Log: g.log,
-					Progress: func(s string) { pr.Status("%s", s) },
-				})
+				imgs, err := job.NodeImages(ctx, g.repoRoot, p.Spec.Arch, g.log, func(s string) { pr.Status("%s", s) })
 				if err != nil {
-					return fmt.Errorf("build the node images: %w", err)
+					return err
 				}
-				for _, img := range imgs {
-					tarballs = append(tarballs, img.Tarball)
-				}
+				tarballs = job.Tarballs(imgs)
 			}
 			pr.Phase(fmt.Sprintf("up: %s on %s", p.Metadata.Name, p.Spec.Datastore.Type))
 			c, err := deploy.Up(ctx, deploy.Options{

@@ -15,6 +15,8 @@ package deploy
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -164,11 +166,45 @@ func killLeftovers(runDir string, cgroupRoots []string, log *slog.Logger) error 
 		}
 		for _, pid := range pids {
 			log.Debug("killing leftover process of the run", "pid", pid, "comm", comm(pid))
+			removeShimSocket(pid, log)
 			if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 				log.Warn("kill leftover process", "pid", pid, "err", err)
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// shimSocketDir is where containerd v2's runc shims put their sockets (a
+// fixed default, shared by every containerd on the host).
+const shimSocketDir = "/run/containerd/s"
+
+// removeShimSocket removes the socket of a containerd shim about to be
+// killed: a shim deletes it only when it exits normally. containerd names it
+// by the SHA-256 of "<containerd address>/<namespace>/<id>" (shim
+// SocketAddress); the three values are on the shim's command line.
+func removeShimSocket(pid int, log *slog.Logger) {
+	raw, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	if err != nil {
+		return
+	}
+	args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+	if len(args) == 0 || !strings.HasPrefix(filepath.Base(args[0]), "containerd-shim") {
+		return
+	}
+	flags := map[string]string{}
+	for i := 1; i+1 < len(args); i++ {
+		if strings.HasPrefix(args[i], "-") {
+			flags[strings.TrimLeft(args[i], "-")] = args[i+1]
+		}
+	}
+	if flags["address"] == "" || flags["namespace"] == "" || flags["id"] == "" {
+		return
+	}
+	sum := sha256.Sum256([]byte(filepath.Join(flags["address"], flags["namespace"], flags["id"])))
+	sock := filepath.Join(shimSocketDir, hex.EncodeToString(sum[:]))
+	if err := os.Remove(sock); err == nil {
+		log.Debug("removed the socket of a killed shim", "socket", sock)
 	}
 }
 

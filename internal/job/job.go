@@ -34,6 +34,7 @@ import (
 // Phase names, in order.
 const (
 	PhaseBuild       = "build"
+	PhaseImages      = "images" // only for clusters with nodes
 	PhaseUp          = "up"
 	PhaseFootprint   = "footprint"
 	PhaseConformance = "conformance"
@@ -162,12 +163,24 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		}
 		return nil
 	})
+	var tarballs []string
+	if ok && deploy.HasNodes(p) {
+		ok = r.phase(ctx, PhaseImages, func(ctx context.Context) error {
+			imgs, err := NodeImages(ctx, o.RepoRoot, p.Spec.Arch, o.Log, func(s string) { o.Progress.Status("%s", s) })
+			if err != nil {
+				return err
+			}
+			tarballs = Tarballs(imgs)
+			rep.Measurements = append(rep.Measurements, ImageMeasurements(imgs)...)
+			return nil
+		})
+	}
 
 	if ok {
 		ok = r.phase(ctx, PhaseUp, func(ctx context.Context) error {
 			c, err := deploy.Up(ctx, deploy.Options{
 				Profile: p, Binary: binary, Datastore: p.Spec.Datastore.Type, Endpoint: p.Spec.Datastore.Endpoint,
-				RunDir: runDir, Log: o.Log, Progress: func(s string) { o.Progress.Status("%s", s) },
+				RunDir: runDir, ImageTarballs: tarballs, Log: o.Log, Progress: func(s string) { o.Progress.Status("%s", s) },
 			})
 			if c != nil {
 				cluster = c

@@ -134,7 +134,7 @@ func TestShippedProfileContents(t *testing.T) {
 	}
 	k3s.SetDefaults()
 	if k3s.Spec.Style != "k3s" || k3s.Spec.Datastore.Type != DatastoreSQLite || k3s.Spec.Bundled == nil ||
-		!slices.Contains(k3s.Spec.Server.Args, "--disable-agent") {
+		slices.Contains(k3s.Spec.Server.Args, "--disable-agent") || k3s.Spec.Nodes.Agents != 1 {
 		t.Errorf("k3s profile: %+v", k3s.Spec)
 	}
 
@@ -143,12 +143,12 @@ func TestShippedProfileContents(t *testing.T) {
 		t.Fatal(err)
 	}
 	rke2.SetDefaults()
-	if rke2.Spec.Style != "rke2" || rke2.Spec.Datastore.Type != DatastoreEmbeddedEtcd || rke2.Spec.Bundled == nil {
+	if rke2.Spec.Style != "rke2" || rke2.Spec.Datastore.Type != DatastoreEmbeddedEtcd || rke2.Spec.Bundled == nil ||
+		slices.Contains(rke2.Spec.Server.Args, "--disable-agent") || rke2.Spec.Nodes.Agents != 1 {
 		t.Errorf("rke2 profile: %+v", rke2.Spec)
 	}
 	args := rke2.ExpandArgs(rke2.Spec.Server.Args, "/var/lib/k3lite", "/run/x")
 	for _, want := range []string{
-		"--disable-agent",
 		"--secrets-encryption",
 		"--kube-apiserver-arg=anonymous-auth=false",
 		"--kube-apiserver-arg=profiling=false",

@@ -2,7 +2,9 @@ package nodes
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -36,16 +38,48 @@ var _ = describe("Pod network across nodes", Ordered, Label(framework.LabelNetwo
 		serverNode, clientNode = nodes[0], nodes[1]
 		ns = framework.NewNamespace(ctx, "net").Name
 		framework.CreatePod(ctx, ns, podOn("server", serverNode.Name, serverLabels, netexec()))
-		framework.CreatePod(ctx, ns, podOn("client", clientNode.Name, nil, sleeper()))
+		framework.CreatePod(ctx, ns, podOn("client", clientNode.Name, nil, netexecNamed("client")))
 		server = framework.WaitForPodRunning(ctx, ns, "server")
 		framework.WaitForPodRunning(ctx, ns, "client")
 		Expect(server.Spec.NodeName).To(Equal(serverNode.Name))
 	}, NodeTimeout(framework.Timeout(3*time.Minute)))
 
-	// fetch GETs url from the client pod (busybox wget) and returns the body.
-	fetch := func(ctx context.Context, url string) (string, error) {
-		out, _, err := framework.ExecInPod(ctx, ns, "client", "client", "wget", "-q", "-O", "-", "-T", "5", url)
-		return strings.TrimSpace(out), err
+	// fetch GETs url from the client pod and returns the body. The client
+	// is agnhost netexec: its /dial endpoint makes the request with Go's
+	// HTTP client and resolver, as upstream's e2e network tests do (Debian's
+	// static busybox wget crashes, and its libc resolver cannot use NSS in a
+	// static binary). The exec only talks to netexec on 127.0.0.1.
+	fetch := func(ctx context.Context, rawURL string) (string, error) {
+		u, err := url.Parse(rawURL)
+		if err != nil {
+			return "", err
+		}
+		port := u.Port()
+		if port == "" {
+			port = "80"
+		}
+		q := url.Values{"request": {strings.TrimPrefix(u.Path, "/")}, "host": {u.Hostname()}, "port": {port},
+			"protocol": {"http"}, "tries": {"1"}}
+		req := fmt.Sprintf(`printf 'GET /dial?%s HTTP/1.0\r\n\r\n' | nc 127.0.0.1 %d`, q.Encode(), netexecPort)
+		out, _, err := framework.ExecInPod(ctx, ns, "client", "client", "sh", "-c", req)
+		if err != nil {
+			return "", err
+		}
+		_, body, ok := strings.Cut(out, "\r\n\r\n")
+		if !ok {
+			return "", fmt.Errorf("no HTTP response from netexec /dial: %q", out)
+		}
+		var dial struct {
+			Responses []string `json:"responses"`
+			Errors    []string `json:"errors"`
+		}
+		if err := json.Unmarshal([]byte(body), &dial); err != nil {
+			return "", fmt.Errorf("netexec /dial answered %q: %w", body, err)
+		}
+		if len(dial.Responses) == 0 {
+			return "", fmt.Errorf("GET %s from the client failed: %v", rawURL, dial.Errors)
+		}
+		return strings.TrimSpace(dial.Responses[0]), nil
 	}
 	// expectServer checks that url, fetched from the client pod, reaches the
 	// server pod's /hostname (which answers the pod's name).

@@ -57,11 +57,14 @@ func agnhost(name string, args ...string) corev1.Container {
 
 // netexec is an agnhost netexec HTTP server on netexecPort: /hostname
 // answers the pod's name, /echo?msg=X answers X (and logs the request).
-func netexec() corev1.Container {
-	c := agnhost("netexec", "netexec", "--http-port=8080", "--udp-port=-1")
+func netexec() corev1.Container { return netexecNamed("netexec") }
+
+// netexecNamed is netexec in a container of the given name.
+func netexecNamed(name string) corev1.Container {
+	c := agnhost(name, "netexec", "--http-port=8080", "--udp-port=-1")
 	c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: netexecPort, Protocol: corev1.ProtocolTCP}}
 	c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-		Path: "/healthz", Port: intstr.FromInt32(netexecPort),
+		Path: "/hostname", Port: intstr.FromInt32(netexecPort), // netexec's /healthz answers 412 at first
 	}}, PeriodSeconds: 1}
 	return c
 }

@@ -37,12 +37,49 @@
 package agent
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 )
+
+// maxSocketPath is the longest unix socket path containerd accepts for its
+// sockets: 104 bytes on some platforms, and it appends ".ttrpc" to the
+// main socket's path for its second endpoint.
+const maxSocketPath = 104 - len(".ttrpc")
+
+// socketFallbackDir holds containerd sockets whose natural place under the
+// data dir is too long a path (deep data dirs, e.g. a harness's run dirs).
+const socketFallbackDir = "/run/k3lite"
+
+// removeFallbackSocketDir removes containerd's socket directory when it is
+// the /run/k3lite fallback (outside the data dir), once containerd stopped;
+// a restarted containerd creates it again.
+func removeFallbackSocketDir(socket string, log interface{ Debug(string, ...any) }) {
+	dir := filepath.Dir(socket)
+	if filepath.Dir(dir) != socketFallbackDir {
+		return
+	}
+	if err := os.RemoveAll(dir); err == nil {
+		log.Debug("removed containerd's socket directory", "dir", dir)
+	}
+}
+
+// containerdSocketPath keeps containerd's socket under the data dir when the
+// path fits the unix socket limit, and otherwise moves it to
+// /run/k3lite/<hash of the wanted path>/containerd.sock: one stable,
+// node-unique short path per data dir, like K3s's /run/k3s/containerd.
+func containerdSocketPath(want string) string {
+	if len(want) <= maxSocketPath {
+		return want
+	}
+	sum := sha256.Sum256([]byte(want))
+	return filepath.Join(socketFallbackDir, hex.EncodeToString(sum[:6]), "containerd.sock")
+}
 
 // DefaultDataDir is K3s's /var/lib/rancher/k3s counterpart.
 const DefaultDataDir = "/var/lib/k3lite"
@@ -226,7 +263,7 @@ func newPaths(dataDir string) paths {
 		containerdConfig:     j("etc", "containerd", "config.toml"),
 		containerdRoot:       j("containerd"),
 		containerdState:      j("run", "containerd"),
-		containerdSocket:     j("run", "containerd", "containerd.sock"),
+		containerdSocket:     containerdSocketPath(j("run", "containerd", "containerd.sock")),
 		containerdLog:        j("containerd", "containerd.log"),
 		cniConfDir:           j("etc", "cni", "net.d"),
 		images:               j("images"),

@@ -478,3 +478,18 @@ func TestContainerdSupervisorRestartsAndStops(t *testing.T) {
 	}
 	c.Stop() // idempotent
 }
+
+func TestContainerdSocketPathFitsTheUnixLimit(t *testing.T) {
+	short := "/var/lib/k3lite/agent/run/containerd/containerd.sock"
+	if got := containerdSocketPath(short); got != short {
+		t.Errorf("short path moved: %s", got)
+	}
+	long := "/work/main/_output/runs/20261127T063029Z-k3s-sqlite/server-data/agent/run/containerd/containerd.sock"
+	got := containerdSocketPath(long)
+	if len(got)+len(".ttrpc") > 104 || !strings.HasPrefix(got, socketFallbackDir+"/") {
+		t.Errorf("long path %s -> %s", long, got)
+	}
+	if got != containerdSocketPath(long) || got == containerdSocketPath(long+"x") {
+		t.Error("fallback path must be stable per data dir and differ between data dirs")
+	}
+}

@@ -92,6 +92,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
+		// Deferred first, so it runs after containerd has stopped.
+		defer removeFallbackSocketDir(p.containerdSocket, log)
 		defer ctrd.Stop()
 		if err := importImages(ctx, p.containerdSocket, p, log); err != nil {
 			return err
