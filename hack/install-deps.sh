@@ -2,7 +2,7 @@
 # Installs the Debian packages distrobench needs, only those that are missing.
 #
 #   hack/install-deps.sh datastores   # mariadb-server postgresql etcd-server etcd-client
-#   hack/install-deps.sh tools        # zstd xz-utils iproute2 procps
+#   hack/install-deps.sh tools        # zstd xz-utils iproute2 procps iptables nftables util-linux
 #   hack/install-deps.sh arm64        # qemu-user-static binfmt-support, binfmt enabled (arm64 binaries run here)
 #   hack/install-deps.sh helpers      # gcc pkg-config libseccomp-dev: runc (cgo + seccomp) for amd64
 #   hack/install-deps.sh helpers-arm64 # aarch64 cross gcc + an arm64 libseccomp sysroot in distro/_output/sysroot/arm64
@@ -18,14 +18,16 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 datastores|tools|arm64|helpers|helpers-arm64|all ..." >&2
+  echo "usage: $0 datastores|tools|arm64|helpers|helpers-arm64|images|all ..." >&2
   exit 2
 }
 
 [ $# -ge 1 ] || usage
 
 datastores=(mariadb-server mariadb-client postgresql etcd-server etcd-client)
-tools=(zstd xz-utils iproute2 procps)
+# iptables/nftables: kube-proxy and flannel program them inside the nodes'
+# network namespaces; nsenter (util-linux) starts the nodes there.
+tools=(zstd xz-utils iproute2 procps iptables nftables util-linux)
 arm64=(qemu-user-static binfmt-support)
 # distro/Makefile builds runc with cgo and libseccomp, linked statically
 # (libseccomp-dev ships libseccomp.a); the arm64 build cross-compiles with
@@ -41,31 +43,40 @@ SYSROOT_ARM64="${REPO_ROOT}/distro/_output/sysroot/arm64"
 want=()
 enable_binfmt=0
 make_sysroot=0
-# --- images (distrobench images build; H4, issue 4) --------------------------
-# `hack/install-deps.sh images`: the busybox and agnhost images are made of
-# Debian's busybox-static, which `distrobench images build` takes from apt
-# (apt-cache show + apt-get download busybox-static:<arch>, for amd64 and
-# arm64), so dpkg must know the other arch and apt's lists must be current.
-# containerd (Debian's 1.6, with ctr and runc) is for internal/images'
-# integration test, which imports the archives and runs busybox. Part of `all`.
+# images: the busybox and agnhost images are made of Debian's
+# busybox-static, which `distrobench images build` takes from apt (apt-get
+# download busybox-static:<arch>, for amd64 and arm64), so dpkg must know the
+# other arch and apt's lists must be current. containerd (Debian's 1.6, with
+# ctr and runc) is for internal/images' integration test, which imports the
+# archives and runs busybox.
 images=(busybox-static containerd)
-images_args=()
+foreign_busybox=0
 for group in "$@"; do
   case "$group" in
-    images) want+=("${images[@]}") ;;
-    all) want+=("${images[@]}"); images_args+=("$group") ;;
-    *) images_args+=("$group") ;;
+    datastores) want+=("${datastores[@]}") ;;
+    tools) want+=("${tools[@]}") ;;
+    arm64) want+=("${arm64[@]}"); enable_binfmt=1 ;;
+    helpers) want+=("${helpers[@]}") ;;
+    helpers-arm64) want+=("${helpers_arm64[@]}"); make_sysroot=1 ;;
+    images) want+=("${images[@]}"); foreign_busybox=1 ;;
+    all) want+=("${datastores[@]}" "${tools[@]}" "${arm64[@]}" "${helpers[@]}" "${helpers_arm64[@]}" "${images[@]}")
+      enable_binfmt=1; make_sysroot=1; foreign_busybox=1 ;;
+    -h|--help) usage ;;
+    *) echo "$0: unknown group '$group' (valid: datastores, tools, arm64, helpers, helpers-arm64, images, all)" >&2; exit 2 ;;
   esac
 done
-if [ ${#want[@]} -gt 0 ]; then
+
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# busybox-static of both arches must be downloadable (images group).
+if [ "$foreign_busybox" = 1 ]; then
   native=$(dpkg --print-architecture)
   for a in amd64 arm64; do
     [ "$a" = "$native" ] && continue
     dpkg --print-foreign-architectures | grep -qx "$a" && continue
-    if [ "$(id -u)" -ne 0 ]; then
-      echo "install-deps: need root to add the $a architecture to dpkg (run: sudo $0 $*)" >&2
-      exit 1
-    fi
+    [ "$(id -u)" -eq 0 ] || { echo "install-deps: need root to add the $a architecture to dpkg (run: sudo $0 $*)" >&2; exit 1; }
     echo "install-deps: adding the $a architecture to dpkg (for apt-get download of busybox-static:$a)"
     dpkg --add-architecture "$a"
     apt-get -o DPkg::Lock::Timeout=600 update -qq
@@ -78,25 +89,6 @@ if [ ${#want[@]} -gt 0 ]; then
     fi
   done
 fi
-set -- "${images_args[@]}"
-# --- end images ---------------------------------------------------------------
-for group in "$@"; do
-  case "$group" in
-    datastores) want+=("${datastores[@]}") ;;
-    tools) want+=("${tools[@]}") ;;
-    arm64) want+=("${arm64[@]}"); enable_binfmt=1 ;;
-    helpers) want+=("${helpers[@]}") ;;
-    helpers-arm64) want+=("${helpers_arm64[@]}"); make_sysroot=1 ;;
-    all) want+=("${datastores[@]}" "${tools[@]}" "${arm64[@]}" "${helpers[@]}" "${helpers_arm64[@]}")
-      enable_binfmt=1; make_sysroot=1 ;;
-    -h|--help) usage ;;
-    *) echo "$0: unknown group '$group' (valid: datastores, tools, arm64, helpers, helpers-arm64, images, all)" >&2; exit 2 ;;
-  esac
-done
-
-installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
-}
 
 missing=()
 for p in "${want[@]}"; do

@@ -4,7 +4,7 @@
 # benchmarks, report under reports/out/latest/).
 source "$(dirname "$0")/lib.sh"
 log "installing prerequisites (apt packages only when missing)"
-hack/install-deps.sh tools
+hack/install-deps.sh tools helpers images
 log "building bin/distrobench"
 build_distrobench
 log "distrobench run --profile k3s --datastore sqlite $*"

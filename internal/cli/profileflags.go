@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"slices"
 
 	"github.com/distrobench/distrobench/internal/datastore"
 	"github.com/distrobench/distrobench/internal/profile"
@@ -17,6 +18,7 @@ type profileFlags struct {
 	arch      string
 	binary    string
 	agents    int
+	serverArg []string
 }
 
 func (f *profileFlags) bind(fs *pflag.FlagSet, withBinary bool) {
@@ -27,6 +29,7 @@ func (f *profileFlags) bind(fs *pflag.FlagSet, withBinary bool) {
 	if withBinary {
 		fs.StringVar(&f.binary, "binary", "", "run this k3s/rke2/k3lite binary instead of building k3lite (overrides the profile)")
 		fs.IntVar(&f.agents, "agents", 0, "agent nodes to join to the server (overrides spec.nodes.agents); every node runs on a simulated host (network namespace)")
+		fs.StringArrayVar(&f.serverArg, "server-arg", nil, "extra server flag appended to the profile's spec.server.args (repeatable), e.g. --server-arg=--disable-agent")
 	}
 }
 
@@ -60,6 +63,9 @@ func (f *profileFlags) load(g *globals, cmd *cobra.Command) (*profile.Profile, e
 	}
 	if fs.Lookup("agents") != nil && fs.Changed("agents") {
 		p.Spec.Nodes.Agents = f.agents
+	}
+	if len(f.serverArg) > 0 {
+		p.Spec.Server.Args = append(slices.Clone(p.Spec.Server.Args), f.serverArg...)
 	}
 	p.SetDefaults()
 	if err := p.Validate(); err != nil {

@@ -43,7 +43,22 @@ type nodePlan struct {
 // planNodes works out the nodes of a cluster this process started.
 func planNodes(c *deploy.Cluster) nodePlan {
 	d := deployNodes{c}
-	return planFrom(d.AgentPIDs(), c.WantNodes(), d, c.ServerPID)
+	p := planFrom(d.AgentPIDs(), c.WantNodes(), d, c.ServerPID)
+	// Shims and pods are not the agents' descendants: say where else to
+	// find each node's processes.
+	for i := range p.Agents {
+		a := &p.Agents[i]
+		if a.InServer {
+			a.DataDir, a.CgroupRoot = c.DataDir, c.ServerCgroupRoot
+			continue
+		}
+		for _, ag := range c.Agents {
+			if ag.Name == a.Node {
+				a.DataDir, a.CgroupRoot = ag.DataDir, ag.CgroupRoot
+			}
+		}
+	}
+	return p
 }
 
 func planFrom(agents map[string]int, expected int, ctl framework.NodeController, serverPID int) nodePlan {

@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/distrobench/distrobench/internal/result"
+	"github.com/shirou/gopsutil/v4/process"
 )
 
 // PodCgroupMarker starts the name of the cgroup under which the kubelet puts
@@ -33,6 +36,14 @@ type AgentProcess struct {
 	// the server process cannot be told apart from the control plane and
 	// are left out of the figure.
 	InServer bool
+	// DataDir is the node's data dir: processes whose executable lies under
+	// it (containerd-shim-runc-v2, runc: extracted helpers) belong to the
+	// node although they are not the agent's descendants (shims re-parent to
+	// init so containers survive an agent restart). Empty: not searched.
+	DataDir string
+	// CgroupRoot is the node's kubelet --cgroup-root (e.g. /k3lite/x-node0):
+	// processes in it are the node's pods. Empty: not searched.
+	CgroupRoot string
 }
 
 // AgentMemoryOptions configure an agent memory measurement.
@@ -132,11 +143,66 @@ func SampleAgent(ctx context.Context, a AgentProcess) (agent, pods TreeSample, e
 	if a.InServer {
 		delete(procs, int32(a.PID))
 	}
+	for _, pid := range nodeProcesses(a.DataDir, a.CgroupRoot) {
+		if _, done := procs[pid]; done || (a.InServer && pid == int32(a.PID)) {
+			continue
+		}
+		p, err := process.NewProcessWithContext(ctx, pid)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		if s, err := sampleProc(ctx, p); err == nil {
+			procs[pid] = s
+		}
+	}
 	agentProcs, podProcs := splitByCgroup(procs, func(pid int32) bool {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 		return err == nil && InPodCgroup(b, PodCgroupMarker)
 	})
 	return sum(agentProcs), sum(podProcs), nil
+}
+
+// nodeProcesses lists the live processes of a node that are not the
+// agent's descendants: those running an executable from under dataDir (the
+// shims) and those in a cgroup under cgroupRoot (the pods). Both empty: none.
+func nodeProcesses(dataDir, cgroupRoot string) []int32 {
+	if dataDir == "" && cgroupRoot == "" {
+		return nil
+	}
+	entries, _ := os.ReadDir("/proc")
+	var out []int32
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		base := filepath.Join("/proc", e.Name())
+		if dataDir != "" {
+			if exe, err := os.Readlink(filepath.Join(base, "exe")); err == nil && strings.HasPrefix(exe, dataDir+"/") {
+				out = append(out, int32(pid))
+				continue
+			}
+		}
+		if cgroupRoot != "" {
+			if b, err := os.ReadFile(filepath.Join(base, "cgroup")); err == nil && inCgroupRoot(b, cgroupRoot) {
+				out = append(out, int32(pid))
+			}
+		}
+	}
+	return out
+}
+
+// inCgroupRoot reports whether any hierarchy of a /proc/PID/cgroup file
+// places the process at or below root.
+func inCgroupRoot(procCgroup []byte, root string) bool {
+	root = "/" + strings.Trim(root, "/")
+	for line := range strings.SplitSeq(string(procCgroup), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) == 3 && (parts[2] == root || strings.HasPrefix(parts[2], root+"/")) {
+			return true
+		}
+	}
+	return false
 }
 
 // splitByCgroup divides procs into those outside and inside pod cgroups.

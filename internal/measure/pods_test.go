@@ -320,3 +320,14 @@ func TestSampleAgentLeavesTheServerProcessOut(t *testing.T) {
 		t.Errorf("a missing agent: err = %v, want one naming the node", err)
 	}
 }
+
+func TestInCgroupRoot(t *testing.T) {
+	pod := []byte("12:memory:/k3lite/ab12-node0/kubepods/besteffort/pod1/c1\n11:cpu,cpuacct:/k3lite/ab12-node0/kubepods\n0::/\n")
+	other := []byte("12:memory:/k3lite/ab12-node01/kubepods\n0::/\n")
+	if !inCgroupRoot(pod, "/k3lite/ab12-node0") || !inCgroupRoot(pod, "k3lite/ab12-node0/") {
+		t.Error("a process under the node's cgroup root must be found")
+	}
+	if inCgroupRoot(other, "/k3lite/ab12-node0") {
+		t.Error("a sibling root sharing a name prefix must not match")
+	}
+}

@@ -98,7 +98,11 @@ func NewNamespace(ctx context.Context, prefix string) *corev1.Namespace {
 	ginkgo.GinkgoHelper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 		GenerateName: TestContext.NamespacePrefix + "-" + prefix + "-",
-		Labels:       map[string]string{NamespaceLabel: "true"},
+		// Privileged, as upstream's e2e framework labels the namespaces of
+		// specs that need root or exec: a hardened profile (RKE2-style
+		// PodSecurity "restricted" by default) must not reject the suites'
+		// own test pods.
+		Labels: map[string]string{NamespaceLabel: "true", "pod-security.kubernetes.io/enforce": "privileged"},
 	}}
 	created, err := ClientSet().CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
 	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "create namespace %s*", ns.GenerateName)
