@@ -23,6 +23,9 @@ DISTROBENCH_K3LITE_ARM64="$(bin/distrobench build --arch arm64 | head -n1)"
 export DISTROBENCH_K3LITE DISTROBENCH_K3LITE_ARM64
 export DISTROBENCH_BIN="${REPO_ROOT}/bin/distrobench"
 
+log "integration tier: distro (flannel between simulated hosts, the embedded helper bundle)"
+(cd distro && K3LITE_BIN="${DISTROBENCH_K3LITE}" go test -count=1 ./pkg/flannel/ ./pkg/bundle/)
+
 log "integration tier: a live cluster for the measurement tests"
 up_out="$(bin/distrobench up --profile k3s --datastore sqlite)"
 echo "${up_out}"

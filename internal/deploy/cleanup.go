@@ -40,12 +40,44 @@ func (c *Cluster) cleanupNodes() []error {
 		return nil
 	}
 	roots := c.cgroupRoots()
+	var extra []string
+	if c.NodesDir != "" {
+		extra = append(extra, c.NodesDir)
+	}
 	var errs []error
-	errs = append(errs, killLeftovers(c.RunDir, roots, c.log))
+	errs = append(errs, killLeftovers(c.RunDir, roots, c.log, extra...))
 	errs = append(errs, unmountUnder(c.RunDir, c.log))
+	for _, d := range extra {
+		errs = append(errs, unmountUnder(d, c.log))
+	}
 	errs = append(errs, removeCgroups(roots, c.log))
 	errs = append(errs, c.Network.Delete(c.log))
+	if errors.Join(errs...) == nil {
+		errs = append(errs, c.removeNodesDir())
+	}
 	return errs
+}
+
+// removeNodesDir keeps each node's containerd log in the run directory
+// (the nodes' own logs are there already) and deletes the nodes' data: image
+// content and container state of every node would otherwise pile up under
+// NodesBase run after run.
+func (c *Cluster) removeNodesDir() error {
+	if c.NodesDir == "" {
+		return nil
+	}
+	nodes, _ := os.ReadDir(c.NodesDir)
+	for _, n := range nodes {
+		src := filepath.Join(c.NodesDir, n.Name(), "agent", "containerd", "containerd.log")
+		if b, err := os.ReadFile(src); err == nil {
+			_ = os.WriteFile(filepath.Join(c.RunDir, n.Name()+"-containerd.log"), b, 0o600)
+		}
+	}
+	if err := os.RemoveAll(c.NodesDir); err != nil {
+		return fmt.Errorf("remove the nodes' data %s: %w", c.NodesDir, err)
+	}
+	_ = os.Remove(filepath.Join(c.RunDir, "nodes"))
+	return nil
 }
 
 // runProcesses returns the live processes that belong to the run: their
@@ -55,8 +87,8 @@ func (c *Cluster) cleanupNodes() []error {
 // they live in a node's cgroup (pods: kubelet puts every container under
 // its --cgroup-root). The calling process and its ancestors are never
 // returned.
-func runProcesses(runDir string, cgroupRoots []string) []int {
-	dirs := []string{runDir}
+func runProcesses(runDir string, cgroupRoots []string, extraDirs ...string) []int {
+	dirs := append([]string{runDir}, extraDirs...)
 	if real, err := filepath.EvalSymlinks(runDir); err == nil && real != runDir {
 		dirs = append(dirs, real)
 	}
@@ -154,10 +186,10 @@ func ancestors() map[int]bool {
 // killLeftovers SIGKILLs the run's remaining processes until none is left.
 // They are leftovers by now (the nodes were stopped gracefully first), so
 // there is no grace period.
-func killLeftovers(runDir string, cgroupRoots []string, log *slog.Logger) error {
+func killLeftovers(runDir string, cgroupRoots []string, log *slog.Logger, extraDirs ...string) error {
 	deadline := time.Now().Add(leftoverTimeout)
 	for {
-		pids := runProcesses(runDir, cgroupRoots)
+		pids := runProcesses(runDir, cgroupRoots, extraDirs...)
 		if len(pids) == 0 {
 			return nil
 		}

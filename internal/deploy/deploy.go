@@ -33,6 +33,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,6 +127,9 @@ type Cluster struct {
 	ServerKubeconfig string `json:"serverKubeconfig,omitempty"`
 	// ServerCgroupRoot is the kubelet cgroup root of the server's node.
 	ServerCgroupRoot string `json:"serverCgroupRoot,omitempty"`
+	// NodesDir holds the nodes' data dirs on a cluster with simulated hosts
+	// (NodesBase/<network ID>/node<i>); see NodesBase.
+	NodesDir string `json:"nodesDir,omitempty"`
 	// Agents are the agent nodes, node1..nodeN.
 	Agents []*Agent `json:"agents,omitempty"`
 	// NodesReadyAfter is how long after the server's start every node
@@ -235,8 +239,7 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	// Nodes run on simulated hosts, so the machine's own network never
 	// changes: the server's own agent (K3s runs one unless --disable-agent)
 	// and every agent get a network namespace of their own.
-	profileServerArgs := append(p.ExpandArgs(p.Spec.Server.Args, filepath.Join(runDir, "server-data"), runDir), o.ExtraServerArgs...)
-	serverAgent := !boolFlag(profileServerArgs, "--disable-agent")
+	serverAgent := !boolFlag(append(slices.Clone(p.Spec.Server.Args), o.ExtraServerArgs...), "--disable-agent")
 	agents := p.Spec.Nodes.Agents
 	if agents < 0 || agents > profile.MaxAgents {
 		return nil, fmt.Errorf("spec.nodes.agents: %d agents: must be between 0 and %d", agents, profile.MaxAgents)
@@ -292,7 +295,11 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 		if err := c.createNetwork(agents); err != nil {
 			return nil, err
 		}
+		if err := c.createNodesDir(); err != nil {
+			return nil, err
+		}
 	}
+	profileServerArgs := append(p.ExpandArgs(p.Spec.Server.Args, c.DataDir, runDir), o.ExtraServerArgs...)
 
 	c.say(fmt.Sprintf("preparing datastore %s", dsName))
 	dsDir := filepath.Join(runDir, "datastore")

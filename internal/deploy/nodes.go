@@ -142,6 +142,28 @@ func (c *Cluster) createNetwork(agents int) error {
 	return nw.Create(c.log)
 }
 
+// NodesBase is where the nodes of simulated hosts keep their data dirs. Not
+// under the run directory: a kubelet and containerd create unix sockets deep
+// inside their data dir (e.g. agent/kubelet/pod-resources/<n>), and a unix
+// socket path may not exceed 107 bytes, which a run directory inside a deep
+// checkout easily breaks. The run directory links to it ("nodes"); down
+// keeps the nodes' logs in the run directory and removes the data.
+const NodesBase = "/var/lib/distrobench/nodes"
+
+// createNodesDir makes NodesBase/<network ID> and points the server's data
+// dir at its node0.
+func (c *Cluster) createNodesDir() error {
+	c.NodesDir = filepath.Join(NodesBase, c.Network.ID)
+	c.DataDir = filepath.Join(c.NodesDir, nodeName(0))
+	if err := os.MkdirAll(c.NodesDir, 0o700); err != nil {
+		return fmt.Errorf("create the nodes' data directory: %w", err)
+	}
+	if err := atomicfile.Symlink(c.NodesDir, filepath.Join(c.RunDir, "nodes")); err != nil {
+		return err
+	}
+	return c.writeState()
+}
+
 // nodeServerArgs are the server flags for running on host 0.
 func (c *Cluster) nodeServerArgs() []string {
 	h := c.Network.Hosts[0]
@@ -202,7 +224,7 @@ func (c *Cluster) prepareAgents(p *profile.Profile, n int) error {
 			Name:       nodeName(i),
 			Host:       h.Name,
 			IP:         h.IP,
-			DataDir:    filepath.Join(c.RunDir, nodeName(i)),
+			DataDir:    filepath.Join(c.NodesDir, nodeName(i)),
 			LogPath:    filepath.Join(c.RunDir, nodeName(i)+".log"),
 			CgroupRoot: c.cgroupRoot(i),
 		}

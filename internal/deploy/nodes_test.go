@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -281,7 +282,7 @@ func TestNodesUpDownLeaveHostUnchanged(t *testing.T) {
 	for i, a := range c.Agents {
 		h := nw.Hosts[i+1]
 		want := []string{"agent", "--server", c.ServerURL, "--token-file", filepath.Join(c.DataDir, "server", "node-token"),
-			"--data-dir", filepath.Join(c.RunDir, a.Name), "--node-name", a.Name, "--node-ip", h.IP,
+			"--data-dir", filepath.Join(c.NodesDir, a.Name), "--node-name", a.Name, "--node-ip", h.IP,
 			"--kubelet-arg", "cgroup-root=/k3lite/" + nw.ID + "-" + a.Name, "--node-label=role=" + c.RunDir}
 		if !slices.Equal(a.Args, want) {
 			t.Errorf("agent %d args\n got %q\nwant %q", i+1, a.Args, want)
@@ -356,6 +357,9 @@ func TestNodesUpDownLeaveHostUnchanged(t *testing.T) {
 	for _, rec := range recs {
 		assertGone(t, "container of "+rec.Name, rec.ContainerPID)
 		assertGone(t, "shim of "+rec.Name, rec.ShimPID)
+	}
+	if _, err := os.Stat(c.NodesDir); !errors.Is(err, os.ErrNotExist) || !strings.HasPrefix(c.NodesDir, NodesBase+"/") {
+		t.Errorf("the nodes' data %q must be removed by down: %v", c.NodesDir, err)
 	}
 	if left := runLeftovers(c.RunDir, c.cgroupRoots()); len(left) > 0 {
 		t.Errorf("processes of the run left after Down:\n  %s", strings.Join(left, "\n  "))
