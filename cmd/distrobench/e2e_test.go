@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/distrobench/distrobench/internal/netns"
 	"github.com/distrobench/distrobench/internal/result"
 )
 
@@ -292,6 +293,10 @@ func TestCtrlCLeavesReportAndNoOrphans(t *testing.T) {
 func TestUpDownNoOrphans(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	before, err := netns.HostSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, _, code := runCLI(t, ctx, "up", "--profile", "k3s", "--datastore", "mysql")
 	if code != 0 {
 		t.Fatalf("up exited %d:\n%s", code, out)
@@ -314,6 +319,15 @@ func TestUpDownNoOrphans(t *testing.T) {
 	assertNoProcessMentions(t, filepath.Base(runDir))
 	if _, _, code := runCLI(t, ctx, "status", "--run-dir", runDir); code == 0 {
 		t.Error("status after down still says ready")
+	}
+	// Two real nodes (kubelet, kube-proxy, flannel, pods) ran on simulated
+	// hosts: the machine's own network must be exactly as before.
+	after, err := netns.HostSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range before.Diff(after) {
+		t.Errorf("the machine's network changed: %s", d)
 	}
 }
 

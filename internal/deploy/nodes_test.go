@@ -12,9 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,77 +83,20 @@ func nodesProfile(n int, agentEnv map[string]string) *profile.Profile {
 	return p
 }
 
-// hostSnapshot is the machine's own network configuration, as the
-// commands that show it print it.
-func hostSnapshot(t *testing.T) map[string]string {
+// hostSnapshot is the machine's own network configuration.
+func hostSnapshot(t *testing.T) netns.Snapshot {
 	t.Helper()
-	snap := map[string]string{}
-	run := func(name string, args ...string) {
-		out, err := exec.Command(name, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s %s: %v: %s (install iproute2, iptables and nftables: hack/install-deps.sh tools)", name, strings.Join(args, " "), err, out)
-		}
-		snap[name+" "+strings.Join(args, " ")] = normalize(out)
+	snap, err := netns.HostSnapshot()
+	if err != nil {
+		t.Fatal(err)
 	}
-	run("ip", "-j", "addr")
-	run("ip", "-j", "-6", "addr")
-	run("ip", "-j", "link")
-	run("ip", "-j", "route", "show", "table", "all")
-	run("ip", "-j", "-6", "route", "show", "table", "all")
-	run("ip", "-j", "rule")
-	run("iptables-save")
-	run("ip6tables-save")
-	run("nft", "list", "ruleset")
-	files, _ := filepath.Glob("/proc/sys/net/ipv4/conf/*/rp_filter")
-	files = append(files, "/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding")
-	sort.Strings(files)
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		snap[f] = string(b)
-	}
-	var names []string
-	entries, _ := os.ReadDir(netns.Dir)
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	snap["netns"] = strings.Join(names, " ")
 	return snap
 }
 
-var (
-	counters  = regexp.MustCompile(`\[\d+:\d+\]`)
-	lifetimes = regexp.MustCompile(`"(valid|preferred)_life_time":\d+`)
-)
-
-// normalize drops what changes without anyone changing the configuration:
-// iptables-save's dated comments and packet counters, address lifetimes.
-func normalize(b []byte) string {
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		line = counters.ReplaceAllString(line, "[0:0]")
-		line = lifetimes.ReplaceAllString(line, `"${1}_life_time":0`)
-		out = append(out, line)
-	}
-	return strings.Join(out, "\n")
-}
-
-func diffSnapshots(t *testing.T, before, after map[string]string) {
+func diffSnapshots(t *testing.T, before, after netns.Snapshot) {
 	t.Helper()
-	for k, v := range before {
-		if after[k] != v {
-			t.Errorf("the machine's network changed: %s\nbefore:\n%s\nafter:\n%s", k, v, after[k])
-		}
-	}
-	for k := range after {
-		if _, ok := before[k]; !ok {
-			t.Errorf("the machine's network changed: %s appeared: %s", k, after[k])
-		}
+	for _, d := range before.Diff(after) {
+		t.Errorf("the machine's network changed: %s", d)
 	}
 }
 
