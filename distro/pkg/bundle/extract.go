@@ -67,8 +67,8 @@ func extract(a *archive, dataDir string, log *slog.Logger) (string, error) {
 
 	dir := filepath.Join(root, m.Hash)
 	bin := filepath.Join(dir, "bin")
-	switch err := verify(bin, m); {
-	case err == nil:
+	switch err := verify(bin, m); err {
+	case nil:
 		log.Debug("helper binaries already extracted", "dir", bin)
 	default:
 		if !errors.Is(err, fs.ErrNotExist) {

@@ -89,9 +89,9 @@ func (c Config) withDefaults() Config {
 func (c Config) validate() error {
 	var errs []error
 	if c.Kubeconfig == "" {
-		errs = append(errs, errors.New("Kubeconfig: required (the agent-controller kubeconfig)"))
+		errs = append(errs, errors.New("kubeconfig: required (the agent-controller kubeconfig)"))
 	} else if _, err := os.Stat(c.Kubeconfig); err != nil {
-		errs = append(errs, fmt.Errorf("Kubeconfig: %w", err))
+		errs = append(errs, fmt.Errorf("kubeconfig: %w", err))
 	}
 	if c.NodeName == "" {
 		errs = append(errs, errors.New("NodeName: required"))
@@ -104,7 +104,7 @@ func (c Config) validate() error {
 	switch c.Backend {
 	case BackendVXLAN, BackendHostGW:
 	default:
-		errs = append(errs, fmt.Errorf("Backend: %q is not supported (use %q or %q)", c.Backend, BackendVXLAN, BackendHostGW))
+		errs = append(errs, fmt.Errorf("backend: %q is not supported (use %q or %q)", c.Backend, BackendVXLAN, BackendHostGW))
 	}
 	if _, n, err := net.ParseCIDR(c.ClusterCIDR); err != nil {
 		errs = append(errs, fmt.Errorf("ClusterCIDR: %q is not a CIDR (e.g. 10.42.0.0/16)", c.ClusterCIDR))

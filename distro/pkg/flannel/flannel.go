@@ -285,7 +285,7 @@ func waitForPodCIDR(ctx context.Context, cfg Config, log *slog.Logger) error {
 	})
 	if err != nil {
 		return fmt.Errorf("flannel: node %q has no podCIDR (is kube-controller-manager running with --allocate-node-cidrs, and the node registered?): last: %v: %w",
-			cfg.NodeName, lastErr, err)
+			cfg.NodeName, lastErr, err) //nolint:errorlint // lastErr (may be nil) is context; err is wrapped
 	}
 	return nil
 }

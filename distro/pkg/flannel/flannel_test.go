@@ -55,8 +55,8 @@ func TestValidateReportsEveryProblemWithItsField(t *testing.T) {
 		t.Fatal("invalid config accepted")
 	}
 	for _, want := range []string{
-		"Kubeconfig: ", "NodeName: required", "NodeIP: fd00::1: only IPv4",
-		`Backend: "udp" is not supported`, "ClusterCIDR: 10.42.0.0/30 is too small", "RunDir: required",
+		"kubeconfig: ", "NodeName: required", "NodeIP: fd00::1: only IPv4",
+		`backend: "udp" is not supported`, "ClusterCIDR: 10.42.0.0/30 is too small", "RunDir: required",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

@@ -300,7 +300,7 @@ func startServer(t *testing.T, bin, netns, dir string) string {
 		select {
 		case err := <-exited:
 			exited <- err // for the cleanup
-			return false, fmt.Errorf("k3lite server exited: %v", err)
+			return false, fmt.Errorf("k3lite server exited: %w", err)
 		default:
 		}
 		_, err := os.Stat(kc)
@@ -332,11 +332,12 @@ func rewriteServer(t *testing.T, src, dst, url string) {
 func stopProcess(t *testing.T, pid int, exited chan error, grace time.Duration) {
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	select {
-	case <-exited:
+	case err := <-exited:
+		t.Logf("process %d stopped: %v", pid, err)
 	case <-time.After(grace):
 		t.Logf("process %d did not stop within %s; killing it", pid, grace)
 		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-exited
+		t.Logf("process %d killed: %v", pid, <-exited)
 	}
 }
 
@@ -659,7 +660,7 @@ func registerNode(ctx context.Context, cs kubernetes.Interface, name, ip string)
 		return false, nil
 	})
 	if err != nil {
-		return fmt.Errorf("register node %s: %v (last: %v)", name, err, last)
+		return fmt.Errorf("register node %s: %w (last: %v)", name, err, last) //nolint:errorlint // last is context
 	}
 	return nil
 }
