@@ -47,6 +47,9 @@ newest run is also reachable as _output/runs/current.`,
 			if err != nil {
 				return err
 			}
+			if err := checkEndpoint(cmd.Context(), p); err != nil {
+				return err
+			}
 			pr := progress.New(g.stderr)
 			bin, err := binaryFor(cmd, g, p, pr)
 			if err != nil {

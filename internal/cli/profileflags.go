@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -73,4 +74,14 @@ func (f *profileFlags) load(g *globals, cmd *cobra.Command) (*profile.Profile, e
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkEndpoint fails fast when the profile names a user's datastore
+// endpoint that does not answer, before anything is built or started
+// (k3lite and the node images can take minutes on a cold cache).
+func checkEndpoint(ctx context.Context, p *profile.Profile) error {
+	if p.Spec.Datastore.Endpoint == "" {
+		return nil
+	}
+	return datastore.CheckReachable(ctx, p.Spec.Datastore.Endpoint)
 }

@@ -59,6 +59,9 @@ reason and the tail of the server log.`,
 			if err != nil {
 				return err
 			}
+			if err := checkEndpoint(cmd.Context(), p); err != nil {
+				return err
+			}
 			o := job.Options{
 				RepoRoot: g.repoRoot, Profile: p, RunsDir: g.runsDir(), OutBase: g.outBase(),
 				ToolVer: Version, Command: commandLine(cmd), Log: g.log, Progress: progress.New(g.stderr),
