@@ -1,11 +1,7 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -65,34 +61,11 @@ func newAgentCommandWith(o *agentOptions, stderr io.Writer) *cobra.Command {
 // complete applies environment variables and the token file after flag
 // parsing, then validates.
 func (o *agentOptions) complete(fs *pflag.FlagSet) error {
-	env := func(flag, name string, dst *string) {
-		if !fs.Changed(flag) {
-			if v, ok := os.LookupEnv(name); ok && v != "" {
-				*dst = v
-			}
-		}
-	}
-	env("server", EnvURL, &o.cfg.ServerURL)
-	env("token", EnvToken, &o.cfg.Token)
-	env("data-dir", EnvDataDir, &o.cfg.DataDir)
-	if o.tokenFile != "" {
-		if fs.Changed("token") {
-			return errors.New("--token and --token-file are mutually exclusive")
-		}
-		b, err := os.ReadFile(o.tokenFile)
-		if err != nil {
-			return fmt.Errorf("--token-file: %w", err)
-		}
-		o.cfg.Token = strings.TrimSpace(string(b))
-		if o.cfg.Token == "" {
-			return fmt.Errorf("--token-file %s is empty", o.tokenFile)
-		}
-	}
-	if o.cfg.Token != "" {
-		if _, err := token.Parse(o.cfg.Token); err != nil {
-			// The error of token.Parse never repeats the secret.
-			return fmt.Errorf("--token: %w", err)
-		}
+	envDefault(fs, "server", EnvURL, &o.cfg.ServerURL)
+	envDefault(fs, "token", EnvToken, &o.cfg.Token)
+	envDefault(fs, "data-dir", EnvDataDir, &o.cfg.DataDir)
+	if err := resolveToken(fs, o.tokenFile, &o.cfg.Token); err != nil {
+		return err
 	}
 	return o.cfg.Validate()
 }

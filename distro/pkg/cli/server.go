@@ -110,36 +110,12 @@ func newServerCommandWith(o *serverOptions, stderr io.Writer) *cobra.Command {
 // complete applies environment variables, the token file and the kubeconfig
 // mode after flag parsing.
 func (o *serverOptions) complete(fs *pflag.FlagSet) error {
-	env := func(flag, name string, dst *string) {
-		if !fs.Changed(flag) {
-			if v, ok := os.LookupEnv(name); ok && v != "" {
-				*dst = v
-			}
-		}
-	}
-	env("data-dir", EnvDataDir, &o.cfg.DataDir)
-	env("token", EnvToken, &o.cfg.Token)
-	env("datastore-endpoint", EnvDatastoreEndpoint, &o.cfg.DatastoreEndpoint)
-	env("node-name", EnvNodeNameServer, &o.cfg.Agent.NodeName)
-
-	if o.tokenFile != "" {
-		if o.cfg.Token != "" && fs.Changed("token") {
-			return errors.New("--token and --token-file are mutually exclusive")
-		}
-		b, err := os.ReadFile(o.tokenFile)
-		if err != nil {
-			return fmt.Errorf("--token-file: %w", err)
-		}
-		o.cfg.Token = strings.TrimSpace(string(b))
-		if o.cfg.Token == "" {
-			return fmt.Errorf("--token-file %s is empty", o.tokenFile)
-		}
-	}
-	if o.cfg.Token != "" {
-		if _, err := token.Parse(o.cfg.Token); err != nil {
-			// The error of token.Parse never repeats the secret.
-			return fmt.Errorf("--token: %w", err)
-		}
+	envDefault(fs, "data-dir", EnvDataDir, &o.cfg.DataDir)
+	envDefault(fs, "token", EnvToken, &o.cfg.Token)
+	envDefault(fs, "datastore-endpoint", EnvDatastoreEndpoint, &o.cfg.DatastoreEndpoint)
+	envDefault(fs, "node-name", EnvNodeNameServer, &o.cfg.Agent.NodeName)
+	if err := resolveToken(fs, o.tokenFile, &o.cfg.Token); err != nil {
+		return err
 	}
 	mode, err := strconv.ParseUint(o.kubeMode, 8, 32)
 	if err != nil || mode > 0o777 {
