@@ -93,7 +93,13 @@ type recipe struct {
 	ports      []string
 }
 
-var recipes = []recipe{
+// recipes is the whole catalog in build order: the cluster's own images and
+// the ones distrobench's suites run (coreRecipes), then the ones only the
+// upstream e2e suite needs (catalog_e2e.go), then sonobuoy's
+// (catalog_sonobuoy.go).
+var recipes = slices.Concat(coreRecipes, e2eRecipes, sonobuoyRecipes)
+
+var coreRecipes = []recipe{
 	{
 		spec: Spec{
 			Name: PauseName, Short: "pause", Kinds: []SourceKind{SourceGo},
