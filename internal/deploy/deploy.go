@@ -19,6 +19,10 @@
 //	RUN/kubeconfig.yaml         the same, pointing at node 0's address on the bridge
 //	RUN/node<i>/                agent i's --data-dir
 //	RUN/node<i>.log             agent i's stdout+stderr
+//	RUN/registries.yaml         every node's --private-registry: registry.k8s.io and
+//	                            docker.io are served by each node's embedded registry
+//	                            mirror of its own images (--embedded-registry), and
+//	                            never contacted (--disable-default-registry-endpoint)
 package deploy
 
 import (
@@ -127,6 +131,9 @@ type Cluster struct {
 	ServerKubeconfig string `json:"serverKubeconfig,omitempty"`
 	// ServerCgroupRoot is the kubelet cgroup root of the server's node.
 	ServerCgroupRoot string `json:"serverCgroupRoot,omitempty"`
+	// RegistriesFile is the nodes' registries.yaml (RUN/registries.yaml,
+	// see registriesYAML) on a cluster with nodes.
+	RegistriesFile string `json:"registriesFile,omitempty"`
 	// NodesDir holds the nodes' data dirs on a cluster with simulated hosts
 	// (NodesBase/<network ID>/node<i>); see NodesBase.
 	NodesDir string `json:"nodesDir,omitempty"`
@@ -296,6 +303,9 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 			return nil, err
 		}
 		if err := c.createNodesDir(); err != nil {
+			return nil, err
+		}
+		if err := c.writeRegistries(); err != nil {
 			return nil, err
 		}
 	}

@@ -180,7 +180,62 @@ func (c *Cluster) nodeServerArgs() []string {
 	if c.ServerAgent {
 		args = append(args, "--kubelet-arg", "cgroup-root="+c.ServerCgroupRoot)
 	}
+	if c.RegistriesFile != "" {
+		// A server-side flag: every node serves its own images to its
+		// containerd (agents learn it when they join).
+		args = append(args, "--embedded-registry")
+		args = append(args, c.registryArgs()...)
+	}
 	return args
+}
+
+// RegistriesFile is the registries.yaml (K3s's --private-registry) the
+// harness writes into the run directory for a cluster with nodes.
+const RegistriesFile = "registries.yaml"
+
+// MirroredRegistries are the registries every node's embedded registry
+// mirror stands in for: where the images of the upstream conformance
+// suite and of the cluster's own pieces come from.
+var MirroredRegistries = []string{"registry.k8s.io", "docker.io"}
+
+// registriesYAML mirrors MirroredRegistries with no endpoint of their own:
+// with --embedded-registry each node's mirror of its own containerd is the
+// only endpoint, and with --disable-default-registry-endpoint the
+// registries themselves are never contacted. So a pull (imagePullPolicy
+// Always included) of an image a node holds succeeds, and a pull of any
+// other image fails at once with "not found": no traffic leaves the
+// machine.
+func registriesYAML() []byte {
+	var b strings.Builder
+	b.WriteString("# Written by distrobench for this run (K3s's registries.yaml, --private-registry).\n")
+	b.WriteString("# Every node's embedded registry mirror (--embedded-registry) is the only endpoint:\n")
+	b.WriteString("# images come from the nodes' imported tarballs, never from the network.\n")
+	b.WriteString("mirrors:\n")
+	for _, r := range MirroredRegistries {
+		b.WriteString("  " + r + ": {}\n")
+	}
+	return []byte(b.String())
+}
+
+// writeRegistries writes RUN/registries.yaml and records it.
+func (c *Cluster) writeRegistries() error {
+	f := filepath.Join(c.RunDir, RegistriesFile)
+	if err := atomicfile.Write(f, registriesYAML(), 0o644); err != nil {
+		return fmt.Errorf("write the nodes' registries.yaml: %w", err)
+	}
+	c.RegistriesFile = f
+	return nil
+}
+
+// registryArgs are the registry flags of every node (K3s's flags, which
+// k3lite, k3s and rke2 all take): the run's registries.yaml, and no
+// fallback to the registries themselves. They come before the profile's
+// args, so a profile may override them.
+func (c *Cluster) registryArgs() []string {
+	if c.RegistriesFile == "" {
+		return nil
+	}
+	return []string{"--private-registry", c.RegistriesFile, "--disable-default-registry-endpoint"}
 }
 
 var loopbackRE = regexp.MustCompile(`\b(127\.0\.0\.1|localhost)\b`)
@@ -236,6 +291,7 @@ func (c *Cluster) prepareAgents(p *profile.Profile, n int) error {
 			"--node-ip", a.IP,
 			"--kubelet-arg", "cgroup-root=" + a.CgroupRoot,
 		}
+		a.rawArgs = append(a.rawArgs, c.registryArgs()...)
 		a.rawArgs = append(a.rawArgs, p.ExpandArgs(p.Spec.Agent.Args, a.DataDir, c.RunDir)...)
 		a.Args = c.redactArgs(a.rawArgs)
 		a.env = append(envList(p.Spec.Agent.Env), runDirEnv+"="+c.RunDir)

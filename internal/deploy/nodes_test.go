@@ -224,7 +224,9 @@ func TestNodesUpDownLeaveHostUnchanged(t *testing.T) {
 		h := nw.Hosts[i+1]
 		want := []string{"agent", "--server", c.ServerURL, "--token-file", filepath.Join(c.DataDir, "server", "node-token"),
 			"--data-dir", filepath.Join(c.NodesDir, a.Name), "--node-name", a.Name, "--node-ip", h.IP,
-			"--kubelet-arg", "cgroup-root=/k3lite/" + nw.ID + "-" + a.Name, "--node-label=role=" + c.RunDir}
+			"--kubelet-arg", "cgroup-root=/k3lite/" + nw.ID + "-" + a.Name,
+			"--private-registry", filepath.Join(c.RunDir, "registries.yaml"), "--disable-default-registry-endpoint",
+			"--node-label=role=" + c.RunDir}
 		if !slices.Equal(a.Args, want) {
 			t.Errorf("agent %d args\n got %q\nwant %q", i+1, a.Args, want)
 		}
@@ -236,6 +238,13 @@ func TestNodesUpDownLeaveHostUnchanged(t *testing.T) {
 	}
 	if got := serverArg(t, c, "--kubelet-arg"); got != "cgroup-root=/k3lite/"+nw.ID+"-node0" {
 		t.Errorf("server --kubelet-arg = %q", got)
+	}
+	// Every node pulls through its own embedded registry mirror only.
+	if got := serverArg(t, c, "--private-registry"); got != c.RegistriesFile || c.RegistriesFile != filepath.Join(c.RunDir, "registries.yaml") {
+		t.Errorf("server --private-registry = %q, registries file %q", got, c.RegistriesFile)
+	}
+	if sa := serverArgs(t, c); !slices.Contains(sa, "--embedded-registry") || !slices.Contains(sa, "--disable-default-registry-endpoint") {
+		t.Errorf("server args %q lack --embedded-registry and --disable-default-registry-endpoint", sa)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -5,6 +5,14 @@
 // the air-gapped image tarballs, and runs kubelet, kube-proxy and flannel
 // in-process.
 //
+// Registries (registries.go, mirror.go): --private-registry (K3s's
+// registries.yaml) becomes containerd's hosts directory
+// <data-dir>/agent/etc/containerd/certs.d, rewritten at every start. When
+// the server runs with --embedded-registry, the agent also serves its own
+// containerd's images read-only on 127.0.0.1:<port> of the node's network
+// namespace (package registry) and lists that mirror first for every
+// registry under mirrors:.
+//
 // Everything a node keeps lives under <data-dir>/agent (unlike K3s, which
 // uses /var/lib/kubelet and /run/k3s), so several nodes can share one host
 // in separate network namespaces.
@@ -117,6 +125,13 @@ type Config struct {
 	// FlannelIface is the interface (or its IP) flannel uses between nodes
 	// (default: the one holding the node IP) (--flannel-iface).
 	FlannelIface string
+	// PrivateRegistry is a registries.yaml in K3s's shape (mirrors and
+	// per-host TLS and credentials) turned into containerd's hosts
+	// directory at every start; "" for none (--private-registry).
+	PrivateRegistry string
+	// DisableDefaultRegistryEndpoint: a registry that has mirrors is never
+	// contacted itself, only its mirrors (--disable-default-registry-endpoint).
+	DisableDefaultRegistryEndpoint bool
 }
 
 // Validate reports every problem of c at once.
@@ -232,6 +247,8 @@ type paths struct {
 
 	containerdConfig, containerdRoot, containerdState string
 	containerdSocket, containerdLog                   string
+	// registryHosts is containerd's hosts directory (config_path).
+	registryHosts string
 
 	cniConfDir, images, importedRecord, flannelRun string
 }
@@ -265,6 +282,7 @@ func newPaths(dataDir string) paths {
 		containerdState:      j("run", "containerd"),
 		containerdSocket:     containerdSocketPath(j("run", "containerd", "containerd.sock")),
 		containerdLog:        j("containerd", "containerd.log"),
+		registryHosts:        j("etc", "containerd", "certs.d"),
 		cniConfDir:           j("etc", "cni", "net.d"),
 		images:               j("images"),
 		importedRecord:       j("images", ".imported"),

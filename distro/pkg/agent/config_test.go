@@ -131,7 +131,7 @@ func TestNodeIPsGivenWin(t *testing.T) {
 func TestContainerdConfigIsAcceptedByContainerd(t *testing.T) {
 	dir := t.TempDir()
 	p := newPaths(filepath.Join(dir, `data "dir"`)) // quotes must survive
-	b, err := containerdConfig(p, "/opt/k3lite/bin", bootstrap.PauseImage)
+	b, err := containerdConfig(p, "/opt/k3lite/bin", bootstrap.PauseImage, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +172,11 @@ func TestContainerdConfigIsAcceptedByContainerd(t *testing.T) {
 	if img["snapshotter"] != "overlayfs" || img["pinned_images"].(map[string]any)["sandbox"] != bootstrap.PauseImage {
 		t.Errorf("images = %v", img)
 	}
-	if _, ok := img["registry"]; ok {
-		t.Error("no registry configuration expected (air-gapped)")
+	// Registries are configured in the node's own hosts directory only
+	// (never the host's /etc/containerd/certs.d); no credentials without
+	// a registries.yaml.
+	if reg, ok := img["registry"].(map[string]any); !ok || len(reg) != 1 || reg["config_path"] != p.registryHosts {
+		t.Errorf("registry = %v, want only config_path = %s", img["registry"], p.registryHosts)
 	}
 }
 

@@ -22,9 +22,16 @@ import (
 // containerdConfig renders D/agent/etc/containerd/config.toml (config
 // version 3) for a containerd whose root, state and socket live under the
 // data dir, whose runc and CNI plugins come from binDir, and whose CRI
-// plugin uses sandboxImage. It is generated from Go values with go-toml so
-// that paths are always quoted correctly.
-func containerdConfig(p paths, binDir, sandboxImage string) ([]byte, error) {
+// plugin uses sandboxImage. Registries are configured in the hosts
+// directory p.registryHosts (see registries.go); registryAuths are the
+// credentials of registries.yaml (registry.configs.<host>.auth; nil for
+// none). It is generated from Go values with go-toml so that paths are
+// always quoted correctly. The file holds credentials: keep it 0600.
+func containerdConfig(p paths, binDir, sandboxImage string, registryAuths map[string]any) ([]byte, error) {
+	registry := map[string]any{"config_path": p.registryHosts}
+	if len(registryAuths) > 0 {
+		registry["configs"] = registryAuths
+	}
 	cfg := map[string]any{
 		"version": 3,
 		"root":    p.containerdRoot,
@@ -73,9 +80,11 @@ func containerdConfig(p paths, binDir, sandboxImage string) ([]byte, error) {
 			},
 			"io.containerd.cri.v1.images": map[string]any{
 				"snapshotter": "overlayfs",
-				// Images never come from a registry: everything is
-				// imported from D/agent/images. No mirrors are configured.
+				// Images are imported from D/agent/images; pulls go where
+				// the hosts directory says (--private-registry, and the
+				// embedded registry mirror first when it is on).
 				"pinned_images": map[string]any{"sandbox": sandboxImage},
+				"registry":      registry,
 			},
 			"io.containerd.grpc.v1.cri": map[string]any{
 				// The CRI streaming server (exec, attach, port-forward)

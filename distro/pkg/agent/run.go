@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	tok, err := token.Parse(cfg.Token)
 	if err != nil {
 		return fmt.Errorf("--token: %w", err)
+	}
+	// A bad registries.yaml fails at once, before joining.
+	regs, err := LoadRegistries(cfg.PrivateRegistry)
+	if err != nil {
+		return err
 	}
 	p := newPaths(cfg.DataDir)
 	for _, d := range []string{p.agent, p.etc, p.cniConfDir, p.images, p.podLogs, p.kubeletRoot} {
@@ -88,19 +94,43 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// 3. Container runtime and images.
 	endpoint := cfg.ContainerRuntimeEndpoint
 	if endpoint == "" {
-		ctrd, err := startContainerd(ctx, p, cfg.DataDir, cluster.SandboxImage, log)
+		// The embedded registry's port is taken before containerd starts,
+		// so that it goes into the hosts directory.
+		var mirror net.Listener
+		if cluster.EmbeddedRegistry {
+			if mirror, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				return fmt.Errorf("embedded registry: listen on 127.0.0.1: %w", err)
+			}
+			defer mirror.Close()
+		}
+		if err := configureRegistries(p, regs, cfg, mirror, log); err != nil {
+			return err
+		}
+		ctrd, err := startContainerd(ctx, p, cfg.DataDir, cluster.SandboxImage, criRegistryAuths(regs), log)
 		if err != nil {
 			return err
 		}
 		// Deferred first, so it runs after containerd has stopped.
 		defer removeFallbackSocketDir(p.containerdSocket, log)
 		defer ctrd.Stop()
+		if mirror != nil {
+			stopMirror, err := serveEmbeddedRegistry(mirror, p.containerdSocket, log)
+			if err != nil {
+				return err
+			}
+			defer stopMirror()
+		}
 		if err := importImages(ctx, p.containerdSocket, p, log); err != nil {
 			return err
 		}
 		endpoint = "unix://" + p.containerdSocket
-	} else if !strings.HasPrefix(endpoint, "unix://") {
-		endpoint = "unix://" + endpoint
+	} else {
+		if cfg.PrivateRegistry != "" || cluster.EmbeddedRegistry {
+			log.Warn("--container-runtime-endpoint: the private registry configuration and the embedded registry apply to the embedded containerd only; ignoring them", "privateRegistry", cfg.PrivateRegistry, "embeddedRegistry", cluster.EmbeddedRegistry)
+		}
+		if !strings.HasPrefix(endpoint, "unix://") {
+			endpoint = "unix://" + endpoint
+		}
 	}
 
 	// 4. kubelet and kube-proxy, parsed and validated before either runs.
@@ -235,12 +265,12 @@ func retry(ctx context.Context, log *slog.Logger, what string, fn func() error) 
 	}
 }
 
-func startContainerd(ctx context.Context, p paths, dataDir, sandboxImage string, log *slog.Logger) (*containerdProcess, error) {
+func startContainerd(ctx context.Context, p paths, dataDir, sandboxImage string, registryAuths map[string]any, log *slog.Logger) (*containerdProcess, error) {
 	binDir, err := extractHelpers(dataDir, log)
 	if err != nil {
 		return nil, fmt.Errorf("helper binaries: %w", err)
 	}
-	conf, err := containerdConfig(p, binDir, sandboxImage)
+	conf, err := containerdConfig(p, binDir, sandboxImage, registryAuths)
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ func clientTestServer(t *testing.T) (*httptest.Server, string) {
 		}
 	}
 	mux.HandleFunc("GET "+PathConfig, authed(func(w http.ResponseWriter, _ *http.Request) {
-		_ = json.NewEncoder(w).Encode(AgentConfig{ClusterCIDR: "10.42.0.0/16", ClusterDNS: []string{"10.43.0.10"}, ClusterDomain: "cluster.local", FlannelBackend: "vxlan", SandboxImage: PauseImage})
+		_ = json.NewEncoder(w).Encode(AgentConfig{ClusterCIDR: "10.42.0.0/16", ClusterDNS: []string{"10.43.0.10"}, ClusterDomain: "cluster.local", FlannelBackend: "vxlan", SandboxImage: PauseImage, EmbeddedRegistry: true})
 	}))
 	mux.HandleFunc("POST "+PathCerts+"{kind}", authed(func(w http.ResponseWriter, r *http.Request) {
 		var req CertRequest
@@ -72,7 +72,7 @@ func TestClientPinsCAAndTalksToServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.ClusterCIDR != "10.42.0.0/16" || cfg.ClusterDomain != "cluster.local" || cfg.SandboxImage != PauseImage {
+	if cfg.ClusterCIDR != "10.42.0.0/16" || cfg.ClusterDomain != "cluster.local" || cfg.SandboxImage != PauseImage || !cfg.EmbeddedRegistry {
 		t.Errorf("config = %+v", cfg)
 	}
 	resp, err := c.Sign(ctx, CertKubeletServing, CertRequest{NodeName: "n1", CSR: "-----BEGIN CERTIFICATE REQUEST-----"})

@@ -76,6 +76,12 @@ type AgentConfig struct {
 	FlannelBackend string `json:"flannelBackend"`
 	// SandboxImage is the pause image every node must have imported.
 	SandboxImage string `json:"sandboxImage"`
+	// EmbeddedRegistry is the server's --embedded-registry (K3s's agents
+	// learn it from the server the same way): every node then serves the
+	// images of its own containerd as a read-only registry mirror on
+	// 127.0.0.1 of its network namespace, the first endpoint of every
+	// registry under mirrors: in its registries.yaml (package registry).
+	EmbeddedRegistry bool `json:"embeddedRegistry,omitempty"`
 	// EgressSelectorMode etc. are not supported; the apiserver reaches
 	// kubelets directly on their node IPs.
 }

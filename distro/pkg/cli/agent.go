@@ -21,7 +21,7 @@ type agentOptions struct {
 }
 
 func newAgentCommand(stderr io.Writer) *cobra.Command {
-	return newAgentCommandWith(&agentOptions{cfg: agent.Config{DataDir: agent.DefaultDataDir}}, stderr)
+	return newAgentCommandWith(&agentOptions{cfg: agent.Config{DataDir: agent.DefaultDataDir, PrivateRegistry: agent.DefaultPrivateRegistry}}, stderr)
 }
 
 func newAgentCommandWith(o *agentOptions, stderr io.Writer) *cobra.Command {
@@ -53,6 +53,8 @@ func newAgentCommandWith(o *agentOptions, stderr io.Writer) *cobra.Command {
 	f.StringArrayVar(&c.KubeProxyArgs, "kube-proxy-arg", nil, "Customized flag for kube-proxy, key=value (repeatable; wins over k3lite's)")
 	f.StringVar(&c.FlannelIface, "flannel-iface", "", "Override default flannel interface")
 	f.StringVar(&c.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "Use this running CRI socket instead of the embedded containerd")
+	f.StringVar(&c.PrivateRegistry, "private-registry", c.PrivateRegistry, "Private registry configuration file (K3s's registries.yaml: mirrors and per-host TLS and credentials; the default is read only when present)")
+	f.BoolVar(&c.DisableDefaultRegistryEndpoint, "disable-default-registry-endpoint", false, "Disables containerd's fallback default registry endpoint when a mirror is configured for that registry")
 	f.IntVarP(&o.verbosity, "v", "v", 0, "Log verbosity of the Kubernetes components")
 	f.BoolVar(&o.debug, "debug", false, "Turn on debug logs of k3lite")
 	return cmd
@@ -67,6 +69,7 @@ func (o *agentOptions) complete(fs *pflag.FlagSet) error {
 	if err := resolveToken(fs, o.tokenFile, &o.cfg.Token); err != nil {
 		return err
 	}
+	resolvePrivateRegistry(fs, &o.cfg.PrivateRegistry)
 	return o.cfg.Validate()
 }
 

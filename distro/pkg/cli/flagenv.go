@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -45,4 +46,16 @@ func resolveToken(fs *pflag.FlagSet, tokenFile string, tok *string) error {
 		}
 	}
 	return nil
+}
+
+// resolvePrivateRegistry applies K3s's rule for --private-registry: the
+// default file is read only when it exists; a file given on the command
+// line (or in the config file) must exist, which loading it checks.
+func resolvePrivateRegistry(flags *pflag.FlagSet, file *string) {
+	if flags.Changed("private-registry") || *file == "" {
+		return
+	}
+	if _, err := os.Stat(*file); errors.Is(err, fs.ErrNotExist) {
+		*file = ""
+	}
 }

@@ -28,5 +28,8 @@ func agentConfigFor(a server.LocalAgent) agent.Config {
 		NodeTaints:    a.NodeTaints,
 		KubeletArgs:   a.KubeletArgs,
 		KubeProxyArgs: a.KubeProxyArgs,
+
+		PrivateRegistry:                a.PrivateRegistry,
+		DisableDefaultRegistryEndpoint: a.DisableDefaultRegistryEndpoint,
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/distrobench/distrobench/distro/pkg/addons"
+	"github.com/distrobench/distrobench/distro/pkg/agent"
 	"github.com/distrobench/distrobench/distro/pkg/config"
 	"github.com/distrobench/distrobench/distro/pkg/datastore"
 	"github.com/distrobench/distrobench/distro/pkg/server"
@@ -44,6 +45,7 @@ type serverOptions struct {
 func newServerOptions() *serverOptions {
 	cfg := server.Default()
 	cfg.RunAgent = runServerAgent
+	cfg.Agent.PrivateRegistry = agent.DefaultPrivateRegistry
 	return &serverOptions{cfg: cfg, kubeMode: "0600"}
 }
 
@@ -88,6 +90,7 @@ func newServerCommandWith(o *serverOptions, stderr io.Writer) *cobra.Command {
 	f.StringArrayVar(&c.KubeControllerManagerArgs, "kube-controller-manager-arg", nil, "Customized flag for kube-controller-manager, key=value (repeatable)")
 	f.StringArrayVar(&c.KubeSchedulerArgs, "kube-scheduler-arg", nil, "Customized flag for kube-scheduler, key=value (repeatable)")
 	f.BoolVar(&c.DisableAgent, "disable-agent", false, "Do not run a local agent and register a local kubelet")
+	f.BoolVar(&c.EmbeddedRegistry, "embedded-registry", false, "Every node serves the images of its own containerd as a read-only registry mirror on 127.0.0.1, the first endpoint of each registry under mirrors: in its registries.yaml")
 	a := &c.Agent
 	f.StringVar(&a.NodeName, "node-name", "", "Node name of the local agent (default: the hostname; env "+EnvNodeNameServer+")")
 	f.BoolVar(&a.WithNodeID, "with-node-id", false, "Append an id to the node name")
@@ -95,6 +98,8 @@ func newServerCommandWith(o *serverOptions, stderr io.Writer) *cobra.Command {
 	f.StringArrayVar(&a.NodeTaints, "node-taint", nil, "Register the local node with this taint, key=value:Effect (repeatable)")
 	f.StringArrayVar(&a.KubeletArgs, "kubelet-arg", nil, "Customized flag for the local kubelet, key=value (repeatable; wins over k3lite's)")
 	f.StringArrayVar(&a.KubeProxyArgs, "kube-proxy-arg", nil, "Customized flag for the local kube-proxy, key=value (repeatable; wins over k3lite's)")
+	f.StringVar(&a.PrivateRegistry, "private-registry", a.PrivateRegistry, "Private registry configuration file of the local node (K3s's registries.yaml; the default is read only when present)")
+	f.BoolVar(&a.DisableDefaultRegistryEndpoint, "disable-default-registry-endpoint", false, "Disables containerd's fallback default registry endpoint when a mirror is configured for that registry")
 	f.StringVar(&c.DatastoreEndpoint, "datastore-endpoint", "", "sqlite://PATH, mysql://user:pass@tcp(host:3306)/db, postgres://user:pass@host:5432/db, http(s)://etcd:2379 (env "+EnvDatastoreEndpoint+")")
 	f.StringVar(&c.DatastoreCAFile, "datastore-cafile", "", "TLS CA file for an external etcd")
 	f.StringVar(&c.DatastoreCertFile, "datastore-certfile", "", "TLS client certificate for an external etcd")
@@ -117,6 +122,7 @@ func (o *serverOptions) complete(fs *pflag.FlagSet) error {
 	if err := resolveToken(fs, o.tokenFile, &o.cfg.Token); err != nil {
 		return err
 	}
+	resolvePrivateRegistry(fs, &o.cfg.Agent.PrivateRegistry)
 	mode, err := strconv.ParseUint(o.kubeMode, 8, 32)
 	if err != nil || mode > 0o777 {
 		return fmt.Errorf("--write-kubeconfig-mode %q: expected an octal file mode such as 0600 or 644", o.kubeMode)

@@ -66,6 +66,10 @@ type Config struct {
 	KubeSchedulerArgs         []string
 
 	DisableAgent bool
+	// EmbeddedRegistry turns on every node's read-only registry mirror of
+	// its own images (K3s's --embedded-registry); agents learn it from the
+	// join configuration (bootstrap.AgentConfig.EmbeddedRegistry).
+	EmbeddedRegistry bool
 	// Agent holds the agent flags `k3lite server` takes for its own node.
 	Agent AgentOptions
 	// RunAgent runs the server's own agent (nil: this build has none). The
@@ -90,6 +94,10 @@ type AgentOptions struct {
 	KubeletArgs   []string
 	KubeProxyArgs []string
 	WithNodeID    bool
+	// PrivateRegistry is the registries.yaml of the local node ("" for
+	// none) and DisableDefaultRegistryEndpoint K3s's flag of that name.
+	PrivateRegistry                string
+	DisableDefaultRegistryEndpoint bool
 }
 
 // LocalAgent is what the server hands to the agent of its own node.

@@ -102,6 +102,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			ClusterDomain:  cfg.ClusterDomain,
 			FlannelBackend: cfg.FlannelBackend,
 			SandboxImage:   bootstrap.PauseImage,
+			// Agents learn it here, as K3s's agents do from the server.
+			EmbeddedRegistry: cfg.EmbeddedRegistry,
 		},
 		Log: log.With("component", "join"),
 	})

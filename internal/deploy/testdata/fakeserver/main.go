@@ -81,8 +81,15 @@ func main() {
 	var cmArgs, schedArgs multi
 	fs.Var(&cmArgs, "kube-controller-manager-arg", "")
 	fs.Var(&schedArgs, "kube-scheduler-arg", "")
+	fs.Bool("embedded-registry", false, "")
+	fs.Bool("disable-default-registry-endpoint", false, "")
+	privateRegistry := fs.String("private-registry", "", "")
 	if err := fs.Parse(os.Args[2:]); err != nil {
 		os.Exit(2)
+	}
+	if err := checkPrivateRegistry(*privateRegistry); err != nil {
+		fmt.Fprintln(os.Stderr, "fakeserver:", err)
+		os.Exit(1)
 	}
 	fmt.Println("fakeserver: starting")
 	if code := os.Getenv("FAKESERVER_EXIT"); code != "" {

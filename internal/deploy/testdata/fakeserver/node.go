@@ -216,8 +216,14 @@ func agentMain(args []string) int {
 	var kubeletArgs, labels multi
 	fs.Var(&kubeletArgs, "kubelet-arg", "")
 	fs.Var(&labels, "node-label", "")
+	fs.Bool("disable-default-registry-endpoint", false, "")
+	privateRegistry := fs.String("private-registry", "", "")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if err := checkPrivateRegistry(*privateRegistry); err != nil {
+		fmt.Fprintln(os.Stderr, "fakeagent:", err)
+		return 1
 	}
 	fmt.Println("fakeagent: starting", *nodeName)
 	if code := os.Getenv("FAKEAGENT_EXIT"); code != "" {
@@ -334,4 +340,20 @@ func (l *nodeList) json() string {
 	}
 	b, _ := json.Marshal(list)
 	return string(b)
+}
+
+// checkPrivateRegistry reads a --private-registry file as a real node
+// would: a given file must exist and mirror something.
+func checkPrivateRegistry(file string) error {
+	if file == "" {
+		return nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("--private-registry: %w", err)
+	}
+	if !bytes.Contains(b, []byte("mirrors:")) {
+		return fmt.Errorf("--private-registry %s: no mirrors", file)
+	}
+	return nil
 }
