@@ -6,7 +6,7 @@
 #   hack/install-deps.sh arm64        # qemu-user-static binfmt-support, binfmt enabled (arm64 binaries run here)
 #   hack/install-deps.sh helpers      # gcc pkg-config libseccomp-dev: runc (cgo + seccomp) for amd64
 #   hack/install-deps.sh helpers-arm64 # aarch64 cross gcc + an arm64 libseccomp sysroot in distro/_output/sysroot/arm64
-#   hack/install-deps.sh images       # busybox-static (amd64+arm64 via apt) and containerd+ctr for the images test
+#   hack/install-deps.sh images       # apt lists for amd64+arm64 Debian packages (images are made of them), containerd+ctr for the images test
 #   hack/install-deps.sh all          # all of the above
 #
 # Idempotent: every package is checked with dpkg first; `apt-get update` runs
@@ -43,13 +43,16 @@ SYSROOT_ARM64="${REPO_ROOT}/distro/_output/sysroot/arm64"
 want=()
 enable_binfmt=0
 make_sysroot=0
-# images: the busybox and agnhost images are made of Debian's
-# busybox-static, which `distrobench images build` takes from apt (apt-get
-# download busybox-static:<arch>, for amd64 and arm64), so dpkg must know the
-# other arch and apt's lists must be current. containerd (Debian's 1.6, with
-# ctr and runc) is for internal/images' integration test, which imports the
-# archives and runs busybox.
-images=(busybox-static containerd)
+# images: the busybox, agnhost, nginx, glibc-dns-testing... images are made
+# of Debian packages (busybox-static; curl, bind9-dnsutils, nginx... with
+# their dependency closure), which `distrobench images build` resolves with
+# apt against an empty package status and fetches with apt-get download for
+# amd64 or arm64 (nothing is installed here), so dpkg must know the other
+# arch and apt's lists must be current. containerd (Debian's 1.6, with ctr
+# and runc) is for internal/images' integration test, which imports the
+# archives and runs busybox; iproute2 brings loopback up in the private
+# network namespace where that test runs nginx from an unpacked image.
+images=(busybox-static containerd iproute2)
 foreign_busybox=0
 for group in "$@"; do
   case "$group" in

@@ -32,8 +32,9 @@ func newImagesCmd(g *globals) *cobra.Command {
 		Short: "Build the container images a cluster and the suites need, with no registry",
 		Long: `The images k3lite and the test suites run, built locally from Go modules and
 Debian packages under the exact names upstream uses (pause, CoreDNS, busybox,
-agnhost), one archive per image and arch. Each archive is an OCI image layout
-and a docker-archive in one tar: 'ctr -n k8s.io images import' and the k3lite
+agnhost, and every image of the upstream [Conformance] specs), one archive per
+image and arch. Each archive is an OCI image layout and a docker-archive in
+one tar: 'ctr -n k8s.io images import' and the k3lite
 agent (every <data-dir>/agent/images/*.tar at start) load it; no pod pulls.`,
 		Example: `  distrobench images list
   distrobench images build
@@ -80,7 +81,7 @@ func newImagesListCmd(g *globals) *cobra.Command {
 	o := &imagesOptions{}
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List the image catalog: name, source, what needs it, and the archive when built",
+		Short: "List the image catalog: name, what needs it, size, source, and the archive when built",
 		Example: `  distrobench images list
   distrobench images list --arch arm64`,
 		Args: cobra.NoArgs,
@@ -94,13 +95,13 @@ func newImagesListCmd(g *globals) *cobra.Command {
 				byName[b.Name] = b
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tUSED BY\tSOURCE\tTARBALL\tDIGEST")
+			fmt.Fprintln(tw, "NAME\tUSED BY\tSIZE\tSOURCE\tTARBALL\tDIGEST")
 			for _, s := range images.List() {
-				src, tarball, digest := s.Source, "-", "(not built)"
+				size, src, tarball, digest := "-", s.Source, "-", "(not built)"
 				if b, ok := byName[s.Name]; ok {
-					src, tarball, digest = b.Source, b.Tarball, b.Digest
+					size, src, tarball, digest = mib(b.SizeBytes), b.Source, b.Tarball, b.Digest
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, strings.Join(s.UsedBy, ","), src, tarball, digest)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, strings.Join(s.UsedBy, ","), size, src, tarball, digest)
 			}
 			return tw.Flush()
 		},

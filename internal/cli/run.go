@@ -9,6 +9,7 @@ import (
 
 	"github.com/distrobench/distrobench/internal/job"
 	"github.com/distrobench/distrobench/internal/progress"
+	"github.com/distrobench/distrobench/internal/upstream"
 )
 
 // suiteFlags select our Ginkgo suites.
@@ -40,22 +41,31 @@ func newRunCmd(g *globals) *cobra.Command {
 		bf     benchFlags
 		noConf bool
 		noBen  bool
+		upMode string
+		procs  int
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "The main job: build -> up -> footprint -> conformance -> bench -> down -> report",
 		Long: `Build k3lite (or take --binary), deploy one server on the datastore, run our
-Ginkgo suites, measure footprint and API latency, tear everything down and
+Ginkgo suites and then the upstream Kubernetes [Conformance] suite (--upstream:
+core by default, a subset touching every SIG; certified runs all of it;
+none skips it), measure footprint and API latency, tear everything down and
 write the report (JSON, HTML, JUnit, Markdown) to reports/out/<run>/ with a
 'latest' link. Exit 0 only when every phase passed, no spec failed and every
 SLO was met; a failed or interrupted run still writes its report with the
 reason and the tail of the server log.`,
 		Example: `  distrobench run
   distrobench run --profile rke2 --datastore mysql --repeats 3
-  distrobench run --binary /usr/local/bin/k3s --label-filter 'api && !slow'`,
+  distrobench run --binary /usr/local/bin/k3s --label-filter 'api && !slow'
+  distrobench run --upstream certified`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := pf.load(g, cmd)
+			if err != nil {
+				return err
+			}
+			mode, err := parseUpstreamMode(upMode)
 			if err != nil {
 				return err
 			}
@@ -65,7 +75,8 @@ reason and the tail of the server log.`,
 			o := job.Options{
 				RepoRoot: g.repoRoot, Profile: p, RunsDir: g.runsDir(), OutBase: g.outBase(),
 				ToolVer: Version, Command: commandLine(cmd), Log: g.log, Progress: progress.New(g.stderr),
-				Conform: job.ConformanceOptions{Skip: noConf, LabelFilter: sf.labelFilter, Timeout: sf.timeout},
+				Conform: job.ConformanceOptions{Skip: noConf, LabelFilter: sf.labelFilter, Timeout: sf.timeout,
+					Upstream: mode, UpstreamProcs: procs},
 				Bench:   bf.o,
 			}
 			o.Bench.Skip = noBen
@@ -84,7 +95,21 @@ reason and the tail of the server log.`,
 	bf.bind(cmd.Flags())
 	cmd.Flags().BoolVar(&noConf, "skip-conformance", false, "do not run the suites")
 	cmd.Flags().BoolVar(&noBen, "skip-bench", false, "do not run the benchmarks")
+	cmd.Flags().StringVar(&upMode, "upstream", string(upstream.ModeCore), "upstream [Conformance] suite after ours: none, quick, core or certified")
+	cmd.Flags().IntVar(&procs, "procs", 0, fmt.Sprintf("parallel e2e.test processes for the upstream suite (default 2 x CPUs, 4..16: %d here)", upstream.DefaultProcs()))
 	return cmd
+}
+
+// parseUpstreamMode reads --upstream: "none" (or empty) runs no upstream suite.
+func parseUpstreamMode(s string) (upstream.Mode, error) {
+	if s == "" || s == "none" {
+		return "", nil
+	}
+	m, err := upstream.ParseMode(s)
+	if err != nil {
+		return "", fmt.Errorf("--upstream: %w (or none)", err)
+	}
+	return m, nil
 }
 
 func printOutcome(g *globals, out *job.Outcome) {

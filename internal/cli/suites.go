@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/distrobench/distrobench/internal/conformance"
@@ -15,6 +18,8 @@ import (
 	"github.com/distrobench/distrobench/internal/progress"
 	"github.com/distrobench/distrobench/internal/redact"
 	"github.com/distrobench/distrobench/internal/result"
+	"github.com/distrobench/distrobench/internal/upstream"
+	"github.com/distrobench/distrobench/reports"
 	"github.com/distrobench/distrobench/suites/framework"
 )
 
@@ -34,21 +39,41 @@ func newConformanceCmd(g *globals) *cobra.Command {
 	var (
 		t  target
 		sf suiteFlags
+		uf upstreamFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "conformance",
-		Short: "Run our Ginkgo suites (suites/) against a cluster and write a report",
+		Short: "Run our Ginkgo suites (suites/), or with --upstream the Kubernetes conformance suite, against a cluster and write a report",
 		Long: `Run distrobench's own suites (registered: ` + fmt.Sprint(conformance.Suites()) + `) in-process
 against the cluster from 'distrobench up' or any --kubeconfig. Specs carry labels
 (api, datastore, slow, rbac, controllers, nodes, network, disruptive, ...) selected
 with --label-filter. The nodes suite runs only on a cluster with nodes; its
 disruptive specs stop and start node agents, which only works on a cluster from
 'distrobench up' (with --kubeconfig deselect them: --label-filter '!disruptive').
-Writes JUnit and the canonical JSON (plus HTML and Markdown) to reports/out/.`,
+Writes JUnit and the canonical JSON (plus HTML and Markdown) to reports/out/.
+
+With --upstream, run the upstream Kubernetes [Conformance] suite instead: the
+e2e.test binary of the Kubernetes version k3lite links, driven by the ginkgo CLI
+(both from 'make -C distro e2e', built here when missing). --mode quick runs
+sonobuoy's quick spec, core a fixed subset touching every SIG (a few minutes),
+certified all [Conformance] specs (parallel-safe ones on --procs processes, then
+the [Serial] ones on one, as sonobuoy's certified-conformance runs them).
+--rerun-failed REPORT.json runs only the specs that failed in an earlier report.
+Every [Conformance] spec is in the report: not run ones as skipped, with why.
+JUnit and the ginkgo log of each pass land in the report directory's upstream/.`,
 		Example: `  distrobench conformance --label-filter 'api && !slow'
-  distrobench conformance --kubeconfig ~/.kube/config`,
+  distrobench conformance --kubeconfig ~/.kube/config
+  distrobench conformance --upstream --mode quick
+  distrobench conformance --upstream --mode certified --procs 8
+  distrobench conformance --upstream --rerun-failed reports/out/latest/report.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := uf.validate(cmd); err != nil {
+				return err
+			}
+			if uf.upstream {
+				return runUpstream(cmd, g, &t, &sf, &uf)
+			}
 			ctx := cmd.Context()
 			kc, name, ds, err := t.resolve(g)
 			if err != nil {
@@ -76,7 +101,149 @@ Writes JUnit and the canonical JSON (plus HTML and Markdown) to reports/out/.`,
 	}
 	t.bind(cmd)
 	sf.bind(cmd.Flags())
+	uf.bind(cmd.Flags())
 	return cmd
+}
+
+// upstreamFlags select and size a run of the upstream conformance suite.
+type upstreamFlags struct {
+	upstream    bool
+	mode        string
+	procs       int
+	rerunFailed string
+	focus, skip string
+	kubectl     string
+}
+
+func (f *upstreamFlags) bind(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.upstream, "upstream", false, "run the upstream Kubernetes [Conformance] suite (e2e.test + ginkgo) instead of our suites")
+	fs.StringVar(&f.mode, "mode", string(upstream.ModeCore), "with --upstream: quick (sonobuoy's one-spec smoke test), core (a fixed subset touching every SIG) or certified (all [Conformance] specs)")
+	fs.IntVar(&f.procs, "procs", 0, fmt.Sprintf("with --upstream: parallel e2e.test processes for the parallel-safe specs (default 2 x CPUs, 4..16: %d here)", upstream.DefaultProcs()))
+	fs.StringVar(&f.rerunFailed, "rerun-failed", "", "with --upstream: run only the upstream specs that failed or errored in this distrobench report.json")
+	fs.StringVar(&f.focus, "focus", "", "with --upstream: run the [Conformance] specs whose full name matches this regexp (replaces --mode)")
+	fs.StringVar(&f.skip, "skip", "", "with --upstream: skip the specs whose full name matches this regexp")
+	fs.StringVar(&f.kubectl, "kubectl", "", "with --upstream: kubectl for the sig-cli specs (default: the cluster's k3lite as kubectl, else k3lite from distro/_output, else kubectl in PATH)")
+}
+
+// validate rejects upstream-only flags without --upstream and our suites'
+// --label-filter with it, instead of silently ignoring them.
+func (f *upstreamFlags) validate(cmd *cobra.Command) error {
+	only := []string{"mode", "procs", "rerun-failed", "focus", "skip", "kubectl"}
+	if !f.upstream {
+		for _, n := range only {
+			if cmd.Flags().Changed(n) {
+				return fmt.Errorf("--%s applies to the upstream suite: add --upstream", n)
+			}
+		}
+		return nil
+	}
+	if cmd.Flags().Changed("label-filter") {
+		return fmt.Errorf("--label-filter selects our suites' specs; with --upstream select with --mode, --focus and --skip")
+	}
+	if _, err := upstream.ParseMode(f.mode); err != nil {
+		return err
+	}
+	if f.procs < 0 {
+		return fmt.Errorf("--procs %d: want 1 or more (0: automatic)", f.procs)
+	}
+	return nil
+}
+
+// runUpstream runs the upstream conformance suite and writes the report: the
+// tree under upstream.RootName, JUnit and ginkgo logs next to the report.
+func runUpstream(cmd *cobra.Command, g *globals, t *target, sf *suiteFlags, uf *upstreamFlags) error {
+	ctx := cmd.Context()
+	kc, name, ds, err := t.resolve(g)
+	if err != nil {
+		return err
+	}
+	mode, _ := upstream.ParseMode(uf.mode)
+	o := upstream.Options{
+		Kubeconfig: kc, Mode: mode, Focus: uf.focus, Skip: uf.skip, Procs: uf.procs, Log: g.log,
+		KubectlPath: uf.kubectl,
+	}
+	if uf.rerunFailed != "" {
+		prev, err := result.Load(uf.rerunFailed)
+		if err != nil {
+			return fmt.Errorf("--rerun-failed: %w", err)
+		}
+		specs, err := upstream.FailedSpecs(prev, uf.rerunFailed)
+		if err != nil {
+			return fmt.Errorf("--rerun-failed: %w", err)
+		}
+		o.Specs, o.NotSelectedReason = specs, upstream.RerunReason(len(specs), uf.rerunFailed)
+	}
+	if cmd.Flags().Changed("suite-timeout") {
+		o.Timeout = sf.timeout
+	}
+
+	// What the run selects, for the report and the status line.
+	selection := string(mode)
+	switch {
+	case uf.rerunFailed != "":
+		selection = "rerun-failed"
+	case uf.focus != "":
+		selection = "focus"
+	}
+	rep := job.NewReport(commandLine(cmd), name, ds, time.Now(), Version)
+	extra := map[string]string{"suite": "upstream", "mode": selection}
+	if uf.focus != "" {
+		extra["focus"] = uf.focus
+	}
+	if uf.skip != "" {
+		extra["skip"] = uf.skip
+	}
+	if uf.rerunFailed != "" {
+		extra["rerunFailed"] = uf.rerunFailed
+		extra["rerunSpecs"] = fmt.Sprint(len(o.Specs))
+	}
+	rep.Params.Extra = extra
+	o.OutDir = filepath.Join(reports.OutputDir(g.outBase(), rep), "upstream")
+
+	pr := progress.New(g.stderr)
+	pr.Phase("upstream-conformance")
+	start := time.Now()
+	bins, err := upstream.EnsureBinaries(ctx, upstream.EnsureOptions{
+		RepoRoot: g.repoRoot, Arch: runtime.GOARCH, Build: true, Log: g.log,
+		Progress: func(s string) { pr.Status("%s", s) },
+	})
+	if err != nil {
+		return finishReport(ctx, g, rep, "upstream-conformance", start, err)
+	}
+	o.E2ETest, o.Ginkgo = bins.E2ETest, bins.Ginkgo
+	if o.KubectlPath == "" {
+		o.KubectlPath = kubectlFor(g, t, bins, o.OutDir)
+	}
+	rep.Params.Binary = o.E2ETest
+	pr.Status("upstream conformance: %s, e2e.test %s", selection, o.E2ETest)
+	o.Progress = func(p upstream.Progress) { pr.Status("%s", p) }
+	tree, err := upstream.Run(ctx, o)
+	rep.Tests = tree
+	return finishReport(ctx, g, rep, "upstream-conformance", start, err)
+}
+
+// kubectlFor picks the kubectl the sig-cli specs run: the k3lite binary of
+// the cluster from 'up' (its version matches the cluster), else the one in
+// distro/_output, both called as kubectl through a symlink; else "" (Run
+// then looks in PATH).
+func kubectlFor(g *globals, t *target, bins upstream.Binaries, dir string) string {
+	var candidates []string
+	if t.kubeconfig == "" {
+		if c, err := t.runDir.load(g); err == nil && c.Binary != "" && filepath.Base(c.Binary) != "k3s" && filepath.Base(c.Binary) != "rke2" {
+			candidates = append(candidates, c.Binary)
+		}
+	}
+	if bins.K3lite != "" {
+		candidates = append(candidates, bins.K3lite)
+	}
+	for _, k := range candidates {
+		link, err := upstream.KubectlFromK3lite(k, filepath.Join(dir, "bin"))
+		if err == nil {
+			return link
+		}
+		g.log.Debug("no kubectl from k3lite", "binary", k, "err", err)
+	}
+	return ""
 }
 
 func newBenchCmd(g *globals) *cobra.Command {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -200,18 +201,30 @@ func buildOne(ctx context.Context, o *Options, r recipe) (Image, error) {
 
 	// Resolve every input cheaply first: the hash decides whether to build.
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\nname=%s arch=%s entrypoint=%q cmd=%q user=%q ports=%q busybox=%t\n",
-		packSchema, r.spec.Name, o.Arch, r.entrypoint, r.cmd, r.user, r.ports, r.busybox)
-	var sources []string
+	fmt.Fprintf(h, "%s\nname=%s arch=%s entrypoint=%q cmd=%q env=%q user=%q ports=%q stop=%q busybox=%t\n",
+		packSchema, r.spec.Name, o.Arch, r.entrypoint, r.cmd, r.env, r.user, r.ports, r.stopSignal, r.busybox)
+	debCache := filepath.Join(o.CacheDir, "debs")
+	var baseBy []string // what the base layer holds, for its history and Image.Source
 	var bb busybox
 	if r.busybox {
 		var err error
-		if bb, err = resolveBusybox(ctx, o.Log, o.Arch, filepath.Join(o.CacheDir, "debs")); err != nil {
+		if bb, err = resolveBusybox(ctx, o.Log, o.Arch, debCache); err != nil {
 			return Image{}, err
 		}
 		fmt.Fprintln(h, bb.hash())
-		sources = append(sources, bb.source())
+		baseBy = append(baseBy, bb.source())
 	}
+	var debs resolvedDebs
+	if !r.debian.empty() {
+		o.progress("%s: resolving Debian packages %s", label, strings.Join(r.debian.packages, " "))
+		var err error
+		if debs, err = resolveDebs(ctx, o.Log, r.debian, o.Arch, debCache); err != nil {
+			return Image{}, err
+		}
+		fmt.Fprint(h, debs.hash())
+		baseBy = append(baseBy, debs.source())
+	}
+	var topBy []string
 	ins := make([]goInputs, len(r.bins))
 	for i, b := range r.bins {
 		o.progress("%s: resolving go package %s", label, b.pkg)
@@ -220,9 +233,37 @@ func buildOne(ctx context.Context, o *Options, r recipe) (Image, error) {
 			return Image{}, err
 		}
 		ins[i] = in
-		fmt.Fprintf(h, "bin %s %s\n", b.path, in.hash)
-		sources = append([]string{in.source}, sources...)
+		fmt.Fprintf(h, "bin %s %o %s\n", b.path, tarMode(b.perm()), in.hash)
+		topBy = append(topBy, in.source)
 	}
+	files := make([]resolvedFile, len(r.files))
+	for i, f := range r.files {
+		rf, err := resolvePrebuilt(o.RepoRoot, o.Arch, f)
+		if err != nil {
+			return Image{}, err
+		}
+		files[i] = rf
+		fmt.Fprintln(h, rf.hash())
+		topBy = append(topBy, rf.source())
+	}
+	// The extra files are made now (from the packages' source directories,
+	// known once resolved) and hashed by content: a changed configuration
+	// file or a recipe's new extra file rebuilds the image.
+	var extra []entry
+	if r.extra != nil {
+		dirs := make([]string, len(ins))
+		for i, in := range ins {
+			dirs[i] = in.dir
+		}
+		var err error
+		if extra, err = r.extra(dirs); err != nil {
+			return Image{}, err
+		}
+		for _, e := range extra {
+			fmt.Fprintf(h, "extra %s %v %d:%d %q %x\n", e.Path, e.Mode, e.UID, e.GID, e.Link, sha256.Sum256(e.Data))
+		}
+	}
+	sources := append(slices.Clone(topBy), baseBy...)
 	// The sources also label the layers (history), so they are inputs too.
 	fmt.Fprintf(h, "sources %q\n", sources)
 	inputHash := hex.EncodeToString(h.Sum(nil))
@@ -242,9 +283,9 @@ func buildOne(ctx context.Context, o *Options, r recipe) (Image, error) {
 	defer os.RemoveAll(work)
 
 	var layers []layerSpec
-	if r.busybox {
-		o.progress("%s: busybox layer from %s", label, bb.pkg)
-		es, err := bb.entries(ctx, o.Log)
+	if r.busybox || !r.debian.empty() {
+		o.progress("%s: base layer from %s", label, strings.Join(baseBy, " + "))
+		es, err := baseLayer(ctx, o.Log, bb, r.busybox, debs, !r.debian.empty())
 		if err != nil {
 			return Image{}, err
 		}
@@ -252,11 +293,10 @@ func buildOne(ctx context.Context, o *Options, r recipe) (Image, error) {
 		if err != nil {
 			return Image{}, err
 		}
-		layers = append(layers, layerSpec{tar: t, createdBy: bb.source()})
+		layers = append(layers, layerSpec{tar: t, createdBy: strings.Join(baseBy, " + ")})
 	}
 	var top []entry
-	var topBy []string
-	for i, b := range r.bins {
+	for _, b := range r.bins {
 		o.progress("%s: go build %s (a cold build of a big program takes minutes)", label, b.pkg)
 		binPath := filepath.Join(work, filepath.Base(b.path))
 		stop := o.ticker(30*time.Second, func(d time.Duration) string {
@@ -267,34 +307,30 @@ func buildOne(ctx context.Context, o *Options, r recipe) (Image, error) {
 		if err != nil {
 			return Image{}, err
 		}
-		e, err := hostFile(b.path, 0o755, binPath)
+		e, err := hostFile(b.path, b.perm(), binPath)
 		if err != nil {
 			return Image{}, err
 		}
 		top = append(top, e)
-		topBy = append(topBy, ins[i].source)
 	}
-	if r.extra != nil {
-		dirs := make([]string, len(ins))
-		for i, in := range ins {
-			dirs[i] = in.dir
-		}
-		es, err := r.extra(dirs)
-		if err != nil {
-			return Image{}, err
-		}
-		top = append(top, es...)
+	for _, f := range files {
+		top = append(top, f.entry())
 	}
+	top = append(top, extra...)
 	if len(top) > 0 {
 		t, err := layerTar(top)
 		if err != nil {
 			return Image{}, err
 		}
-		layers = append(layers, layerSpec{tar: t, createdBy: strings.Join(topBy, " + ")})
+		by := strings.Join(topBy, " + ")
+		if by == "" {
+			by = "configuration files"
+		}
+		layers = append(layers, layerSpec{tar: t, createdBy: by})
 	}
 
 	o.progress("%s: packing", label)
-	img, err := assemble(layers, imageConfig{arch: o.Arch, entrypoint: r.entrypoint, cmd: r.cmd, user: r.user, ports: r.ports})
+	img, err := assemble(layers, imageConfig{arch: o.Arch, entrypoint: r.entrypoint, cmd: r.cmd, env: r.env, user: r.user, ports: r.ports, stopSignal: r.stopSignal})
 	if err != nil {
 		return Image{}, err
 	}
@@ -340,4 +376,34 @@ func buildOne(ctx context.Context, o *Options, r recipe) (Image, error) {
 func mkdirAll(dir string) string {
 	_ = os.MkdirAll(dir, 0o755)
 	return dir
+}
+
+// baseLayer is the root filesystem under the programs: the minimal base
+// (top directories, passwd, group), busybox and its applets when withBusybox,
+// the Debian packages when withDebs, in that order, later parts replacing
+// earlier ones; busybox applets a Debian package provides are left out.
+func baseLayer(ctx context.Context, log *slog.Logger, bb busybox, withBusybox bool, debs resolvedDebs, withDebs bool) ([]entry, error) {
+	var bbEntries, debEntries []entry
+	if withDebs {
+		var err error
+		if debEntries, err = debs.entries(ctx, log); err != nil {
+			return nil, err
+		}
+	}
+	if withBusybox {
+		var err error
+		if bbEntries, err = bb.entries(ctx, log); err != nil {
+			return nil, err
+		}
+		if withDebs && !slices.ContainsFunc(debEntries, func(e entry) bool { return e.Path == "/bin/sh" }) {
+			// Debian builds busybox-static with FEATURE_SH_STANDALONE: its
+			// sh runs its own applets before PATH, so `sh -c "nc -v ..."`
+			// would get busybox's nc, not the Debian package's.
+			return nil, fmt.Errorf("the Debian packages %s provide no /bin/sh, and busybox's sh runs its own applets before the packages' commands: add bash and the link /bin/sh -> bash", strings.Join(debs.spec.packages, " "))
+		}
+		bbEntries = withoutShadowedApplets(bbEntries, debEntries)
+	} else {
+		bbEntries = baseRootfs()
+	}
+	return overlay(bbEntries, debEntries)
 }

@@ -1,7 +1,9 @@
 // Package images builds the container images a k3lite cluster needs without
-// any registry: the pause (sandbox) image, CoreDNS, and the busybox and
-// agnhost images the test suites run. Each is built from sources this
-// machine can reach (Go modules, Debian packages), packed with
+// any registry: the pause (sandbox) image, CoreDNS, the busybox and agnhost
+// images the test suites run, every other image the upstream [Conformance]
+// specs run (catalog_e2e.go) and sonobuoy's (catalog_sonobuoy.go). Each is
+// built from sources this machine can reach (Go modules, Debian packages with
+// their dependency closure, files other make targets built), packed with
 // go-containerregistry into an image archive that containerd imports
 // (`ctr -n k8s.io images import`, or containerd's client Import), under
 // exactly the name and tag upstream Kubernetes uses, so no pod ever pulls.
@@ -9,7 +11,8 @@
 // Builds are deterministic (fixed timestamps, -trimpath, no VCS stamping), so
 // the same inputs give the same digests on every machine, and cached: an
 // image is rebuilt only when a hash of its inputs (Go sources and module
-// versions, toolchain, Debian package version and checksum) changes.
+// versions, toolchain, Debian package versions and checksums, prebuilt and
+// extra files by content) changes.
 //
 // The package is harness code: it runs `go` and Debian's apt/dpkg tools and
 // has no Kubernetes dependencies.
@@ -17,6 +20,7 @@ package images
 
 import (
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 )
@@ -77,20 +81,43 @@ type goBinary struct {
 	sourceModule string
 	path         string   // absolute path in the image
 	xflags       []string // extra -X settings for -ldflags
+	tags         []string // build tags (go build -tags)
+	// mode holds the permission (and setuid/setgid) bits; 0 means 0755.
+	mode fs.FileMode
 }
 
-// recipe is how one catalog image is made.
+func (b goBinary) perm() fs.FileMode {
+	if b.mode == 0 {
+		return 0o755
+	}
+	return b.mode
+}
+
+// recipe is how one catalog image is made: a base layer (a minimal root
+// filesystem with busybox and/or Debian packages), then one layer with the
+// Go programs, the prebuilt files and the extra files.
 type recipe struct {
-	spec    Spec
-	bins    []goBinary
-	busybox bool // a layer with Debian's busybox-static and a minimal root filesystem
+	spec Spec
+	// bins are static Go programs built from a module of this repository
+	// (moduleDir "." is the root module, "distro" the k3lite module).
+	bins []goBinary
+	// busybox adds Debian's busybox-static and its applets to the base layer.
+	busybox bool
+	// debian adds Debian packages and their dependency closure to the base
+	// layer; busybox applets whose command a package provides are left out.
+	debian debRootfs
+	// files are prebuilt files of the repository tree (make targets).
+	files []prebuilt
 	// extra returns files added to the last layer; pkgDirs[i] is the
 	// source directory of bins[i].
 	extra      func(pkgDirs []string) ([]entry, error)
 	entrypoint []string
 	cmd        []string
+	// env is added to the image's environment after PATH.
+	env        []string
 	user       string
 	ports      []string
+	stopSignal string // the image's StopSignal ("" = the runtime's default, SIGTERM)
 }
 
 // recipes is the whole catalog in build order: the cluster's own images and
@@ -128,29 +155,24 @@ var coreRecipes = []recipe{
 	{
 		spec: Spec{
 			Name: BusyboxName, Short: "busybox", Kinds: []SourceKind{SourceDebian},
-			Source: "debian busybox-static (/bin/busybox and its applets as symlinks in /bin)",
+			Source: "debian busybox-static (/bin/busybox and its applets as symlinks in /bin) + debian bash-static as /bin/sh " +
+				"(busybox 1.35's ash drops environment variables whose names are not shell identifiers; upstream's busybox 1.37 keeps them and a [Conformance] spec checks it)",
 			UsedBy: []string{"tests"}, File: "busybox-1.37.0-2.tar",
 		},
 		busybox: true,
-		cmd:     []string{"sh"},
+		// Bookworm's busybox (1.35) ash removes variables such as "data-1"
+		// from the environment it passes on; the "Secrets/ConfigMap should
+		// be consumable as environment variable names with various
+		// prefixes" specs run `sh -c env` and expect them. bash keeps them.
+		debian: debRootfs{packages: []string{"bash-static"}, links: map[string]string{"/bin/sh": "bash-static"}},
+		cmd:    []string{"sh"},
 	},
-	{
-		spec: Spec{
-			Name: AgnhostName, Short: "agnhost", Kinds: []SourceKind{SourceDebian, SourceGo},
-			Source: "go module k8s.io/kubernetes (test/images/agnhost, the distro/ module's version) + debian busybox-static",
-			UsedBy: []string{"tests"}, File: "agnhost-2.66.1.tar",
-		},
-		busybox: true,
-		bins: []goBinary{{
-			moduleDir: distroModuleDir, pkg: agnhostPackage, sourceModule: "k8s.io/kubernetes",
-			path: "/agnhost", xflags: []string{"main.Version=" + agnhostVersion},
-		}},
-		extra:      agnhostExtras,
-		entrypoint: []string{"/agnhost"},
-		cmd:        []string{"pause"},
-		// test/images/agnhost/Dockerfile's EXPOSE line.
-		ports: []string{"80/tcp", "8080/tcp", "8081/tcp", "9376/tcp", "5000/tcp"},
-	},
+	agnhostRecipe(Spec{
+		Name: AgnhostName, Short: "agnhost", Kinds: []SourceKind{SourceDebian, SourceGo},
+		Source: "go module k8s.io/kubernetes (test/images/agnhost, the distro/ module's version) + debian " +
+			strings.Join(agnhostDebian.packages, " ") + " with their libraries + debian busybox-static",
+		UsedBy: []string{"tests"}, File: "agnhost-2.66.1.tar",
+	}, agnhostVersion, nil),
 }
 
 // List returns the catalog in build order.

@@ -63,26 +63,54 @@ func parseAptShow(out []byte, pkg, arch string) (debPackage, error) {
 // cacheDir or apt's own archive cache when already there, otherwise
 // downloaded with `apt-get download` into cacheDir.
 func fetchDeb(ctx context.Context, log *slog.Logger, p debPackage, cacheDir string) (string, error) {
-	cached := filepath.Join(cacheDir, p.fileName())
-	for _, c := range []string{cached, filepath.Join("/var/cache/apt/archives", p.fileName())} {
-		if ok, _ := fileHasSHA256(c, p.SHA256); ok {
-			return c, nil
+	paths, err := fetchDebs(ctx, log, []debPackage{p}, cacheDir)
+	if err != nil {
+		return "", err
+	}
+	return paths[0], nil
+}
+
+// fetchDebs is fetchDeb for many packages: the missing ones are downloaded
+// with one `apt-get download` (a call costs a second or two even when the
+// package is small). paths[i] is pkgs[i]'s .deb.
+func fetchDebs(ctx context.Context, log *slog.Logger, pkgs []debPackage, cacheDir string) ([]string, error) {
+	paths := make([]string, len(pkgs))
+	var missing []string
+	for i, p := range pkgs {
+		for _, c := range []string{filepath.Join(cacheDir, p.fileName()), filepath.Join("/var/cache/apt/archives", p.fileName())} {
+			if ok, _ := fileHasSHA256(c, p.SHA256); ok {
+				paths[i] = c
+				break
+			}
+		}
+		if paths[i] == "" {
+			missing = append(missing, p.Name+":"+p.Arch+"="+p.Version)
 		}
 	}
+	if len(missing) == 0 {
+		return paths, nil
+	}
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return "", fmt.Errorf("creating the package cache %s: %w", cacheDir, err)
+		return nil, fmt.Errorf("creating the package cache %s: %w", cacheDir, err)
 	}
-	if _, err := run(ctx, log, cacheDir, nil, "apt-get", "download", "-q", p.Name+":"+p.Arch+"="+p.Version); err != nil {
-		return "", fmt.Errorf("downloading Debian package %s: %w (is the Debian mirror reachable? is apt's package list current?)", p, err)
+	if _, err := run(ctx, log, cacheDir, nil, "apt-get", append([]string{"download", "-q"}, missing...)...); err != nil {
+		return nil, fmt.Errorf("downloading Debian packages %s: %w (is the Debian mirror reachable? is apt's package list current?)", strings.Join(missing, " "), err)
 	}
-	ok, err := fileHasSHA256(cached, p.SHA256)
-	if err != nil {
-		return "", fmt.Errorf("downloaded Debian package %s not found as %s: %w", p, cached, err)
+	for i, p := range pkgs {
+		if paths[i] != "" {
+			continue
+		}
+		cached := filepath.Join(cacheDir, p.fileName())
+		ok, err := fileHasSHA256(cached, p.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("downloaded Debian package %s not found as %s: %w", p, cached, err)
+		}
+		if !ok {
+			return nil, fmt.Errorf("downloaded Debian package %s (%s) does not match apt's SHA256 %s: remove it and run apt-get update", p, cached, p.SHA256)
+		}
+		paths[i] = cached
 	}
-	if !ok {
-		return "", fmt.Errorf("downloaded Debian package %s (%s) does not match apt's SHA256 %s: remove it and run apt-get update", p, cached, p.SHA256)
-	}
-	return cached, nil
+	return paths, nil
 }
 
 func fileHasSHA256(path, want string) (bool, error) {

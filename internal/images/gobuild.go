@@ -38,7 +38,7 @@ const listFormat = `{{.ImportPath}}	{{.Dir}}	{{with .Module}}{{.Path}}{{end}}	{{
 func goResolve(ctx context.Context, log *slog.Logger, repoRoot, arch string, b goBinary) (goInputs, error) {
 	dir := filepath.Join(repoRoot, b.moduleDir)
 	env := goEnv(arch)
-	out, err := run(ctx, log, dir, env, "go", "list", "-deps", "-f", listFormat, b.pkg)
+	out, err := run(ctx, log, dir, env, "go", append(append([]string{"list", "-deps"}, tagsFlag(b)...), "-f", listFormat, b.pkg)...)
 	if err != nil {
 		return goInputs{}, fmt.Errorf("resolving Go package %s in %s: %w (is the module complete? try 'go mod download' there)", b.pkg, dir, err)
 	}
@@ -48,7 +48,7 @@ func goResolve(ctx context.Context, log *slog.Logger, repoRoot, arch string, b g
 	}
 
 	h := sha256.New()
-	fmt.Fprintf(h, "go=%s arch=%s ldflags=%q\n", strings.TrimSpace(string(goVersion)), arch, ldflags(b))
+	fmt.Fprintf(h, "go=%s arch=%s ldflags=%q tags=%q\n", strings.TrimSpace(string(goVersion)), arch, ldflags(b), b.tags)
 	mods := map[string]bool{}
 	var in goInputs
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
@@ -125,13 +125,22 @@ func ldflags(b goBinary) string {
 	return strings.Join(f, " ")
 }
 
+// tagsFlag is the -tags flag for b's build tags (none without tags).
+func tagsFlag(b goBinary) []string {
+	if len(b.tags) == 0 {
+		return nil
+	}
+	return []string{"-tags", strings.Join(b.tags, ",")}
+}
+
 // goBuild builds b for linux/<arch> into out: -trimpath and -buildvcs=false
 // keep paths and the repository's git state out of the binary, so the same
 // inputs give the same bytes.
 func goBuild(ctx context.Context, log *slog.Logger, repoRoot, arch string, b goBinary, out string) error {
 	dir := filepath.Join(repoRoot, b.moduleDir)
-	_, err := run(ctx, log, dir, goEnv(arch), "go", "build", "-trimpath", "-buildvcs=false",
-		"-ldflags", ldflags(b), "-o", out, b.pkg)
+	args := append([]string{"build", "-trimpath", "-buildvcs=false"}, tagsFlag(b)...)
+	args = append(args, "-ldflags", ldflags(b), "-o", out, b.pkg)
+	_, err := run(ctx, log, dir, goEnv(arch), "go", args...)
 	if err != nil {
 		return fmt.Errorf("go build of %s for linux/%s in %s failed: %w", b.pkg, arch, dir, err)
 	}

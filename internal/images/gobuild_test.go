@@ -47,6 +47,11 @@ func TestGoResolveHashesSourcesAndSettings(t *testing.T) {
 	if f, err := goResolve(ctx, discard, root, "amd64", flags); err != nil || f.hash == in.hash {
 		t.Errorf("ldflags do not change the hash (%v)", err)
 	}
+	tagged := b
+	tagged.tags = []string{"netgo"}
+	if g, err := goResolve(ctx, discard, root, "amd64", tagged); err != nil || g.hash == in.hash {
+		t.Errorf("build tags do not change the hash (%v)", err)
+	}
 	tempModule(t, root, "println(2)")
 	changed, err := goResolve(ctx, discard, root, "amd64", b)
 	if err != nil || changed.hash == in.hash {

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -168,30 +167,4 @@ func busyboxEntries(bin []byte, applets []string) []entry {
 		es = append(es, symlink("/bin/"+a, "busybox"))
 	}
 	return es
-}
-
-// agnhostExtras adds what upstream's agnhost Dockerfile adds besides the
-// binary: the porter test certificate, /uploads for netexec, the agnhost-2
-// entrypoint alias, and the user and group that the SupplementalGroups e2e
-// spec expects to be defined in the image. Upstream's extra tools (curl, dig,
-// iproute2, bash, socat, an old coredns, the fake registry's content) are not
-// reproduced; busybox provides sh, nc, wget, ip and friends.
-func agnhostExtras(pkgDirs []string) ([]entry, error) {
-	src := pkgDirs[0]
-	crt, err := hostFile("/localhost.crt", 0o644, filepath.Join(src, "porter", "localhost.crt"))
-	if err != nil {
-		return nil, err
-	}
-	key, err := hostFile("/localhost.key", 0o644, filepath.Join(src, "porter", "localhost.key"))
-	if err != nil {
-		return nil, err
-	}
-	return []entry{
-		crt, key,
-		dir("/uploads", 0o755),
-		symlink("/agnhost-2", "agnhost"),
-		file("/etc/passwd", 0o644, []byte(passwdBase+"user-defined-in-image:x:1000:1000:Linux User,,,:/home/user-defined-in-image:/bin/sh\n")),
-		file("/etc/group", 0o644, []byte(groupBase+"user-defined-in-image:x:1000:\ngroup-defined-in-image:x:50000:user-defined-in-image\n")),
-		{Path: "/home/user-defined-in-image", Mode: fs.ModeDir | 0o755, UID: 1000, GID: 1000},
-	}, nil
 }

@@ -30,8 +30,10 @@ type imageConfig struct {
 	arch       string
 	entrypoint []string
 	cmd        []string
+	env        []string // after PATH
 	user       string
 	ports      []string
+	stopSignal string
 }
 
 // assemble packs layers and config into an OCI image for linux/<arch>,
@@ -68,7 +70,8 @@ func assemble(layers []layerSpec, c imageConfig) (v1.Image, error) {
 	cf.Created = v1.Time{Time: epoch}
 	cf.Config.Entrypoint = c.entrypoint
 	cf.Config.Cmd = c.cmd
-	cf.Config.Env = []string{defaultPath}
+	cf.Config.Env = append([]string{defaultPath}, c.env...)
+	cf.Config.StopSignal = c.stopSignal
 	cf.Config.User = c.user
 	cf.Config.WorkingDir = "/"
 	if len(c.ports) > 0 {

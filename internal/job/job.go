@@ -27,6 +27,7 @@ import (
 	"github.com/distrobench/distrobench/internal/progress"
 	"github.com/distrobench/distrobench/internal/redact"
 	"github.com/distrobench/distrobench/internal/result"
+	"github.com/distrobench/distrobench/internal/upstream"
 	"github.com/distrobench/distrobench/reports"
 	"k8s.io/client-go/discovery"
 )
@@ -58,11 +59,16 @@ type Options struct {
 	Progress *progress.Printer
 }
 
-// ConformanceOptions select our suites.
+// ConformanceOptions select our suites and the upstream suite.
 type ConformanceOptions struct {
 	Skip        bool
 	LabelFilter string
 	Timeout     time.Duration
+	// Upstream is the mode of the upstream Kubernetes [Conformance] suite
+	// run after ours (quick, core, certified); "" runs none.
+	Upstream upstream.Mode
+	// UpstreamProcs is ginkgo's parallelism for it (0: upstream.DefaultProcs).
+	UpstreamProcs int
 }
 
 // BenchOptions size the benchmarks.
@@ -137,7 +143,18 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	defer tearDown()
 
 	binary := o.Binary
+	var e2eBins upstream.Binaries
+	runUpstream := o.Conform.Upstream != "" && !o.Conform.Skip
 	ok := r.phase(ctx, PhaseBuild, func(ctx context.Context) error {
+		if runUpstream {
+			// Before the cluster is up: a cold build of e2e.test takes
+			// minutes, and a cluster would only idle meanwhile.
+			b, err := r.upstreamBinaries(ctx)
+			if err != nil {
+				return err
+			}
+			e2eBins = b
+		}
 		if binary != "" {
 			rep.Params.Binary = binary
 			a, err := build.Inspect(ctx, build.Options{RepoRoot: o.RepoRoot, Arch: p.Spec.Arch, Log: o.Log,
@@ -241,6 +258,12 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 				return fmt.Errorf("no spec ran (label filter %q selects nothing?)", o.Conform.LabelFilter)
 			}
 			return nil
+		})
+	}
+
+	if ok && runUpstream && ctx.Err() == nil {
+		r.phase(ctx, PhaseUpstream, func(ctx context.Context) error {
+			return r.runUpstream(ctx, cluster, e2eBins, binary)
 		})
 	}
 

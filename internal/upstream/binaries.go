@@ -1,0 +1,270 @@
+package upstream
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Binaries are the programs a run needs.
+type Binaries struct {
+	E2ETest string // distro/_output/e2e.test-linux-<arch>
+	Ginkgo  string // distro/_output/ginkgo-linux-<arch>
+	// K3lite is distro/_output/k3lite-linux-<arch> if it exists (its
+	// kubectl serves as --kubectl-path), else "".
+	K3lite string
+}
+
+// BinaryPaths returns where `make -C distro e2e-<arch>` writes the binaries
+// (they may not exist).
+func BinaryPaths(repoRoot, arch string) Binaries {
+	out := filepath.Join(repoRoot, "distro", "_output")
+	return Binaries{
+		E2ETest: filepath.Join(out, "e2e.test-linux-"+arch),
+		Ginkgo:  filepath.Join(out, "ginkgo-linux-"+arch),
+		K3lite:  filepath.Join(out, "k3lite-linux-"+arch),
+	}
+}
+
+// EnsureOptions configure EnsureBinaries.
+type EnsureOptions struct {
+	RepoRoot string
+	Arch     string
+	// Build runs `make -C distro e2e-<arch>` when a binary is missing;
+	// without it a missing binary is an error saying how to build it.
+	Build    bool
+	Log      *slog.Logger
+	Progress func(string)
+}
+
+// EnsureBinaries finds e2e.test and ginkgo under distro/_output and builds
+// them with `make -C distro e2e-<arch>` when missing and o.Build is set. An
+// existing pair is used as it is: the Makefile target always relinks (it is
+// phony), which costs minutes and GBs, and both binaries are pinned by the
+// distro module to the Kubernetes version k3lite links.
+func EnsureBinaries(ctx context.Context, o EnsureOptions) (Binaries, error) {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := BinaryPaths(o.RepoRoot, o.Arch)
+	if !isFile(b.K3lite) {
+		b.K3lite = ""
+	}
+	if isFile(b.E2ETest) && isFile(b.Ginkgo) {
+		return b, nil
+	}
+	if !o.Build {
+		return b, fmt.Errorf("upstream e2e.test or ginkgo missing (%s, %s): build them with `make -C distro e2e-%s` (about 25 minutes cold on 2 cores)", b.E2ETest, b.Ginkgo, o.Arch)
+	}
+	if err := makeE2E(ctx, o, log); err != nil {
+		return b, err
+	}
+	if !isFile(b.E2ETest) || !isFile(b.Ginkgo) {
+		return b, fmt.Errorf("make -C distro e2e-%s succeeded but %s or %s is missing (does distro/Makefile still write them?)", o.Arch, b.E2ETest, b.Ginkgo)
+	}
+	return b, nil
+}
+
+func makeE2E(ctx context.Context, o EnsureOptions, log *slog.Logger) error {
+	makeBin, err := exec.LookPath("make")
+	if err != nil {
+		return fmt.Errorf("building the upstream e2e.test needs GNU make: %w (apt-get install make)", err)
+	}
+	say := func(format string, args ...any) {
+		if o.Progress != nil {
+			o.Progress(fmt.Sprintf(format, args...))
+		}
+	}
+	target := "e2e-" + o.Arch
+	say("building the upstream e2e.test and ginkgo: make -C distro %s (about 25 min cold on 2 cores, a relink when warm)", target)
+	cmd := exec.CommandContext(ctx, makeBin, "-C", "distro", target)
+	cmd.Dir = o.RepoRoot
+	// Own process group, killed as a whole on cancel: go test -c and its
+	// compile and link children must not outlive a Ctrl-C.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	tail := &tailWriter{keep: 30}
+	cmd.Stdout, cmd.Stderr = tail, tail
+	started := time.Now()
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(30 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				say("make -C distro %s running for %s", target, time.Since(started).Round(time.Second))
+			}
+		}
+	}()
+	err = cmd.Run()
+	close(done)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("build of the upstream e2e.test interrupted: %w", ctx.Err())
+		}
+		return fmt.Errorf("make -C distro %s failed: %w; last output:\n%s", target, err, strings.Join(tail.lines, "\n"))
+	}
+	log.Info("built the upstream e2e.test", "target", target, "took", time.Since(started).Round(time.Second))
+	return nil
+}
+
+// tailWriter keeps the last lines written to it.
+type tailWriter struct {
+	keep    int
+	partial string
+	lines   []string
+}
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	sc := bufio.NewScanner(strings.NewReader(w.partial + string(p)))
+	w.partial = ""
+	for sc.Scan() {
+		w.lines = append(w.lines, sc.Text())
+	}
+	if len(p) > 0 && p[len(p)-1] != '\n' && len(w.lines) > 0 {
+		w.partial = w.lines[len(w.lines)-1]
+		w.lines = w.lines[:len(w.lines)-1]
+	}
+	if len(w.lines) > w.keep {
+		w.lines = w.lines[len(w.lines)-w.keep:]
+	}
+	return len(p), nil
+}
+
+// KubectlFromK3lite makes dir/kubectl a symlink to the k3lite binary: k3lite
+// is a multi-call binary that runs its built-in kubectl when argv[0] is
+// "kubectl" (distro/pkg/cli), exactly like `k3lite kubectl`. It returns the
+// link's path, for Options.KubectlPath.
+func KubectlFromK3lite(k3lite, dir string) (string, error) {
+	abs, err := filepath.Abs(k3lite)
+	if err != nil {
+		return "", fmt.Errorf("kubectl from k3lite: %w", err)
+	}
+	if !isFile(abs) {
+		return "", fmt.Errorf("kubectl from k3lite: %s does not exist (build it with `distrobench build`)", abs)
+	}
+	link := filepath.Join(dir, "kubectl")
+	if err := replaceSymlink(abs, link); err != nil {
+		return "", fmt.Errorf("kubectl from k3lite: %w", err)
+	}
+	return link, nil
+}
+
+// suiteBinary returns a path to e2eTest whose name ends in ".test": the
+// ginkgo CLI runs a precompiled suite only under such a name, and
+// `make -C distro e2e` writes e2e.test-linux-<arch>. A symlink in dir does.
+func suiteBinary(e2eTest, dir string) (string, error) {
+	if filepath.Ext(e2eTest) == ".test" {
+		return filepath.Abs(e2eTest)
+	}
+	abs, err := filepath.Abs(e2eTest)
+	if err != nil {
+		return "", err
+	}
+	link := filepath.Join(dir, "e2e.test")
+	if err := replaceSymlink(abs, link); err != nil {
+		return "", fmt.Errorf("link %s as %s for ginkgo: %w", e2eTest, link, err)
+	}
+	return link, nil
+}
+
+func replaceSymlink(target, link string) error {
+	if cur, err := os.Readlink(link); err == nil && cur == target {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		return err
+	}
+	tmp := link + ".tmp"
+	_ = os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, link)
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// dryRun lists the specs a pass selects: e2e.test itself (no ginkgo CLI, no
+// cluster) walks the tree with --ginkgo.dry-run and the pass's filters, and
+// its JUnit report names every spec, selected ones as passed. It takes about
+// a second.
+func dryRun(ctx context.Context, e2eTest string, p pass, dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("dry run: %w", err)
+	}
+	bin, err := filepath.Abs(e2eTest)
+	if err != nil {
+		return nil, fmt.Errorf("dry run: %w", err)
+	}
+	args := append([]string{"--ginkgo.dry-run", "--ginkgo.no-color", "--report-dir=" + dir}, p.filterArgs("--ginkgo.")...)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("dry run of %s (%s): %w; output:\n%s", e2eTest, strings.Join(p.filterArgs("--ginkgo."), " "), err, lastLines(string(out), 20))
+	}
+	cases, _, err := readJUnit(filepath.Join(dir, "junit_01.xml"))
+	if err != nil {
+		return nil, fmt.Errorf("dry run: %w", err)
+	}
+	var names []string
+	for _, tc := range cases {
+		if tc.SkipMessage != nil || tc.Failure != nil || tc.ErrorMessage != nil {
+			continue
+		}
+		n := SpecName(tc.Name)
+		if SIGOf(n) == GroupSuite {
+			continue
+		}
+		names = append(names, n)
+	}
+	return names, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ListConformance returns the full names of every [Conformance] spec the
+// e2e.test binary holds, from a dry run with the Conformance label.
+func ListConformance(ctx context.Context, e2eTest string) ([]string, error) {
+	dir, err := os.MkdirTemp("", "upstream-list-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	names, err := dryRun(ctx, e2eTest, pass{LabelFilter: labelConformance}, dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, errors.New("the e2e.test binary lists no [Conformance] spec (is it k8s.io/kubernetes/test/e2e?)")
+	}
+	return names, nil
+}
+
+var _ io.Writer = (*tailWriter)(nil)
