@@ -4,8 +4,9 @@
 #   2. builds bin/distrobench and k3lite (amd64 and arm64; cached by source hash),
 #   3. integration tier: real datastore servers, a real k3lite server on every
 #      datastore, measurements against a live cluster,
-#   4. end to end: 'distrobench run' on SQLite and on PostgreSQL, Ctrl-C, up/down,
-#      arm64 under qemu-user; assertions on the produced reports.
+#   4. end to end: 'distrobench run' on SQLite (with the upstream [Conformance]
+#      suite's core subset) and on PostgreSQL, the RKE2 profile (core too),
+#      Ctrl-C, up/down, arm64 under qemu-user; assertions on the produced reports.
 source "$(dirname "$0")/lib.sh"
 
 log "prerequisites (apt packages only when missing)"
@@ -22,6 +23,9 @@ DISTROBENCH_K3LITE="$(bin/distrobench build --arch amd64 | head -n1)"
 DISTROBENCH_K3LITE_ARM64="$(bin/distrobench build --arch arm64 | head -n1)"
 export DISTROBENCH_K3LITE DISTROBENCH_K3LITE_ARM64
 export DISTROBENCH_BIN="${REPO_ROOT}/bin/distrobench"
+
+log "build the upstream conformance suite: e2e.test + ginkgo (make -C distro e2e-amd64; ~25 min cold, seconds warm)"
+make -C distro e2e-amd64
 
 log "integration tier: distro (flannel between simulated hosts, the embedded helper bundle)"
 (cd distro && K3LITE_BIN="${DISTROBENCH_K3LITE}" go test -count=1 ./pkg/flannel/ ./pkg/bundle/)

@@ -23,8 +23,10 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/distrobench/distrobench/internal/job"
 	"github.com/distrobench/distrobench/internal/netns"
 	"github.com/distrobench/distrobench/internal/result"
+	"github.com/distrobench/distrobench/internal/upstream"
 )
 
 func repoRoot(t *testing.T) string {
@@ -89,19 +91,23 @@ func reportFrom(t *testing.T, stdout string) *result.Report {
 	return r
 }
 
+// TestMainJobSQLite is `make run`'s job, with the upstream conformance
+// suite's core subset after our suites.
 func TestMainJobSQLite(t *testing.T) {
-	testMainJob(t, "sqlite")
+	testMainJob(t, "sqlite", "core")
 }
 
+// TestMainJobPostgres leaves the upstream suite out: the datastore changes
+// nothing the SQLite run's upstream subset does not already cover.
 func TestMainJobPostgres(t *testing.T) {
-	testMainJob(t, "postgres")
+	testMainJob(t, "postgres", "none")
 }
 
-func testMainJob(t *testing.T, datastore string) {
+func testMainJob(t *testing.T, datastore, upstreamMode string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	stdout, _, code := runCLI(t, ctx, "run", "--profile", "k3s", "--datastore", datastore,
-		"--repeats", "3", "--idle-window", "10s", "--api-objects", "100")
+		"--repeats", "3", "--idle-window", "10s", "--api-objects", "100", "--upstream", upstreamMode)
 	r := reportFrom(t, stdout)
 	if code != 0 || r.Status != result.StatusPassed {
 		t.Fatalf("run exit %d, status %s: %s", code, r.Status, r.Reason)
@@ -149,6 +155,7 @@ func testMainJob(t *testing.T, datastore string) {
 	if !strings.Contains(string(mustRead(t, filepath.Join(filepath.Dir(reportPath(t, stdout)), "junit.xml"))), `classname="nodes / Pod network across nodes"`) {
 		t.Error("the nodes suite did not run")
 	}
+	checkUpstream(t, r, upstreamMode)
 	dir := filepath.Dir(reportPath(t, stdout))
 	checkHTML(t, filepath.Join(dir, "report.html"))
 	checkJUnit(t, filepath.Join(dir, "junit.xml"), c.Total())
@@ -243,6 +250,40 @@ func TestRKE2Profile(t *testing.T) {
 	}
 	if c := r.Tests.Counts(); c.Passed == 0 || c.Failed != 0 {
 		t.Errorf("rke2 specs: %+v", c)
+	}
+	checkUpstream(t, r, "core")
+}
+
+// checkUpstream checks the upstream [Conformance] subtree of a main-job
+// report: in core mode every core spec passed and every other [Conformance]
+// spec is listed as not run; with none there is no subtree.
+func checkUpstream(t *testing.T, r *result.Report, mode string) {
+	t.Helper()
+	var up *result.Item
+	for i := range r.Tests.Items {
+		if r.Tests.Items[i].Name == upstream.RootName {
+			up = &r.Tests.Items[i]
+		}
+	}
+	if mode == "none" {
+		if up != nil || r.Phase(job.PhaseUpstream) != nil {
+			t.Errorf("--upstream none still ran the upstream suite")
+		}
+		return
+	}
+	if up == nil {
+		t.Fatalf("no %s subtree in the report (children: %d)", upstream.RootName, len(r.Tests.Items))
+	}
+	c := up.Counts()
+	if c.Passed != len(upstream.CoreSpecs) || c.Failed+c.Errored != 0 {
+		t.Errorf("upstream core: %+v, want %d passed and none failed", c, len(upstream.CoreSpecs))
+	}
+	// Every other [Conformance] spec of the suite is in the report, as not run.
+	if c.Skipped < 400 {
+		t.Errorf("upstream core lists only %d specs as not run; the suite has about 460 [Conformance] specs", c.Skipped)
+	}
+	if ph := r.Phase(job.PhaseUpstream); ph == nil || ph.Status != result.StatusPassed {
+		t.Errorf("phase %s: %+v", job.PhaseUpstream, ph)
 	}
 }
 

@@ -46,11 +46,11 @@ type EnsureOptions struct {
 	Progress func(string)
 }
 
-// EnsureBinaries finds e2e.test and ginkgo under distro/_output and builds
-// them with `make -C distro e2e-<arch>` when missing and o.Build is set. An
-// existing pair is used as it is: the Makefile target always relinks (it is
-// phony), which costs minutes and GBs, and both binaries are pinned by the
-// distro module to the Kubernetes version k3lite links.
+// EnsureBinaries finds e2e.test and ginkgo under distro/_output and, when
+// o.Build is set, builds them with `make -C distro e2e-<arch>` if they are
+// missing or older than the distro module's go.mod/go.sum (which pin them to
+// the Kubernetes version k3lite links). Without o.Build an existing pair is
+// used as it is.
 func EnsureBinaries(ctx context.Context, o EnsureOptions) (Binaries, error) {
 	log := o.Log
 	if log == nil {
@@ -60,7 +60,7 @@ func EnsureBinaries(ctx context.Context, o EnsureOptions) (Binaries, error) {
 	if !isFile(b.K3lite) {
 		b.K3lite = ""
 	}
-	if isFile(b.E2ETest) && isFile(b.Ginkgo) {
+	if isFile(b.E2ETest) && isFile(b.Ginkgo) && (!o.Build || upToDate(ctx, o)) {
 		return b, nil
 	}
 	if !o.Build {
@@ -73,6 +73,15 @@ func EnsureBinaries(ctx context.Context, o EnsureOptions) (Binaries, error) {
 		return b, fmt.Errorf("make -C distro e2e-%s succeeded but %s or %s is missing (does distro/Makefile still write them?)", o.Arch, b.E2ETest, b.Ginkgo)
 	}
 	return b, nil
+}
+
+// upToDate asks make whether e2e-<arch> needs no work (`make -q`): the
+// binaries depend on the distro module's go.mod and go.sum, which pin the
+// suite's version, so a version bump rebuilds them.
+func upToDate(ctx context.Context, o EnsureOptions) bool {
+	cmd := exec.CommandContext(ctx, "make", "-q", "-C", "distro", "e2e-"+o.Arch)
+	cmd.Dir = o.RepoRoot
+	return cmd.Run() == nil
 }
 
 func makeE2E(ctx context.Context, o EnsureOptions, log *slog.Logger) error {
