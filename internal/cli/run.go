@@ -77,7 +77,7 @@ reason and the tail of the server log.`,
 				ToolVer: Version, Command: commandLine(cmd), Log: g.log, Progress: progress.New(g.stderr),
 				Conform: job.ConformanceOptions{Skip: noConf, LabelFilter: sf.labelFilter, Timeout: sf.timeout,
 					Upstream: mode, UpstreamProcs: procs},
-				Bench:   bf.o,
+				Bench: bf.o,
 			}
 			o.Bench.Skip = noBen
 			if p.Spec.Bundled == nil {
