@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"text/tabwriter"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/distrobench/distrobench/internal/images"
 	"github.com/distrobench/distrobench/internal/progress"
+	"github.com/distrobench/distrobench/internal/upstream"
 )
 
 type imagesOptions struct {
@@ -42,6 +45,38 @@ agent (every <data-dir>/agent/images/*.tar at start) load it; no pod pulls.`,
 	}
 	cmd.AddCommand(newImagesBuildCmd(g), newImagesListCmd(g))
 	return cmd
+}
+
+// listSuiteImages compares the images e2e.test names with the catalog, when
+// e2e.test of this machine's arch is built.
+func listSuiteImages(ctx context.Context, g *globals) error {
+	bins := upstream.BinaryPaths(g.repoRoot, runtime.GOARCH)
+	if _, err := os.Stat(bins.E2ETest); err != nil {
+		fmt.Fprintf(g.stdout, "\n(upstream e2e.test not built: `make -C distro e2e` to compare with the images its specs use)\n")
+		return nil
+	}
+	listed, err := upstream.ListImages(ctx, bins.E2ETest)
+	if err != nil {
+		return err
+	}
+	var catalog []string
+	for _, s := range images.List() {
+		catalog = append(catalog, s.Name)
+	}
+	c := upstream.CoverImages(listed, catalog)
+	fmt.Fprintf(g.stdout, "\ne2e.test --list-images names %d images: %d built above, %d not built because no [Conformance] spec uses them:\n",
+		len(listed), len(c.Built), len(c.NotBuilt))
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	for _, img := range c.NotBuilt {
+		fmt.Fprintf(tw, "  %s\t%s\n", img, upstream.NotBuilt[img])
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(c.Unclassified) > 0 {
+		return fmt.Errorf("e2e.test names images distrobench neither builds nor lists as unneeded: %s (add a recipe to internal/images or a reason to upstream.NotBuilt)", strings.Join(c.Unclassified, ", "))
+	}
+	return nil
 }
 
 func newImagesBuildCmd(g *globals) *cobra.Command {
@@ -82,10 +117,14 @@ func newImagesListCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the image catalog: name, what needs it, size, source, and the archive when built",
+		Long: `List the images distrobench builds. When the upstream e2e.test is built
+(make -C distro e2e), also list every image it names (e2e.test --list-images)
+that distrobench does not build, with the reason (no [Conformance] spec uses
+it), and fail on any image nobody has classified yet.`,
 		Example: `  distrobench images list
   distrobench images list --arch arm64`,
 		Args: cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			built, err := images.Find(o.options(g, nil))
 			if err != nil {
 				return err
@@ -103,7 +142,10 @@ func newImagesListCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, strings.Join(s.UsedBy, ","), size, src, tarball, digest)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return listSuiteImages(cmd.Context(), g)
 		},
 	}
 	o.bind(cmd)
