@@ -149,12 +149,19 @@ func TestProfilesValidate(t *testing.T) {
 	}
 }
 
+func TestMatrixRejectsBadUpstreamMode(t *testing.T) {
+	out, _, err := run(t, "matrix", "../../profiles/matrix/datastores.yaml", "--dry-run", "--upstream", "everything")
+	if err == nil || !strings.Contains(err.Error(), "--upstream") {
+		t.Fatalf("matrix --upstream everything: err %v, want one naming --upstream\n%s", err, out)
+	}
+}
+
 func TestMatrixDryRunExpandsCells(t *testing.T) {
-	out, _, err := run(t, "matrix", "../../profiles/matrix/datastores.yaml", "--dry-run", "--repeats", "2")
+	out, _, err := run(t, "matrix", "../../profiles/matrix/datastores.yaml", "--dry-run", "--repeats", "2", "--upstream", "certified", "--skip-bench")
 	if err != nil {
 		t.Fatalf("matrix --dry-run: %v\n%s", err, out)
 	}
-	for _, want := range []string{"cell 1/4: k3s-sqlite-amd64", "cell 4/4: k3s-postgres-amd64", "--datastore mysql", "--repeats 2"} {
+	for _, want := range []string{"cell 1/4: k3s-sqlite-amd64", "cell 4/4: k3s-postgres-amd64", "--datastore mysql", "--repeats=2", "--upstream=certified", "--skip-bench=true"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("matrix output lacks %q:\n%s", want, out)
 		}

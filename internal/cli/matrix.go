@@ -16,6 +16,8 @@ func newMatrixCmd(g *globals) *cobra.Command {
 	var (
 		sf     suiteFlags
 		bf     benchFlags
+		uf     upstreamRunFlags
+		noBen  bool
 		dryRun bool
 	)
 	cmd := &cobra.Command{
@@ -26,7 +28,8 @@ datastore and arch overrides) and run 'distrobench run' once per cell, each in
 its own process, one after another. Every cell writes its own report under
 reports/out/; the exit code is non-zero when any cell failed.`,
 		Example: `  distrobench matrix profiles/matrix/datastores.yaml
-  distrobench matrix profiles/matrix/k3s-vs-rke2.yaml --repeats 3 --dry-run`,
+  distrobench matrix profiles/matrix/k3s-vs-rke2.yaml --repeats 3 --dry-run
+  distrobench matrix profiles/matrix/datastores.yaml --upstream certified --skip-bench`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := profile.LoadMatrix(args[0])
@@ -35,6 +38,9 @@ reports/out/; the exit code is non-zero when any cell failed.`,
 			}
 			m.SetDefaults()
 			if err := m.Validate(); err != nil {
+				return err
+			}
+			if _, err := uf.parse(); err != nil {
 				return err
 			}
 			cells, err := m.Expand(g.profilesDir())
@@ -78,16 +84,20 @@ reports/out/; the exit code is non-zero when any cell failed.`,
 	}
 	sf.bind(cmd.Flags())
 	bf.bind(cmd.Flags())
+	uf.bind(cmd.Flags())
+	cmd.Flags().BoolVar(&noBen, "skip-bench", false, "do not run the benchmarks in any cell")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the cells and their command lines, run nothing")
 	return cmd
 }
 
-// forwardedFlags repeats the suite and bench flags the user set.
+// forwardedFlags repeats the suite, upstream and bench flags the user set
+// (as --name=value: a bool flag takes no separate value).
 func forwardedFlags(cmd *cobra.Command) []string {
 	var out []string
-	for _, name := range []string{"label-filter", "suite-timeout", "repeats", "idle-window", "api-objects", "api-concurrency", "api-object-size"} {
+	for _, name := range []string{"label-filter", "suite-timeout", "repeats", "idle-window", "api-objects", "api-concurrency", "api-object-size",
+		"upstream", "procs", "skip-bench"} {
 		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
-			out = append(out, "--"+name, f.Value.String())
+			out = append(out, "--"+name+"="+f.Value.String())
 		}
 	}
 	return out

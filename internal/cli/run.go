@@ -39,10 +39,9 @@ func newRunCmd(g *globals) *cobra.Command {
 		pf     profileFlags
 		sf     suiteFlags
 		bf     benchFlags
+		uf     upstreamRunFlags
 		noConf bool
 		noBen  bool
-		upMode string
-		procs  int
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -65,7 +64,7 @@ reason and the tail of the server log.`,
 			if err != nil {
 				return err
 			}
-			mode, err := parseUpstreamMode(upMode)
+			mode, err := uf.parse()
 			if err != nil {
 				return err
 			}
@@ -76,7 +75,7 @@ reason and the tail of the server log.`,
 				RepoRoot: g.repoRoot, Profile: p, RunsDir: g.runsDir(), OutBase: g.outBase(),
 				ToolVer: Version, Command: commandLine(cmd), Log: g.log, Progress: progress.New(g.stderr),
 				Conform: job.ConformanceOptions{Skip: noConf, LabelFilter: sf.labelFilter, Timeout: sf.timeout,
-					Upstream: mode, UpstreamProcs: procs},
+					Upstream: mode, UpstreamProcs: uf.procs},
 				Bench: bf.o,
 			}
 			o.Bench.Skip = noBen
@@ -95,19 +94,33 @@ reason and the tail of the server log.`,
 	bf.bind(cmd.Flags())
 	cmd.Flags().BoolVar(&noConf, "skip-conformance", false, "do not run the suites")
 	cmd.Flags().BoolVar(&noBen, "skip-bench", false, "do not run the benchmarks")
-	cmd.Flags().StringVar(&upMode, "upstream", string(upstream.ModeCore), "upstream [Conformance] suite after ours: none, quick, core or certified")
-	cmd.Flags().IntVar(&procs, "procs", 0, fmt.Sprintf("parallel e2e.test processes for the upstream suite (default 2 x CPUs, 4..16: %d here)", upstream.DefaultProcs()))
+	uf.bind(cmd.Flags())
 	return cmd
 }
 
-// parseUpstreamMode reads --upstream: "none" (or empty) runs no upstream suite.
-func parseUpstreamMode(s string) (upstream.Mode, error) {
-	if s == "" || s == "none" {
+// upstreamRunFlags select the upstream [Conformance] suite a main job runs
+// after our suites (run and matrix).
+type upstreamRunFlags struct {
+	mode  string
+	procs int
+}
+
+func (f *upstreamRunFlags) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&f.mode, "upstream", string(upstream.ModeCore), "upstream [Conformance] suite after ours: none, quick, core or certified")
+	fs.IntVar(&f.procs, "procs", 0, fmt.Sprintf("parallel e2e.test processes for the upstream suite (default 2 x CPUs, 4..16: %d here)", upstream.DefaultProcs()))
+}
+
+// parse reads --upstream: "none" (or empty) runs no upstream suite.
+func (f *upstreamRunFlags) parse() (upstream.Mode, error) {
+	if f.mode == "" || f.mode == "none" {
 		return "", nil
 	}
-	m, err := upstream.ParseMode(s)
+	m, err := upstream.ParseMode(f.mode)
 	if err != nil {
 		return "", fmt.Errorf("--upstream: %w (or none)", err)
+	}
+	if f.procs < 0 {
+		return "", fmt.Errorf("--procs %d: want 1 or more (0: automatic)", f.procs)
 	}
 	return m, nil
 }
