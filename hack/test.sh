@@ -31,11 +31,14 @@ log "integration tier: distro (flannel between simulated hosts, the embedded hel
 (cd distro && K3LITE_BIN="${DISTROBENCH_K3LITE}" go test -count=1 ./pkg/flannel/ ./pkg/bundle/)
 
 log "integration tier: a live cluster for the measurement tests"
-up_out="$(bin/distrobench up --profile k3s --datastore sqlite)"
+# With sonobuoy's images too: the sonobuoy runner's integration test runs its
+# quick mode on this cluster (DISTROBENCH_SONOBUOY_KUBECONFIG).
+up_out="$(bin/distrobench up --profile k3s --datastore sqlite --sonobuoy-images)"
 echo "${up_out}"
 run_dir="$(awk '/^run dir:/ {print $3}' <<<"${up_out}")"
 trap 'bin/distrobench down --run-dir "${run_dir}" || true' EXIT
 export DISTROBENCH_KUBECONFIG="$(awk '/^kubeconfig:/ {print $2}' <<<"${up_out}")"
+export DISTROBENCH_SONOBUOY_KUBECONFIG="${DISTROBENCH_KUBECONFIG}"
 
 log "integration tier: harness packages against real servers"
 # -p 1: one package at a time (2 cores; the packages start real servers).

@@ -19,7 +19,8 @@ import (
 )
 
 type upOptions struct {
-	pf profileFlags
+	pf             profileFlags
+	sonobuoyImages bool
 }
 
 func newUpCmd(g *globals) *cobra.Command {
@@ -62,7 +63,7 @@ newest run is also reachable as _output/runs/current.`,
 			var tarballs []string
 			if deploy.HasNodes(p) {
 				pr.Phase(fmt.Sprintf("images (linux/%s)", p.Spec.Arch))
-				imgs, err := job.NodeImages(ctx, g.repoRoot, p.Spec.Arch, g.log, func(s string) { pr.Status("%s", s) })
+				imgs, err := job.NodeImages(ctx, g.repoRoot, p.Spec.Arch, o.sonobuoyImages, g.log, func(s string) { pr.Status("%s", s) })
 				if err != nil {
 					return err
 				}
@@ -90,6 +91,7 @@ newest run is also reachable as _output/runs/current.`,
 		},
 	}
 	o.pf.bind(cmd.Flags(), true)
+	cmd.Flags().BoolVar(&o.sonobuoyImages, "sonobuoy-images", false, "also import sonobuoy's images (its aggregator and registry.k8s.io/conformance) into every node, for 'conformance --runner sonobuoy' without a registry")
 	return cmd
 }
 

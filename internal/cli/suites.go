@@ -60,16 +60,26 @@ certified all [Conformance] specs (parallel-safe ones on --procs processes, then
 the [Serial] ones on one, as sonobuoy's certified-conformance runs them).
 --rerun-failed REPORT.json runs only the specs that failed in an earlier report.
 Every [Conformance] spec is in the report: not run ones as skipped, with why.
-JUnit and the ginkgo log of each pass land in the report directory's upstream/.`,
+JUnit and the ginkgo log of each pass land in the report directory's upstream/.
+
+With --runner sonobuoy, sonobuoy (v0.57.3, through its Go client) runs the
+suite inside the cluster instead, as on a real k3s/rke2 fleet that can pull
+images: run, status every 30 s, retrieve; the results tarball is kept next to
+the report and imported into the same report tree. On a k3lite cluster from
+'distrobench up --sonobuoy-images' its two images are pre-imported.`,
 		Example: `  distrobench conformance --label-filter 'api && !slow'
   distrobench conformance --kubeconfig ~/.kube/config
   distrobench conformance --upstream --mode quick
   distrobench conformance --upstream --mode certified --procs 8
-  distrobench conformance --upstream --rerun-failed reports/out/latest/report.json`,
+  distrobench conformance --upstream --rerun-failed reports/out/latest/report.json
+  distrobench conformance --runner sonobuoy --kubeconfig ~/.kube/config --mode certified-conformance`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := uf.validate(cmd); err != nil {
 				return err
+			}
+			if uf.runner == runnerSonobuoy {
+				return runSonobuoy(cmd, g, &t, &uf)
 			}
 			if uf.upstream {
 				return runUpstream(cmd, g, &t, &sf, &uf)
@@ -113,6 +123,9 @@ type upstreamFlags struct {
 	rerunFailed string
 	focus, skip string
 	kubectl     string
+	// runner "sonobuoy" drives sonobuoy instead of e2e.test (sonobuoy.go).
+	runner string
+	sb     sonobuoyFlags
 }
 
 func (f *upstreamFlags) bind(fs *pflag.FlagSet) {
@@ -123,11 +136,23 @@ func (f *upstreamFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.focus, "focus", "", "with --upstream: run the [Conformance] specs whose full name matches this regexp (replaces --mode)")
 	fs.StringVar(&f.skip, "skip", "", "with --upstream: skip the specs whose full name matches this regexp")
 	fs.StringVar(&f.kubectl, "kubectl", "", "with --upstream: kubectl for the sig-cli specs (default: the cluster's k3lite as kubectl, else k3lite from distro/_output, else kubectl in PATH)")
+	fs.StringVar(&f.runner, "runner", runnerE2E, "upstream suite runner: e2e (e2e.test + ginkgo from this machine, air-gapped) or sonobuoy (sonobuoy's pods in the cluster, which must pull or hold its images; implies --upstream; --mode then takes sonobuoy's modes: "+sonobuoyModes()+")")
+	f.sb.bind(fs)
 }
 
 // validate rejects upstream-only flags without --upstream and our suites'
 // --label-filter with it, instead of silently ignoring them.
 func (f *upstreamFlags) validate(cmd *cobra.Command) error {
+	switch f.runner {
+	case runnerE2E:
+	case runnerSonobuoy:
+		return f.validateSonobuoy(cmd)
+	default:
+		return fmt.Errorf("--runner %q: want %s or %s", f.runner, runnerE2E, runnerSonobuoy)
+	}
+	if changed := changedOf(cmd, sonobuoyOnlyFlags); changed != "" {
+		return fmt.Errorf("--%s applies to the sonobuoy runner: add --runner sonobuoy", changed)
+	}
 	only := []string{"mode", "procs", "rerun-failed", "focus", "skip", "kubectl"}
 	if !f.upstream {
 		for _, n := range only {

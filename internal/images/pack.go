@@ -146,7 +146,7 @@ func writeArchive(path string, ref name.Tag, img v1.Image) (err error) {
 			Size:      int64(len(rawManifest)),
 			Digest:    digest,
 			Annotations: map[string]string{
-				annotationContainerdName: ref.Name(),
+				annotationContainerdName: canonicalName(ref),
 				annotationOCIRefName:     ref.TagStr(),
 			},
 			Platform: &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant},
@@ -161,7 +161,7 @@ func writeArchive(path string, ref name.Tag, img v1.Image) (err error) {
 		Config   string
 		RepoTags []string
 		Layers   []string
-	}{{Config: blobPath(cfgName), RepoTags: []string{ref.Name()}}}
+	}{{Config: blobPath(cfgName), RepoTags: []string{canonicalName(ref)}}}
 	for _, l := range layers {
 		d, err := l.Digest()
 		if err != nil {
@@ -257,4 +257,15 @@ func writeLayer(tw *tar.Writer, l v1.Layer, blobPath func(v1.Hash) string) error
 		return fmt.Errorf("layer %s: %w", d, err)
 	}
 	return nil
+}
+
+// canonicalName is the reference as containerd and the kubelet spell it:
+// go-containerregistry names Docker Hub "index.docker.io", but the CRI
+// normalizes "sonobuoy/sonobuoy:v0.57.3" to "docker.io/sonobuoy/sonobuoy:v0.57.3"
+// and would not find an image imported under the other spelling.
+func canonicalName(ref name.Tag) string {
+	if ref.RegistryStr() == name.DefaultRegistry {
+		return "docker.io/" + ref.RepositoryStr() + ":" + ref.TagStr()
+	}
+	return ref.Name()
 }

@@ -205,3 +205,20 @@ func TestPackingIsDeterministic(t *testing.T) {
 		t.Fatal("amd64 and arm64 images share a digest")
 	}
 }
+
+func TestCanonicalNameSpellsDockerHubAsContainerdDoes(t *testing.T) {
+	for in, want := range map[string]string{
+		"docker.io/sonobuoy/sonobuoy:v0.57.3":  "docker.io/sonobuoy/sonobuoy:v0.57.3",
+		"sonobuoy/sonobuoy:v0.57.3":            "docker.io/sonobuoy/sonobuoy:v0.57.3",
+		"index.docker.io/library/busybox:1.37": "docker.io/library/busybox:1.37",
+		"registry.k8s.io/pause:3.10.2":         "registry.k8s.io/pause:3.10.2",
+	} {
+		ref, err := name.NewTag(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := canonicalName(ref); got != want {
+			t.Errorf("canonicalName(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

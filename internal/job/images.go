@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/distrobench/distrobench/internal/images"
 	"github.com/distrobench/distrobench/internal/result"
@@ -11,8 +12,14 @@ import (
 
 // NodeImages builds (or finds cached) the image archives every node imports
 // at start: nodes pull nothing, as in an air-gapped K3s install.
-func NodeImages(ctx context.Context, repoRoot, arch string, log *slog.Logger, status func(string)) ([]images.Image, error) {
-	imgs, err := images.Build(ctx, images.Options{RepoRoot: repoRoot, Arch: arch, Log: log, Progress: status})
+func NodeImages(ctx context.Context, repoRoot, arch string, withSonobuoy bool, log *slog.Logger, status func(string)) ([]images.Image, error) {
+	var names []string // every catalog image, sonobuoy's only when asked
+	for _, s := range images.List() {
+		if withSonobuoy || !slices.Contains(images.SonobuoyNames(), s.Name) {
+			names = append(names, s.Name)
+		}
+	}
+	imgs, err := images.Build(ctx, images.Options{RepoRoot: repoRoot, Arch: arch, Names: names, Log: log, Progress: status})
 	if err != nil {
 		return nil, fmt.Errorf("build the node images: %w", err)
 	}

@@ -183,7 +183,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	var tarballs []string
 	if ok && deploy.HasNodes(p) {
 		ok = r.phase(ctx, PhaseImages, func(ctx context.Context) error {
-			imgs, err := NodeImages(ctx, o.RepoRoot, p.Spec.Arch, o.Log, func(s string) { o.Progress.Status("%s", s) })
+			imgs, err := NodeImages(ctx, o.RepoRoot, p.Spec.Arch, false, o.Log, func(s string) { o.Progress.Status("%s", s) })
 			if err != nil {
 				return err
 			}
