@@ -68,6 +68,9 @@ newest run is also reachable as _output/runs/current.`,
 					return err
 				}
 				tarballs = job.Tarballs(imgs)
+				if err := job.WriteImages(runDir, imgs); err != nil {
+					return err
+				}
 			}
 			pr.Phase(fmt.Sprintf("up: %s on %s", p.Metadata.Name, p.Spec.Datastore.Type))
 			c, err := deploy.Up(ctx, deploy.Options{

@@ -106,6 +106,7 @@ func runSonobuoy(cmd *cobra.Command, g *globals, t *target, uf *upstreamFlags) e
 	pr.Phase("sonobuoy " + string(mode))
 	o.Progress = func(line string) { pr.Status("%s", line) }
 	start := time.Now()
+	rep.Measurements = append(rep.Measurements, t.clusterImages(g)...)
 	tree, err := sonobuoy.Run(ctx, o)
 	rep.Tests = tree
 	return finishReport(ctx, g, rep, "upstream-conformance", start, err)

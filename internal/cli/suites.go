@@ -242,6 +242,7 @@ func runUpstream(cmd *cobra.Command, g *globals, t *target, sf *suiteFlags, uf *
 	rep.Params.Binary = o.E2ETest
 	pr.Status("upstream conformance: %s, e2e.test %s", selection, o.E2ETest)
 	o.Progress = func(p upstream.Progress) { pr.Status("%s", p) }
+	rep.Measurements = append(rep.Measurements, t.clusterImages(g)...)
 	tree, err := upstream.Run(ctx, o)
 	rep.Tests = tree
 	return finishReport(ctx, g, rep, "upstream-conformance", start, err)
@@ -364,6 +365,25 @@ func (t *target) resolve(g *globals) (kubeconfig, name, datastore string, err er
 		return "", "", "", err
 	}
 	return c.Kubeconfig, c.Profile, c.Datastore, nil
+}
+
+// clusterImages returns the measurements naming the images the nodes of the
+// cluster from 'up' imported (none for --kubeconfig: distrobench cannot know
+// what a foreign cluster holds).
+func (t *target) clusterImages(g *globals) []result.Measurement {
+	if t.kubeconfig != "" {
+		return nil
+	}
+	c, err := t.runDir.load(g)
+	if err != nil {
+		return nil
+	}
+	imgs, err := job.ReadImages(c.RunDir)
+	if err != nil {
+		g.log.Warn("could not read the cluster's image list", "err", err)
+		return nil
+	}
+	return job.ImageMeasurements(imgs)
 }
 
 func phaseOf(name string, start time.Time, err error) result.Phase {

@@ -2,10 +2,15 @@ package job
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 
+	"github.com/distrobench/distrobench/internal/atomicfile"
 	"github.com/distrobench/distrobench/internal/images"
 	"github.com/distrobench/distrobench/internal/result"
 )
@@ -45,4 +50,35 @@ func ImageMeasurements(imgs []images.Image) []result.Measurement {
 		}, []float64{float64(img.SizeBytes)}))
 	}
 	return out
+}
+
+// ImagesFile is the file in a run directory listing the images its nodes
+// imported, so a later command on the cluster (conformance --upstream) can
+// say in its report exactly what the pods ran.
+const ImagesFile = "images.json"
+
+// WriteImages records imgs in runDir/ImagesFile.
+func WriteImages(runDir string, imgs []images.Image) error {
+	b, err := json.MarshalIndent(imgs, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(runDir, ImagesFile), b, 0o644)
+}
+
+// ReadImages returns what WriteImages recorded in runDir (nil, nil when the
+// file does not exist: a cluster without nodes, or from an older version).
+func ReadImages(runDir string) ([]images.Image, error) {
+	b, err := os.ReadFile(filepath.Join(runDir, ImagesFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var imgs []images.Image
+	if err := json.Unmarshal(b, &imgs); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(runDir, ImagesFile), err)
+	}
+	return imgs, nil
 }

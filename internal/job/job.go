@@ -189,7 +189,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			}
 			tarballs = Tarballs(imgs)
 			rep.Measurements = append(rep.Measurements, ImageMeasurements(imgs)...)
-			return nil
+			return WriteImages(runDir, imgs)
 		})
 	}
 
