@@ -6,7 +6,7 @@
 #   hack/install-deps.sh arm64        # qemu-user-static binfmt-support, binfmt enabled (arm64 binaries run here)
 #   hack/install-deps.sh helpers      # gcc pkg-config libseccomp-dev: runc (cgo + seccomp) for amd64
 #   hack/install-deps.sh helpers-arm64 # aarch64 cross gcc + an arm64 libseccomp sysroot in distro/_output/sysroot/arm64
-#   hack/install-deps.sh images       # apt lists for amd64+arm64 Debian packages (images are made of them), containerd+ctr for the images test
+#   hack/install-deps.sh images       # apt lists for amd64+arm64 Debian packages (images are made of them), C toolchains for busybox (both arches), containerd+ctr for the images test
 #   hack/install-deps.sh all          # all of the above
 #
 # Idempotent: every package is checked with dpkg first; `apt-get update` runs
@@ -43,17 +43,25 @@ SYSROOT_ARM64="${REPO_ROOT}/distro/_output/sysroot/arm64"
 want=()
 enable_binfmt=0
 make_sysroot=0
-# images: the busybox, agnhost, nginx, glibc-dns-testing... images are made
-# of Debian packages (busybox-static; curl, bind9-dnsutils, nginx... with
-# their dependency closure), which `distrobench images build` resolves with
-# apt against an empty package status and fetches with apt-get download for
-# amd64 or arm64 (nothing is installed here), so dpkg must know the other
-# arch and apt's lists must be current. containerd (Debian's 1.6, with ctr
-# and runc) is for internal/images' integration test, which imports the
-# archives and runs busybox; iproute2 brings loopback up in the private
-# network namespace where that test runs nginx from an unpacked image.
-images=(busybox-static containerd iproute2)
-foreign_busybox=0
+# images: the agnhost, nginx, glibc-dns-testing... images are made of Debian
+# packages (curl, bind9-dnsutils, nginx... with their dependency closure),
+# which `distrobench images build` resolves with apt against an empty
+# package status and fetches with apt-get download for amd64 or arm64
+# (nothing is installed here), so dpkg must know the other arch and apt's
+# lists must be current. busybox, in every image with a shell, is built from
+# its upstream source (fetched with apt-get source into a private apt state)
+# for both arches: make, bzip2 (the tarball), the native gcc with libc6-dev,
+# and the cross gcc with its C library for the other arch (static links).
+# containerd (Debian's 1.6, with ctr and runc) is for internal/images'
+# integration test, which imports the archives and runs busybox; iproute2
+# brings loopback up in the private network namespace where that test runs
+# nginx from an unpacked image.
+case "$(dpkg --print-architecture)" in
+  arm64) images_cross=(gcc-x86-64-linux-gnu libc6-dev-amd64-cross) ;;
+  *) images_cross=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+esac
+images=(containerd iproute2 make bzip2 gcc libc6-dev "${images_cross[@]}")
+foreign_lists=0
 for group in "$@"; do
   case "$group" in
     datastores) want+=("${datastores[@]}") ;;
@@ -61,9 +69,9 @@ for group in "$@"; do
     arm64) want+=("${arm64[@]}"); enable_binfmt=1 ;;
     helpers) want+=("${helpers[@]}") ;;
     helpers-arm64) want+=("${helpers_arm64[@]}"); make_sysroot=1 ;;
-    images) want+=("${images[@]}"); foreign_busybox=1 ;;
+    images) want+=("${images[@]}"); foreign_lists=1 ;;
     all) want+=("${datastores[@]}" "${tools[@]}" "${arm64[@]}" "${helpers[@]}" "${helpers_arm64[@]}" "${images[@]}")
-      enable_binfmt=1; make_sysroot=1; foreign_busybox=1 ;;
+      enable_binfmt=1; make_sysroot=1; foreign_lists=1 ;;
     -h|--help) usage ;;
     *) echo "$0: unknown group '$group' (valid: datastores, tools, arm64, helpers, helpers-arm64, images, all)" >&2; exit 2 ;;
   esac
@@ -73,20 +81,21 @@ installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
 }
 
-# busybox-static of both arches must be downloadable (images group).
-if [ "$foreign_busybox" = 1 ]; then
+# The images' Debian packages of both arches must be downloadable (images
+# group); bash, in several images, stands for them.
+if [ "$foreign_lists" = 1 ]; then
   native=$(dpkg --print-architecture)
   for a in amd64 arm64; do
     [ "$a" = "$native" ] && continue
     dpkg --print-foreign-architectures | grep -qx "$a" && continue
     [ "$(id -u)" -eq 0 ] || { echo "install-deps: need root to add the $a architecture to dpkg (run: sudo $0 $*)" >&2; exit 1; }
-    echo "install-deps: adding the $a architecture to dpkg (for apt-get download of busybox-static:$a)"
+    echo "install-deps: adding the $a architecture to dpkg (for apt-get download of the images' packages for $a)"
     dpkg --add-architecture "$a"
     apt-get -o DPkg::Lock::Timeout=600 update -qq
   done
   for a in amd64 arm64; do
-    if ! apt-cache show --no-all-versions "busybox-static:$a" >/dev/null 2>&1; then
-      [ "$(id -u)" -eq 0 ] || { echo "install-deps: apt does not know busybox-static:$a; run: sudo apt-get update" >&2; exit 1; }
+    if ! apt-cache show --no-all-versions "bash:$a" >/dev/null 2>&1; then
+      [ "$(id -u)" -eq 0 ] || { echo "install-deps: apt does not know bash:$a; run: sudo apt-get update" >&2; exit 1; }
       apt-get -o DPkg::Lock::Timeout=600 update -qq
       break
     fi

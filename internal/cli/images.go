@@ -33,8 +33,8 @@ func newImagesCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "images",
 		Short: "Build the container images a cluster and the suites need, with no registry",
-		Long: `The images k3lite and the test suites run, built locally from Go modules and
-Debian packages under the exact names upstream uses (pause, CoreDNS, busybox,
+		Long: `The images k3lite and the test suites run, built locally from Go modules,
+Debian packages and busybox's source under the exact names upstream uses (pause, CoreDNS, busybox,
 agnhost, and every image of the upstream [Conformance] specs), one archive per
 image and arch. Each archive is an OCI image layout and a docker-archive in
 one tar: 'ctr -n k8s.io images import' and the k3lite

@@ -16,12 +16,14 @@ import (
 var agnhostDebian = debRootfs{
 	packages: []string{"bind9-dnsutils", "curl", "netcat-openbsd", "iproute2", "iperf", "bash", "util-linux", "socat", "libc-bin"},
 	links: map[string]string{
-		// Images with Debian packages run bash as /bin/sh: Debian builds
-		// busybox-static with FEATURE_SH_STANDALONE, so busybox's sh runs
-		// its own applets before PATH (`sh -c "nc -v -z ..."` would get
-		// busybox's nc, which lacks -v and -z), and Debian's dash depends
-		// on dpkg and its tools. Upstream's Alpine images have busybox ash,
-		// debian:bookworm-slim has dash; the specs' scripts are POSIX sh.
+		// Images with Debian packages run bash as /bin/sh. It was chosen
+		// when busybox was Debian's busybox-static, whose sh runs its own
+		// applets before PATH (FEATURE_SH_STANDALONE). The busybox built
+		// from source runs commands from PATH (its applets a package
+		// provides are left out), so its ash would now do too, as in
+		// upstream's Alpine images; bash stays because the conformance
+		// runs were made with it. Debian's dash depends on dpkg and its
+		// tools; the specs' scripts are POSIX sh.
 		"/bin/sh": "bash",
 		// netcat-openbsd's postinst: update-alternatives for nc and netcat.
 		"/bin/nc":     "nc.openbsd",

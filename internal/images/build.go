@@ -34,8 +34,8 @@ type Options struct {
 	Arch string
 	// OutDir receives the archives (default <RepoRoot>/_output/images/<arch>).
 	OutDir string
-	// CacheDir holds downloaded Debian packages and scratch files
-	// (default <RepoRoot>/_output/images/cache).
+	// CacheDir holds downloaded Debian packages, busybox's source and
+	// builds, and scratch files (default <RepoRoot>/_output/images/cache).
 	CacheDir string
 	// Names selects images by full or short name (default: all of List()).
 	Names []string
@@ -208,7 +208,7 @@ func buildOne(ctx context.Context, o *Options, r recipe) (Image, error) {
 	var bb busybox
 	if r.busybox {
 		var err error
-		if bb, err = resolveBusybox(ctx, o.Log, o.Arch, debCache); err != nil {
+		if bb, err = resolveBusybox(ctx, o.Log, o.Arch, o.CacheDir); err != nil {
 			return Image{}, err
 		}
 		fmt.Fprintln(h, bb.hash())
@@ -283,6 +283,18 @@ func buildOne(ctx context.Context, o *Options, r recipe) (Image, error) {
 	defer os.RemoveAll(work)
 
 	var layers []layerSpec
+	if r.busybox && !bb.built() {
+		// Cached by its own inputs: built once per arch for every image.
+		o.progress("%s: building busybox %s from source (make -j2, a minute or two)", label, busyboxVersion)
+		stop := o.ticker(30*time.Second, func(d time.Duration) string {
+			return fmt.Sprintf("%s: busybox build running for %s", label, d.Round(time.Second))
+		})
+		err := bb.build(ctx, o.Log)
+		stop()
+		if err != nil {
+			return Image{}, err
+		}
+	}
 	if r.busybox || !r.debian.empty() {
 		o.progress("%s: base layer from %s", label, strings.Join(baseBy, " + "))
 		es, err := baseLayer(ctx, o.Log, bb, r.busybox, debs, !r.debian.empty())
@@ -395,12 +407,9 @@ func baseLayer(ctx context.Context, log *slog.Logger, bb busybox, withBusybox bo
 		if bbEntries, err = bb.entries(ctx, log); err != nil {
 			return nil, err
 		}
-		if withDebs && !slices.ContainsFunc(debEntries, func(e entry) bool { return e.Path == "/bin/sh" }) {
-			// Debian builds busybox-static with FEATURE_SH_STANDALONE: its
-			// sh runs its own applets before PATH, so `sh -c "nc -v ..."`
-			// would get busybox's nc, not the Debian package's.
-			return nil, fmt.Errorf("the Debian packages %s provide no /bin/sh, and busybox's sh runs its own applets before the packages' commands: add bash and the link /bin/sh -> bash", strings.Join(debs.spec.packages, " "))
-		}
+		// busybox's sh finds commands in PATH, not its own applets first
+		// (the build checks FEATURE_SH_STANDALONE and PREFER_APPLETS are
+		// off), so without the applet links the packages' tools run.
 		bbEntries = withoutShadowedApplets(bbEntries, debEntries)
 	} else {
 		bbEntries = baseRootfs()

@@ -100,19 +100,9 @@ func TestBuildRejectsUnknownArchAndName(t *testing.T) {
 	}
 }
 
-func TestParseAptShow(t *testing.T) {
-	out := []byte("Package: busybox-static\nVersion: 1:1.35.0-4+deb12u1+b1\nArchitecture: arm64\nSHA256: 732c91\nDescription: x\n")
-	p, err := parseAptShow(out, "busybox-static", "arm64")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Version != "1:1.35.0-4+deb12u1+b1" || p.SHA256 != "732c91" {
-		t.Fatalf("parsed %+v", p)
-	}
-	if p.fileName() != "busybox-static_1%3a1.35.0-4+deb12u1+b1_arm64.deb" {
-		t.Errorf("file name %q", p.fileName())
-	}
-	if _, err := parseAptShow([]byte("Package: x\n"), "x", "amd64"); err == nil {
-		t.Error("output without Version/SHA256 accepted")
+func TestDebPackageFileNameEscapesTheEpoch(t *testing.T) {
+	p := debPackage{Name: "bash", Arch: "arm64", Version: "1:5.2.15-2+b7"}
+	if got := p.fileName(); got != "bash_1%3a5.2.15-2+b7_arm64.deb" {
+		t.Errorf("file name %q", got)
 	}
 }

@@ -3,19 +3,21 @@
 // images the test suites run, every other image the upstream [Conformance]
 // specs run (catalog_e2e.go) and sonobuoy's (catalog_sonobuoy.go). Each is
 // built from sources this machine can reach (Go modules, Debian packages with
-// their dependency closure, files other make targets built), packed with
-// go-containerregistry into an image archive that containerd imports
-// (`ctr -n k8s.io images import`, or containerd's client Import), under
-// exactly the name and tag upstream Kubernetes uses, so no pod ever pulls.
+// their dependency closure, busybox from its upstream source tarball, files
+// other make targets built), packed with go-containerregistry into an image
+// archive that containerd imports (`ctr -n k8s.io images import`, or
+// containerd's client Import), under exactly the name and tag upstream
+// Kubernetes uses, so no pod ever pulls.
 //
 // Builds are deterministic (fixed timestamps, -trimpath, no VCS stamping), so
 // the same inputs give the same digests on every machine, and cached: an
 // image is rebuilt only when a hash of its inputs (Go sources and module
-// versions, toolchain, Debian package versions and checksums, prebuilt and
-// extra files by content) changes.
+// versions, toolchain, Debian package versions and checksums, busybox's
+// source checksum, configuration and C toolchain, prebuilt and extra files by
+// content) changes.
 //
-// The package is harness code: it runs `go` and Debian's apt/dpkg tools and
-// has no Kubernetes dependencies.
+// The package is harness code: it runs `go`, make and gcc, and Debian's
+// apt/dpkg tools, and has no Kubernetes dependencies.
 package images
 
 import (
@@ -33,6 +35,9 @@ const (
 	SourceGo SourceKind = "go"
 	// SourceDebian is files taken from a Debian package.
 	SourceDebian SourceKind = "debian"
+	// SourceC is a static C program built from its upstream release
+	// tarball with this host's C toolchain (busybox).
+	SourceC SourceKind = "c"
 )
 
 // Spec is one entry of the catalog: an image distrobench can build.
@@ -68,8 +73,10 @@ const (
 	corednsModuleDir = "distro/images/coredns" // a module of its own (CoreDNS's dependency tree)
 	agnhostPackage   = "k8s.io/kubernetes/test/images/agnhost"
 	agnhostVersion   = "2.66.1" // test/images/agnhost/VERSION at k8s v1.37.2
-	busyboxPackage   = "busybox-static"
 	defaultPath      = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	// busyboxSpecSource names the busybox every image with busybox has.
+	busyboxSpecSource = "busybox " + busyboxVersion + " built from upstream source (Debian trixie's orig tarball " +
+		busyboxOrigTarball + ", sha256 " + busyboxOrigSHA256 + ", the same as busybox.net's release), defconfig, static"
 )
 
 // goBinary is one static Go program placed in an image.
@@ -101,7 +108,8 @@ type recipe struct {
 	// bins are static Go programs built from a module of this repository
 	// (moduleDir "." is the root module, "distro" the k3lite module).
 	bins []goBinary
-	// busybox adds Debian's busybox-static and its applets to the base layer.
+	// busybox adds busybox (built from source, busybox_src.go) and its
+	// applets to the base layer.
 	busybox bool
 	// debian adds Debian packages and their dependency closure to the base
 	// layer; busybox applets whose command a package provides are left out.
@@ -154,23 +162,19 @@ var coreRecipes = []recipe{
 	},
 	{
 		spec: Spec{
-			Name: BusyboxName, Short: "busybox", Kinds: []SourceKind{SourceDebian},
-			Source: "debian busybox-static (/bin/busybox and its applets as symlinks in /bin) + debian bash-static as /bin/sh " +
-				"(busybox 1.35's ash drops environment variables whose names are not shell identifiers; upstream's busybox 1.37 keeps them and a [Conformance] spec checks it)",
+			Name: BusyboxName, Short: "busybox", Kinds: []SourceKind{SourceC},
+			Source: busyboxSpecSource + " (/bin/busybox, its applets as symlinks in /bin, ash as /bin/sh), " +
+				"as upstream's image (docker-library's busybox:1.37.0); not Debian's busybox-static, whose patched ash drops " +
+				"environment variables whose names are not shell identifiers, which [Conformance] specs expect to see",
 			UsedBy: []string{"tests"}, File: "busybox-1.37.0-2.tar",
 		},
 		busybox: true,
-		// Bookworm's busybox (1.35) ash removes variables such as "data-1"
-		// from the environment it passes on; the "Secrets/ConfigMap should
-		// be consumable as environment variable names with various
-		// prefixes" specs run `sh -c env` and expect them. bash keeps them.
-		debian: debRootfs{packages: []string{"bash-static"}, links: map[string]string{"/bin/sh": "bash-static"}},
-		cmd:    []string{"sh"},
+		cmd:     []string{"sh"},
 	},
 	agnhostRecipe(Spec{
-		Name: AgnhostName, Short: "agnhost", Kinds: []SourceKind{SourceDebian, SourceGo},
+		Name: AgnhostName, Short: "agnhost", Kinds: []SourceKind{SourceC, SourceDebian, SourceGo},
 		Source: "go module k8s.io/kubernetes (test/images/agnhost, the distro/ module's version) + debian " +
-			strings.Join(agnhostDebian.packages, " ") + " with their libraries + debian busybox-static",
+			strings.Join(agnhostDebian.packages, " ") + " with their libraries + " + busyboxSpecSource,
 		UsedBy: []string{"tests"}, File: "agnhost-2.66.1.tar",
 	}, agnhostVersion, nil),
 }

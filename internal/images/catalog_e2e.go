@@ -26,15 +26,15 @@ var e2eRecipes = []recipe{
 	// need an agnhost that differs from the current one; which version it
 	// is does not matter to them.
 	agnhostRecipe(Spec{
-		Name: AgnhostPrevName, Short: "agnhost-prev", Kinds: []SourceKind{SourceDebian, SourceGo},
+		Name: AgnhostPrevName, Short: "agnhost-prev", Kinds: []SourceKind{SourceC, SourceDebian, SourceGo},
 		Source: "not upstream's 2.55: the same agnhost sources as agnhost 2.66.1 (k8s.io/kubernetes of the distro/ module) " +
 			"built with main.Version=2.55, so the image differs in content and digest, + the same debian packages as agnhost",
 		UsedBy: []string{"tests"}, File: "agnhost-2.55.tar",
 	}, "2.55", nil),
 	{
 		spec: Spec{
-			Name: NginxName, Short: "nginx", Kinds: []SourceKind{SourceDebian},
-			Source: "debian nginx (bookworm's 1.22, not 1.27) and bash (/bin/sh) with their libraries + debian busybox-static; " +
+			Name: NginxName, Short: "nginx", Kinds: []SourceKind{SourceC, SourceDebian},
+			Source: "debian nginx (bookworm's 1.22, not 1.27) and bash (/bin/sh) with their libraries + " + busyboxSpecSource + "; " +
 				"serves /usr/share/nginx/html on :80 as root, logs to stdout/stderr, like upstream's nginx:1.27-alpine",
 			UsedBy: []string{"tests"}, File: "nginx-1.27.0-2.tar",
 		},
@@ -49,8 +49,8 @@ var e2eRecipes = []recipe{
 	},
 	{
 		spec: Spec{
-			Name: GlibcDNSTestingName, Short: "glibc-dns-testing", Kinds: []SourceKind{SourceDebian},
-			Source: "debian bind9-dnsutils, libc-bin (getent) and bash (/bin/sh) with their libraries + debian busybox-static " +
+			Name: GlibcDNSTestingName, Short: "glibc-dns-testing", Kinds: []SourceKind{SourceC, SourceDebian},
+			Source: "debian bind9-dnsutils, libc-bin (getent) and bash (/bin/sh) with their libraries + " + busyboxSpecSource + " " +
 				"(sh, seq and the rest of debian:bookworm-slim's commands the DNS specs run); no CoreDNS 1.5.0 binary (no spec runs it)",
 			UsedBy: []string{"tests"}, File: "glibc-dns-testing-2.1.1.tar",
 		},
@@ -60,8 +60,8 @@ var e2eRecipes = []recipe{
 	},
 	{
 		spec: Spec{
-			Name: SampleAPIServerName, Short: "sample-apiserver", Kinds: []SourceKind{SourceDebian, SourceGo},
-			Source: "go module k8s.io/sample-apiserver (the distro/ module's version, not upstream's v0.33.7 of image 1.29.2) + debian busybox-static",
+			Name: SampleAPIServerName, Short: "sample-apiserver", Kinds: []SourceKind{SourceC, SourceGo},
+			Source: "go module k8s.io/sample-apiserver (the distro/ module's version, not upstream's v0.33.7 of image 1.29.2) + " + busyboxSpecSource,
 			UsedBy: []string{"tests"}, File: "sample-apiserver-1.29.2.tar",
 		},
 		busybox:    true,
@@ -83,21 +83,21 @@ var e2eRecipes = []recipe{
 		cmd:   []string{"/usr/local/bin/etcd"},
 	},
 	agnhostRecipe(Spec{
-		Name: NautilusName, Short: "nautilus", Kinds: []SourceKind{SourceDebian, SourceGo},
+		Name: NautilusName, Short: "nautilus", Kinds: []SourceKind{SourceC, SourceDebian, SourceGo},
 		Source: "the agnhost 2.66.1 image + test/images/nautilus/html/{nautilus.jpg,data.json} of module k8s.io/kubernetes, serving them (test-webserver)",
 		UsedBy: []string{"tests"}, File: "nautilus-1.8.tar",
 	}, agnhostVersion, agnhostSiblingFiles(map[string]string{"/nautilus.jpg": "nautilus/html/nautilus.jpg", "/data.json": "nautilus/html/data.json"})).
 		withCmd("test-webserver"),
 	agnhostRecipe(Spec{
-		Name: KittenName, Short: "kitten", Kinds: []SourceKind{SourceDebian, SourceGo},
+		Name: KittenName, Short: "kitten", Kinds: []SourceKind{SourceC, SourceDebian, SourceGo},
 		Source: "the agnhost 2.66.1 image + test/images/kitten/html/{kitten.jpg,data.json} of module k8s.io/kubernetes, serving them (test-webserver)",
 		UsedBy: []string{"tests"}, File: "kitten-1.8.tar",
 	}, agnhostVersion, agnhostSiblingFiles(map[string]string{"/kitten.jpg": "kitten/html/kitten.jpg", "/data.json": "kitten/html/data.json"})).
 		withCmd("test-webserver"),
 	{
 		spec: Spec{
-			Name: NonewprivsName, Short: "nonewprivs", Kinds: []SourceKind{SourceDebian, SourceGo},
-			Source: "go module k8s.io/kubernetes (test/images/nonewprivs, `nnp`: prints the effective uid) setuid root at /usr/local/bin/nnp + debian busybox-static",
+			Name: NonewprivsName, Short: "nonewprivs", Kinds: []SourceKind{SourceC, SourceGo},
+			Source: "go module k8s.io/kubernetes (test/images/nonewprivs, `nnp`: prints the effective uid) setuid root at /usr/local/bin/nnp + " + busyboxSpecSource,
 			UsedBy: []string{"tests"}, File: "nonewprivs-1.4.tar",
 		},
 		busybox: true,

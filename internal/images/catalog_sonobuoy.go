@@ -72,9 +72,9 @@ var sonobuoyRecipes = []recipe{
 	},
 	{
 		spec: Spec{
-			Name: ConformanceName, Short: "conformance", Kinds: []SourceKind{SourceDebian, SourceGo},
+			Name: ConformanceName, Short: "conformance", Kinds: []SourceKind{SourceC, SourceGo},
 			Source: "e2e.test and ginkgo from 'make -C distro e2e' (k8s.io/kubernetes of the distro/ module) + " +
-				"kubectl and go-runner (same module) + debian busybox-static (upstream's base is debian-base)",
+				"kubectl and go-runner (same module) + " + busyboxSpecSource + " (upstream's base is debian-base)",
 			UsedBy: []string{"sonobuoy e2e plugin"}, File: "conformance-" + conformanceVersion + ".tar",
 		},
 		busybox: true,

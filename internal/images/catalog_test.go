@@ -138,7 +138,7 @@ func TestConformanceImagesHaveTheirKeyContent(t *testing.T) {
 	for _, n := range []string{AgnhostName, AgnhostPrevName, NautilusName, KittenName, NginxName, GlibcDNSTestingName} {
 		r := byName[n]
 		if r.debian.links["/bin/sh"] != "bash" || !slices.Contains(r.debian.packages, "bash") {
-			t.Errorf("%s: /bin/sh is not Debian's bash (busybox's sh prefers its own applets)", n)
+			t.Errorf("%s: /bin/sh is not Debian's bash (the shell these images were validated with)", n)
 		}
 	}
 	for _, tool := range []string{"bind9-dnsutils", "curl", "netcat-openbsd", "iproute2", "socat", "libc-bin"} {

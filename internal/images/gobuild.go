@@ -151,9 +151,15 @@ func goBuild(ctx context.Context, log *slog.Logger, repoRoot, arch string, b goB
 // returns its stdout; stderr goes to the debug log and, on failure, its last
 // lines into the error.
 func run(ctx context.Context, log *slog.Logger, dir string, env []string, name string, args ...string) ([]byte, error) {
+	return runStdin(ctx, log, dir, env, nil, name, args...)
+}
+
+// runStdin is run with stdin read from in (nil: /dev/null).
+func runStdin(ctx context.Context, log *slog.Logger, dir string, env []string, in io.Reader, name string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = env
+	cmd.Stdin = in
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 10 * time.Second
