@@ -101,8 +101,9 @@ func TestBenchRepeats(t *testing.T) {
 		if v == "list" {
 			wantThreshold = 5.0
 		}
-		if lat.SLO == nil || lat.SLO.Statistic != "p99" || lat.SLO.Threshold != wantThreshold || !lat.SLO.Met || lat.SLO.Source != SLOSource {
-			t.Errorf("%s latency SLO = %+v, want met p99 <= %v", v, lat.SLO, wantThreshold)
+		// The verdict itself (met or not) is a measurement, not asserted.
+		if lat.SLO == nil || lat.SLO.Statistic != "p99" || lat.SLO.Threshold != wantThreshold || lat.SLO.Source != SLOSource {
+			t.Errorf("%s latency SLO = %+v, want a p99 <= %v verdict", v, lat.SLO, wantThreshold)
 		}
 		thr := find(t, ms, "api.throughput", v)
 		if thr.Summary.Count != 2 || thr.Summary.Min <= 0 {
