@@ -20,11 +20,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/distrobench/distrobench/internal/atomicfile"
+	"github.com/distrobench/distrobench/internal/progress"
 )
 
 // packSchema changes whenever this package packs images differently (layout,
-// base files, config), so cached archives of an older scheme are rebuilt.
-const packSchema = "distrobench-images/v1"
+// base files, config, names), so cached archives of an older scheme are
+// rebuilt. v2: Docker Hub images are named docker.io/..., as the CRI spells
+// them (v1 archives said index.docker.io/... and kubelet did not find them).
+const packSchema = "distrobench-images/v2"
 
 // Options say what to build and where.
 type Options struct {
@@ -105,21 +108,7 @@ func (o *Options) ticker(interval time.Duration, msg func(time.Duration) string)
 	if o.Progress == nil {
 		return func() {}
 	}
-	started := time.Now()
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				o.Progress(msg(time.Since(started)))
-			}
-		}
-	}()
-	return func() { close(done) }
+	return progress.Every(interval, func(d time.Duration) { o.Progress(msg(d)) })
 }
 
 // Build builds the selected images for o.Arch, each only when its inputs
