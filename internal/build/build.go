@@ -35,6 +35,7 @@ import (
 
 	"github.com/distrobench/distrobench/internal/atomicfile"
 	"github.com/distrobench/distrobench/internal/profile"
+	"github.com/distrobench/distrobench/internal/progress"
 	"github.com/distrobench/distrobench/internal/redact"
 )
 
@@ -296,10 +297,6 @@ func short(hash string) string {
 // binary into dir: an interrupted build never leaves a binary that looks
 // cached.
 func makeBuild(ctx context.Context, o Options, dir string) error {
-	makeBin, err := exec.LookPath("make")
-	if err != nil {
-		return fmt.Errorf("building k3lite needs GNU make: %w (apt-get install make)", err)
-	}
 	tmp, err := os.MkdirTemp(dir, "make-")
 	if err != nil {
 		return fmt.Errorf("creating build dir: %w", err)
@@ -309,51 +306,71 @@ func makeBuild(ctx context.Context, o Options, dir string) error {
 	if err != nil {
 		return err
 	}
-
-	cmd := exec.CommandContext(ctx, makeBin, args...)
-	cmd.Dir = o.RepoRoot
-	cmd.Env = buildEnv(o)
-	// Own process group, killed as a whole on cancel: make's go build,
-	// compile, link and cc children must not outlive a Ctrl-C.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
-	lw := &lineWriter{log: o.Log, keep: 40}
-	cmd.Stdout, cmd.Stderr = lw, lw
-	o.Log.Debug("make", "dir", cmd.Dir, "args", redact.Args(args), "GOARCH", o.Arch)
-	// The build is silent for minutes on a cold cache (a Kubernetes build
-	// takes 10-20 min on 2 cores, the helpers a few more): say it is still
-	// working every 30 s.
-	started := time.Now()
-	done := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(30 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				o.progress("k3lite linux/%s: make build-%s running for %s (a cold build takes 10-20 min on 2 cores)",
-					o.Arch, o.Arch, time.Since(started).Round(time.Second))
-			}
-		}
-	}()
-	err = cmd.Run()
-	close(done)
-	lw.flush()
+	o.Log.Debug("make", "dir", o.RepoRoot, "args", redact.Args(args), "GOARCH", o.Arch)
+	err = Make(ctx, MakeOptions{
+		Dir: o.RepoRoot, Args: args, Env: buildEnv(o), Log: o.Log,
+		// The build is silent for minutes on a cold cache (a Kubernetes
+		// build takes 10-20 min on 2 cores, the helpers a few more).
+		Progress: func(d time.Duration) {
+			o.progress("k3lite linux/%s: make build-%s running for %s (a cold build takes 10-20 min on 2 cores)",
+				o.Arch, o.Arch, d.Round(time.Second))
+		},
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("build of k3lite for linux/%s interrupted: %w", o.Arch, ctx.Err())
 		}
-		return fmt.Errorf("make -C distro build-%s (k3lite for linux/%s) failed: %w; last output:\n%s",
-			o.Arch, o.Arch, err, strings.Join(lw.tail(), "\n"))
+		return fmt.Errorf("make -C distro build-%s (k3lite for linux/%s): %w", o.Arch, o.Arch, err)
 	}
 	bin := "k3lite-linux-" + o.Arch
 	for _, name := range []string{bundleReport(o.Arch), bin} {
 		if err := os.Rename(filepath.Join(tmp, name), filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("storing the k3lite build in the build cache: %w (does distro/Makefile still write %s to OUT?)", err, name)
 		}
+	}
+	return nil
+}
+
+// MakeOptions configure Make.
+type MakeOptions struct {
+	Dir  string   // where make runs (the repository root)
+	Args []string // make's arguments, e.g. -C distro e2e-amd64
+	Env  []string // nil: the harness's environment
+	Log  *slog.Logger
+	// Progress, when set, is called every 30 s with the time make has run.
+	Progress func(elapsed time.Duration)
+}
+
+// Make runs GNU make in its own process group, killed as a whole on cancel
+// (go build, compile, link and cc children must not outlive a Ctrl-C). Its
+// output goes to o.Log at debug level; a failure's error holds the last 40
+// lines of it.
+func Make(ctx context.Context, o MakeOptions) error {
+	makeBin, err := exec.LookPath("make")
+	if err != nil {
+		return fmt.Errorf("GNU make not found: %w (apt-get install make)", err)
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cmd := exec.CommandContext(ctx, makeBin, o.Args...)
+	cmd.Dir = o.Dir
+	cmd.Env = o.Env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 10 * time.Second
+	lw := &lineWriter{log: log, keep: 40}
+	cmd.Stdout, cmd.Stderr = lw, lw
+	stop := func() {}
+	if o.Progress != nil {
+		stop = progress.Every(30*time.Second, o.Progress)
+	}
+	err = cmd.Run()
+	stop()
+	lw.flush()
+	if err != nil {
+		return fmt.Errorf("make failed: %w; last output:\n%s", err, strings.Join(lw.tail(), "\n"))
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/distrobench/distrobench/internal/conformance"
+	"github.com/distrobench/distrobench/internal/deploy"
 	"github.com/distrobench/distrobench/internal/job"
 	"github.com/distrobench/distrobench/internal/measure"
 	"github.com/distrobench/distrobench/internal/progress"
@@ -28,6 +29,9 @@ import (
 type target struct {
 	runDir     runDirFlag
 	kubeconfig string
+	// cluster is the cluster from 'distrobench up' that resolve loaded
+	// (nil with --kubeconfig).
+	cluster *deploy.Cluster
 }
 
 func (t *target) bind(cmd *cobra.Command) {
@@ -237,7 +241,7 @@ func runUpstream(cmd *cobra.Command, g *globals, t *target, sf *suiteFlags, uf *
 	}
 	o.E2ETest, o.Ginkgo = bins.E2ETest, bins.Ginkgo
 	if o.KubectlPath == "" {
-		o.KubectlPath = kubectlFor(g, t, bins, o.OutDir)
+		o.KubectlPath = upstream.ClusterKubectl(filepath.Join(o.OutDir, "bin"), g.log, t.clusterBinary(), bins.K3lite)
 	}
 	rep.Params.Binary = o.E2ETest
 	pr.Status("upstream conformance: %s, e2e.test %s", selection, o.E2ETest)
@@ -246,30 +250,6 @@ func runUpstream(cmd *cobra.Command, g *globals, t *target, sf *suiteFlags, uf *
 	tree, err := upstream.Run(ctx, o)
 	rep.Tests = tree
 	return finishReport(ctx, g, rep, "upstream-conformance", start, err)
-}
-
-// kubectlFor picks the kubectl the sig-cli specs run: the k3lite binary of
-// the cluster from 'up' (its version matches the cluster), else the one in
-// distro/_output, both called as kubectl through a symlink; else "" (Run
-// then looks in PATH).
-func kubectlFor(g *globals, t *target, bins upstream.Binaries, dir string) string {
-	var candidates []string
-	if t.kubeconfig == "" {
-		if c, err := t.runDir.load(g); err == nil && c.Binary != "" && filepath.Base(c.Binary) != "k3s" && filepath.Base(c.Binary) != "rke2" {
-			candidates = append(candidates, c.Binary)
-		}
-	}
-	if bins.K3lite != "" {
-		candidates = append(candidates, bins.K3lite)
-	}
-	for _, k := range candidates {
-		link, err := upstream.KubectlFromK3lite(k, filepath.Join(dir, "bin"))
-		if err == nil {
-			return link
-		}
-		g.log.Debug("no kubectl from k3lite", "binary", k, "err", err)
-	}
-	return ""
 }
 
 func newBenchCmd(g *globals) *cobra.Command {
@@ -364,21 +344,27 @@ func (t *target) resolve(g *globals) (kubeconfig, name, datastore string, err er
 	if err != nil {
 		return "", "", "", err
 	}
+	t.cluster = c
 	return c.Kubeconfig, c.Profile, c.Datastore, nil
 }
 
+// clusterBinary is the distribution binary of the cluster from 'up' ("" with
+// --kubeconfig).
+func (t *target) clusterBinary() string {
+	if t.cluster == nil {
+		return ""
+	}
+	return t.cluster.Binary
+}
+
 // clusterImages returns the measurements naming the images the nodes of the
-// cluster from 'up' imported (none for --kubeconfig: distrobench cannot know
+// cluster from 'up' imported (resolve loads it) (none for --kubeconfig: distrobench cannot know
 // what a foreign cluster holds).
 func (t *target) clusterImages(g *globals) []result.Measurement {
-	if t.kubeconfig != "" {
+	if t.cluster == nil {
 		return nil
 	}
-	c, err := t.runDir.load(g)
-	if err != nil {
-		return nil
-	}
-	imgs, err := job.ReadImages(c.RunDir)
+	imgs, err := job.ReadImages(t.cluster.RunDir)
 	if err != nil {
 		g.log.Warn("could not read the cluster's image list", "err", err)
 		return nil

@@ -19,8 +19,9 @@ import (
 // at start: nodes pull nothing, as in an air-gapped K3s install.
 func NodeImages(ctx context.Context, repoRoot, arch string, withSonobuoy bool, log *slog.Logger, status func(string)) ([]images.Image, error) {
 	var names []string // every catalog image, sonobuoy's only when asked
+	sonobuoyOnly := images.SonobuoyNames()
 	for _, s := range images.List() {
-		if withSonobuoy || !slices.Contains(images.SonobuoyNames(), s.Name) {
+		if withSonobuoy || !slices.Contains(sonobuoyOnly, s.Name) {
 			names = append(names, s.Name)
 		}
 	}

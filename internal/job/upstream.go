@@ -45,12 +45,7 @@ func (r *runner) runUpstream(ctx context.Context, c *deploy.Cluster, bins upstre
 		Mode: o.Conform.Upstream, Procs: o.Conform.UpstreamProcs, OutDir: outDir, Log: r.log,
 		Progress: func(p upstream.Progress) { o.Progress.Status("%s", p) },
 	}
-	// The cluster's own binary as kubectl (k3lite and k3s are multi-call
-	// binaries), so the sig-cli specs use the client of the cluster's
-	// version; otherwise Run falls back to kubectl in PATH.
-	if k, err := upstream.KubectlFromK3lite(binary, filepath.Join(outDir, "bin")); err == nil && filepath.Base(binary) != "rke2" {
-		uo.KubectlPath = k
-	}
+	uo.KubectlPath = upstream.ClusterKubectl(filepath.Join(outDir, "bin"), r.log, binary)
 	tree, err := upstream.Run(ctx, uo)
 	if tree != nil {
 		r.addTests(*tree)

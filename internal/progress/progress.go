@@ -106,3 +106,32 @@ func (p *Printer) clearLocked() {
 
 // Elapsed is the time since the Printer was made.
 func (p *Printer) Elapsed() time.Duration { return p.now().Sub(p.start) }
+
+// Every calls f with the time since the call every d until the returned stop
+// is called (stop is idempotent and returns once f no longer runs). Long
+// silent steps (a cold go build, a conformance pass) use it to say they are
+// still working.
+func Every(d time.Duration, f func(elapsed time.Duration)) (stop func()) {
+	started := time.Now()
+	done := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				f(time.Since(started))
+			}
+		}
+	}()
+	return func() {
+		once.Do(func() { close(done) })
+		wg.Wait()
+	}
+}

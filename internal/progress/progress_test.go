@@ -31,3 +31,19 @@ func TestPlainThrottlesStatusButNotPhases(t *testing.T) {
 		t.Errorf("plain output has terminal control codes: %q", out)
 	}
 }
+
+func TestEveryCallsUntilStopped(t *testing.T) {
+	calls := make(chan time.Duration, 100)
+	stop := Every(time.Millisecond, func(d time.Duration) { calls <- d })
+	first := <-calls
+	stop()
+	stop() // idempotent
+	n := len(calls)
+	time.Sleep(5 * time.Millisecond)
+	if len(calls) != n {
+		t.Errorf("f still called after stop: %d then %d calls", n, len(calls))
+	}
+	if first <= 0 {
+		t.Errorf("elapsed %v, want > 0", first)
+	}
+}

@@ -1,18 +1,18 @@
 package upstream
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/distrobench/distrobench/internal/atomicfile"
+	"github.com/distrobench/distrobench/internal/build"
 )
 
 // Binaries are the programs a run needs.
@@ -85,10 +85,6 @@ func upToDate(ctx context.Context, o EnsureOptions) bool {
 }
 
 func makeE2E(ctx context.Context, o EnsureOptions, log *slog.Logger) error {
-	makeBin, err := exec.LookPath("make")
-	if err != nil {
-		return fmt.Errorf("building the upstream e2e.test needs GNU make: %w (apt-get install make)", err)
-	}
 	say := func(format string, args ...any) {
 		if o.Progress != nil {
 			o.Progress(fmt.Sprintf(format, args...))
@@ -96,62 +92,19 @@ func makeE2E(ctx context.Context, o EnsureOptions, log *slog.Logger) error {
 	}
 	target := "e2e-" + o.Arch
 	say("building the upstream e2e.test and ginkgo: make -C distro %s (about 25 min cold on 2 cores, a relink when warm)", target)
-	cmd := exec.CommandContext(ctx, makeBin, "-C", "distro", target)
-	cmd.Dir = o.RepoRoot
-	// Own process group, killed as a whole on cancel: go test -c and its
-	// compile and link children must not outlive a Ctrl-C.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 10 * time.Second
-	tail := &tailWriter{keep: 30}
-	cmd.Stdout, cmd.Stderr = tail, tail
 	started := time.Now()
-	done := make(chan struct{})
-	go func() {
-		tick := time.NewTicker(30 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				say("make -C distro %s running for %s", target, time.Since(started).Round(time.Second))
-			}
-		}
-	}()
-	err = cmd.Run()
-	close(done)
+	err := build.Make(ctx, build.MakeOptions{
+		Dir: o.RepoRoot, Args: []string{"-C", "distro", target}, Log: log,
+		Progress: func(d time.Duration) { say("make -C distro %s running for %s", target, d.Round(time.Second)) },
+	})
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("build of the upstream e2e.test interrupted: %w", ctx.Err())
 		}
-		return fmt.Errorf("make -C distro %s failed: %w; last output:\n%s", target, err, strings.Join(tail.lines, "\n"))
+		return fmt.Errorf("make -C distro %s (the upstream e2e.test): %w", target, err)
 	}
 	log.Info("built the upstream e2e.test", "target", target, "took", time.Since(started).Round(time.Second))
 	return nil
-}
-
-// tailWriter keeps the last lines written to it.
-type tailWriter struct {
-	keep    int
-	partial string
-	lines   []string
-}
-
-func (w *tailWriter) Write(p []byte) (int, error) {
-	sc := bufio.NewScanner(strings.NewReader(w.partial + string(p)))
-	w.partial = ""
-	for sc.Scan() {
-		w.lines = append(w.lines, sc.Text())
-	}
-	if len(p) > 0 && p[len(p)-1] != '\n' && len(w.lines) > 0 {
-		w.partial = w.lines[len(w.lines)-1]
-		w.lines = w.lines[:len(w.lines)-1]
-	}
-	if len(w.lines) > w.keep {
-		w.lines = w.lines[len(w.lines)-w.keep:]
-	}
-	return len(p), nil
 }
 
 // KubectlFromK3lite makes dir/kubectl a symlink to the k3lite binary: k3lite
@@ -167,7 +120,7 @@ func KubectlFromK3lite(k3lite, dir string) (string, error) {
 		return "", fmt.Errorf("kubectl from k3lite: %s does not exist (build it with `distrobench build`)", abs)
 	}
 	link := filepath.Join(dir, "kubectl")
-	if err := replaceSymlink(abs, link); err != nil {
+	if err := linkInDir(abs, link); err != nil {
 		return "", fmt.Errorf("kubectl from k3lite: %w", err)
 	}
 	return link, nil
@@ -185,25 +138,38 @@ func suiteBinary(e2eTest, dir string) (string, error) {
 		return "", err
 	}
 	link := filepath.Join(dir, "e2e.test")
-	if err := replaceSymlink(abs, link); err != nil {
+	if err := linkInDir(abs, link); err != nil {
 		return "", fmt.Errorf("link %s as %s for ginkgo: %w", e2eTest, link, err)
 	}
 	return link, nil
 }
 
-func replaceSymlink(target, link string) error {
-	if cur, err := os.Readlink(link); err == nil && cur == target {
-		return nil
+// ClusterKubectl returns dir/kubectl linked to the first of binaries that
+// runs kubectl when called by that name (k3lite and k3s are multi-call
+// binaries; rke2 is not), so the sig-cli specs use the client of the
+// cluster's own version; "" when none does (Run then looks in PATH).
+func ClusterKubectl(dir string, log *slog.Logger, binaries ...string) string {
+	for _, b := range binaries {
+		if b == "" || filepath.Base(b) == "rke2" {
+			continue
+		}
+		link, err := KubectlFromK3lite(b, dir)
+		if err == nil {
+			return link
+		}
+		if log != nil {
+			log.Debug("no kubectl from this binary", "binary", b, "err", err)
+		}
 	}
+	return ""
+}
+
+// linkInDir points dir/name's link at target (creating dir), in one step.
+func linkInDir(target, link string) error {
 	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
 		return err
 	}
-	tmp := link + ".tmp"
-	_ = os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
-	}
-	return os.Rename(tmp, link)
+	return atomicfile.Symlink(target, link)
 }
 
 func isFile(p string) bool {
@@ -275,5 +241,3 @@ func ListConformance(ctx context.Context, e2eTest string) ([]string, error) {
 	}
 	return names, nil
 }
-
-var _ io.Writer = (*tailWriter)(nil)

@@ -2,8 +2,6 @@ package upstream
 
 import (
 	"context"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -37,13 +35,7 @@ func TestNotBuiltDisjointFromCatalog(t *testing.T) {
 // built by the catalog or explained in NotBuilt. A Kubernetes bump that adds
 // an image fails here instead of leaving the nodes without it.
 func TestSuiteImagesCovered(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration: needs distro/_output/e2e.test-linux-" + runtime.GOARCH + " (make -C distro e2e)")
-	}
-	bin := BinaryPaths(filepath.Join("..", ".."), runtime.GOARCH).E2ETest
-	if !isFile(bin) {
-		t.Fatalf("%s missing: build it with `make -C distro e2e`", bin)
-	}
+	bin := builtE2ETest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	listed, err := ListImages(ctx, bin)

@@ -212,13 +212,7 @@ func TestDefaultProcs(t *testing.T) {
 // TestCoreSpecsExist checks CoreSpecs and QuickSpec against the e2e.test that
 // `make -C distro e2e` built: a Kubernetes bump that renames a spec fails here.
 func TestCoreSpecsExist(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration: needs distro/_output/e2e.test-linux-" + runtime.GOARCH + " (make -C distro e2e)")
-	}
-	bin := BinaryPaths(filepath.Join("..", ".."), runtime.GOARCH).E2ETest
-	if !isFile(bin) {
-		t.Fatalf("%s missing: build it with `make -C distro e2e`", bin)
-	}
+	bin := builtE2ETest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	names, err := ListConformance(ctx, bin)
@@ -257,4 +251,18 @@ func TestCoreSpecsExist(t *testing.T) {
 			t.Errorf("--list-conformance-tests lacks %q", n)
 		}
 	}
+}
+
+// builtE2ETest returns the e2e.test of `make -C distro e2e` for this
+// machine's arch: the integration tier needs it (skipped with -short).
+func builtE2ETest(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration: needs distro/_output/e2e.test-linux-" + runtime.GOARCH + " (make -C distro e2e)")
+	}
+	bin := BinaryPaths(filepath.Join("..", ".."), runtime.GOARCH).E2ETest
+	if !isFile(bin) {
+		t.Fatalf("%s missing: build it with `make -C distro e2e`", bin)
+	}
+	return bin
 }

@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/distrobench/distrobench/internal/process"
+	"github.com/distrobench/distrobench/internal/progress"
 	"github.com/distrobench/distrobench/internal/result"
 )
 
@@ -244,7 +244,7 @@ func Run(ctx context.Context, o Options) (*result.Item, error) {
 			o.Progress(tr.snapshot())
 		}
 	}
-	stopTicker := ticker(o.ProgressInterval, report)
+	stopTicker := progress.Every(o.ProgressInterval, func(time.Duration) { report() })
 	defer stopTicker()
 
 	var runErrs []error
@@ -277,31 +277,6 @@ func Run(ctx context.Context, o Options) (*result.Item, error) {
 		runErrs = append(runErrs, fmt.Errorf("upstream conformance interrupted: %w", context.Cause(ctx)))
 	}
 	return tree, errors.Join(runErrs...)
-}
-
-// ticker calls f every d until the returned stop is called (idempotent).
-func ticker(d time.Duration, f func()) (stop func()) {
-	done := make(chan struct{})
-	var once sync.Once
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				f()
-			}
-		}
-	}()
-	return func() {
-		once.Do(func() { close(done) })
-		wg.Wait()
-	}
 }
 
 // ginkgoArgs is the ginkgo command line of one pass: ginkgo flags, the
