@@ -24,6 +24,10 @@ DISTROBENCH_K3LITE_ARM64="$(bin/distrobench build --arch arm64 | head -n1)"
 export DISTROBENCH_K3LITE DISTROBENCH_K3LITE_ARM64
 export DISTROBENCH_BIN="${REPO_ROOT}/bin/distrobench"
 
+log "build the etcd server the external-etcd datastore runs (make -C distro etcd-amd64; the release k3lite embeds)"
+make -C distro etcd-amd64
+export DISTROBENCH_ETCD="${REPO_ROOT}/distro/_output/etcd-linux-amd64"
+
 log "build the upstream conformance suite: e2e.test + ginkgo (make -C distro e2e-amd64; ~25 min cold, seconds warm)"
 make -C distro e2e-amd64
 

@@ -78,7 +78,7 @@ func baseFixture(start time.Time, runID, datastore string) *result.Report {
 		Hostname: "rpi5-lab-01", OS: "linux", Platform: "debian 12.11", Kernel: "6.6.51+rpt-rpi-2712",
 		Arch: "arm64", CPUModel: "Cortex-A76", Cores: 4, MemoryBytes: 8 << 30,
 	}
-	r.Versions = result.Versions{Tool: "v0.1.0", Distribution: "k3lite v0.1.0+k8s1.37.2", Kubernetes: "v1.37.2", Go: "go1.26.8"}
+	r.Versions = result.Versions{Tool: "v0.1.0", Distribution: "k3lite v0.1.0+k8s1.37.2", Kubernetes: "v1.37.2", Datastore: "MariaDB 10.11.19", Go: "go1.26.8"}
 	r.Tests = &result.Item{Name: "distrobench", Items: []result.Item{
 		{Name: "datastore", Items: []result.Item{
 			{Name: datastore, Items: []result.Item{

@@ -127,7 +127,7 @@ func buildHTMLView(r *result.Report) htmlView {
 	v.Host = hostRows(r.Host)
 	v.Versions = nonEmpty([]kv{
 		{"distrobench", r.Versions.Tool}, {"Distribution", r.Versions.Distribution},
-		{"Kubernetes", r.Versions.Kubernetes}, {"Go", r.Versions.Go},
+		{"Kubernetes", r.Versions.Kubernetes}, {"Datastore server", r.Versions.Datastore}, {"Go", r.Versions.Go},
 	})
 	for _, ph := range r.Phases {
 		v.Phases = append(v.Phases, phaseView{

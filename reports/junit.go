@@ -97,7 +97,7 @@ func buildJUnit(r *result.Report) junitTestSuites {
 	props := nonEmptyProps([]junitProperty{
 		{"runID", r.RunID}, {"status", string(r.Status)}, {"profile", r.Params.Profile},
 		{"datastore", r.Params.Datastore}, {"arch", r.Params.Arch}, {"distribution", r.Versions.Distribution},
-		{"kubernetes", r.Versions.Kubernetes},
+		{"kubernetes", r.Versions.Kubernetes}, {"datastoreVersion", r.Versions.Datastore},
 	})
 	timestamp := ""
 	if !r.StartedAt.IsZero() {

@@ -38,6 +38,7 @@ func Markdown(w io.Writer, r *result.Report) error {
 		{"Command", p.Command}, {"Profile", p.Profile}, {"Datastore", p.Datastore}, {"Endpoint", p.Endpoint},
 		{"Arch", p.Arch}, {"Binary", p.Binary}, {"Label filter", p.LabelFilter},
 		{"Distribution", r.Versions.Distribution}, {"Kubernetes", r.Versions.Kubernetes},
+		{"Datastore server", r.Versions.Datastore},
 	})
 	if d := runDuration(r); d > 0 {
 		cols = append(cols, kv{"Duration", FormatSeconds(d)})

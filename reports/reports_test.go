@@ -108,7 +108,7 @@ func TestHTMLContent(t *testing.T) {
 		`<div class="badge failed">FAILED</div>`,
 		"SLO missed: api.latency{resource=configmaps, verb=LIST} p99", // reason
 		"mysql://root:REDACTED@tcp(127.0.0.1:3306)/kine",              // endpoint
-		"Cortex-A76", "8.0 GiB", "v1.37.2", // host, versions
+		"Cortex-A76", "8.0 GiB", "v1.37.2", "MariaDB 10.11.19", // host, versions
 		"✗ missed", "p99 ≤ 5.00 s", // SLO verdict
 		"timed out waiting for the condition",                  // failure message
 		`<pre class="log">`, "Shutting down, received SIGTERM", // log tail
@@ -500,6 +500,7 @@ func TestMarkdownContent(t *testing.T) {
 		"❌ p99 ≤ 5.00 s",
 		"| conformance | failed | 18m23s | `2 of 7 specs did not pass` |",
 		"Server log tail (7 lines)",
+		"MariaDB 10.11.19", // datastore server version
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown lacks %q", want)

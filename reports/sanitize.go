@@ -36,7 +36,7 @@ func sanitize(r *result.Report) *result.Report {
 	out.Host = h
 
 	v := r.Versions
-	v.Tool, v.Distribution, v.Kubernetes, v.Go = s(v.Tool), s(v.Distribution), s(v.Kubernetes), s(v.Go)
+	v.Tool, v.Distribution, v.Kubernetes, v.Datastore, v.Go = s(v.Tool), s(v.Distribution), s(v.Kubernetes), s(v.Datastore), s(v.Go)
 	out.Versions = v
 
 	if r.Phases != nil {

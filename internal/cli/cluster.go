@@ -73,9 +73,13 @@ newest run is also reachable as _output/runs/current.`,
 				}
 			}
 			pr.Phase(fmt.Sprintf("up: %s on %s", p.Metadata.Name, p.Spec.Datastore.Type))
+			etcd, err := job.EtcdBinary(ctx, g.repoRoot, p, g.log, func(s string) { pr.Status("%s", s) })
+			if err != nil {
+				return err
+			}
 			c, err := deploy.Up(ctx, deploy.Options{
 				Profile: p, Binary: bin, Datastore: p.Spec.Datastore.Type, Endpoint: p.Spec.Datastore.Endpoint,
-				RunDir: runDir, ImageTarballs: tarballs, Log: g.log, Progress: func(s string) { pr.Status("%s", s) },
+				EtcdBinary: etcd, RunDir: runDir, ImageTarballs: tarballs, Log: g.log, Progress: func(s string) { pr.Status("%s", s) },
 			})
 			if err != nil {
 				return err

@@ -62,6 +62,11 @@ type StartOptions struct {
 	// that start no server (sqlite, embedded-etcd, a user's endpoint)
 	// ignore it.
 	ExtraListen []netip.Prefix
+	// EtcdBinary is the etcd server the etcd driver runs; empty means the
+	// etcd in PATH (Debian's etcd-server). The harness passes the one built
+	// from the distro module (build.Etcd): Debian 12's 3.4 is older than
+	// what Kubernetes 1.37 supports.
+	EtcdBinary string
 }
 
 // ListenOn is the StartOptions.ExtraListen entry for the address addr on
@@ -129,6 +134,10 @@ type Instance struct {
 	// DataDirs hold the datastore's data, for size on disk. For sqlite and
 	// embedded-etcd the caller adds <server data-dir>/server/db.
 	DataDirs []string
+	// Version is the local server's version as it reports it, e.g.
+	// "etcd 3.7.3" or "PostgreSQL 15.18"; empty for datastores inside the
+	// server and for a user's endpoint.
+	Version string
 
 	secrets []string
 }
@@ -392,6 +401,20 @@ func randomPassword() (string, error) {
 // installHint is the error for a missing server binary.
 func installHint(binary string) error {
 	return fmt.Errorf("%s not found: run 'hack/install-deps.sh datastores' (installs mariadb-server postgresql etcd-server)", binary)
+}
+
+// serverVersion runs `bin --version` and returns what re's first group
+// matches in its output, prefixed by name ("etcd 3.7.3"); "" when it does
+// not match (the version is informational: the run goes on without it).
+func serverVersion(ctx context.Context, name, bin string, re *regexp.Regexp) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, bin, "--version").Output()
+	m := re.FindSubmatch(out)
+	if m == nil {
+		return ""
+	}
+	return name + " " + string(m[1])
 }
 
 // findBinary looks in PATH, then in the sbin directories a non-login root

@@ -3,7 +3,10 @@ package datastore
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +192,32 @@ func TestMissingBinaryHint(t *testing.T) {
 	want := "mariadbd-that-does-not-exist not found: run 'hack/install-deps.sh datastores' (installs mariadb-server postgresql etcd-server)"
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %q", err, want)
+	}
+}
+
+// The servers' own --version lines (Debian 12's MariaDB and PostgreSQL, the
+// distro module's etcd) parse to "<name> <version>"; anything else to "".
+func TestServerVersion(t *testing.T) {
+	for _, c := range []struct {
+		name, output string
+		re           *regexp.Regexp
+		want         string
+	}{
+		{"etcd", "etcd Version: 3.7.3\nGit SHA: Not provided\nGo Version: go1.26.8\n", etcdVersion, "etcd 3.7.3"},
+		{"MariaDB", "/usr/sbin/mariadbd  Ver 10.11.19-MariaDB-0+deb12u1 for debian-linux-gnu on x86_64 (Debian 12)\n", mariadbVersion, "MariaDB 10.11.19"},
+		{"PostgreSQL", "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n", postgresVersion, "PostgreSQL 15.18"},
+		{"etcd", "usage: something else\n", etcdVersion, ""},
+	} {
+		bin := filepath.Join(t.TempDir(), "server")
+		script := "#!/bin/sh\n[ \"$1\" = --version ] || exit 2\ncat <<'OUT'\n" + c.output + "OUT\n"
+		if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if got := serverVersion(context.Background(), c.name, bin, c.re); got != c.want {
+			t.Errorf("serverVersion(%q) = %q, want %q", c.output, got, c.want)
+		}
+	}
+	if got := serverVersion(context.Background(), "etcd", filepath.Join(t.TempDir(), "missing"), etcdVersion); got != "" {
+		t.Errorf("a missing binary gives %q, want \"\"", got)
 	}
 }

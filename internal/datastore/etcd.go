@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -19,7 +20,8 @@ import (
 
 func init() { Register(etcdDriver{}) }
 
-// etcdDriver starts a local single-member etcd (Debian's etcd-server) for
+// etcdDriver starts a local single-member etcd (StartOptions.EtcdBinary,
+// else the etcd in PATH) for
 // the run, on plain HTTP bound to 127.0.0.1 and any extra address the
 // caller gives (no secret in its endpoint; etcd has no authentication
 // here, so an extra address should be one only the run's simulated hosts
@@ -36,9 +38,11 @@ func (etcdDriver) Start(ctx context.Context, o StartOptions) (inst *Instance, er
 	if err != nil {
 		return nil, fmt.Errorf("etcd: %w", err)
 	}
-	etcd, err := findBinary("etcd")
-	if err != nil {
-		return nil, err
+	etcd := o.EtcdBinary
+	if etcd == "" {
+		if etcd, err = findBinary("etcd"); err != nil {
+			return nil, err
+		}
 	}
 	dataDir := filepath.Join(o.Dir, "etcd")
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
@@ -58,7 +62,7 @@ func (etcdDriver) Start(ctx context.Context, o StartOptions) (inst *Instance, er
 	args, clients := etcdArgs(dataDir, clientPort, peerPort, extra)
 	var env []string
 	if runtime.GOARCH == "arm64" {
-		env = append(env, "ETCD_UNSUPPORTED_ARCH=arm64") // etcd 3.4 refuses arm64 without it
+		env = append(env, "ETCD_UNSUPPORTED_ARCH=arm64") // etcd 3.4 refuses arm64 without it; 3.5+ ignores it
 	}
 	p, err := o.Group.Start(ctx, process.Spec{
 		Name: "etcd", Path: etcd, LogPath: filepath.Join(o.Dir, "etcd.log"), Env: env, Args: args,
@@ -89,12 +93,16 @@ func (etcdDriver) Start(ctx context.Context, o StartOptions) (inst *Instance, er
 		ServerArgs: []string{"--datastore-endpoint", clients[0]},
 		Procs:      []*process.Proc{p},
 		DataDirs:   []string{dataDir},
+		Version:    serverVersion(ctx, "etcd", etcd, etcdVersion),
 	}
 	if log := o.Log; log != nil {
 		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "listen", clients, "pid", p.PID, "log", p.LogPath)
 	}
 	return inst, nil
 }
+
+// etcdVersion matches `etcd --version`'s "etcd Version: 3.7.3".
+var etcdVersion = regexp.MustCompile(`etcd Version: (\S+)`)
 
 // etcdArgs are the flags of a single-member etcd whose clients may connect
 // at 127.0.0.1 and every extra address (all advertised; peers stay on

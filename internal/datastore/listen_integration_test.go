@@ -95,7 +95,7 @@ func TestExtraListenFromSimulatedHostIntegration(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			d, _ := Get(name)
-			inst, err := d.Start(ctx, StartOptions{Dir: dir, Group: g, ExtraListen: []netip.Prefix{listen}})
+			inst, err := d.Start(ctx, StartOptions{Dir: dir, Group: g, ExtraListen: []netip.Prefix{listen}, EtcdBinary: os.Getenv("DISTROBENCH_ETCD")})
 			if err != nil {
 				t.Fatalf("start %s: %v", name, err)
 			}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,6 +119,7 @@ func (mysqlDriver) Start(ctx context.Context, o StartOptions) (inst *Instance, e
 		Endpoint: fmt.Sprintf("mysql://kine:%s@tcp(127.0.0.1:%d)/kine", pass, port),
 		Procs:    []*process.Proc{p},
 		DataDirs: []string{dataDir},
+		Version:  serverVersion(ctx, "MariaDB", mariadbd, mariadbVersion),
 		secrets:  []string{pass},
 	}
 	inst.ServerArgs = []string{"--datastore-endpoint", inst.Endpoint}
@@ -188,3 +190,6 @@ func execMySQL(ctx context.Context, cfg *mysql.Config, stmts ...string) error {
 func mysqlConfig(endpoint string) (*mysql.Config, error) {
 	return mysql.ParseDSN(strings.TrimPrefix(endpoint, "mysql://"))
 }
+
+// mariadbVersion matches `mariadbd --version`'s "Ver 10.11.19-MariaDB-0+deb12u1".
+var mariadbVersion = regexp.MustCompile(`Ver (\d[^\s-]*)`)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -162,6 +163,7 @@ func (postgresDriver) Start(ctx context.Context, o StartOptions) (inst *Instance
 		ServerArgs: []string{"--datastore-endpoint", endpoint},
 		Procs:      []*process.Proc{p},
 		DataDirs:   []string{dataDir},
+		Version:    serverVersion(ctx, "PostgreSQL", filepath.Join(bin, "postgres"), postgresVersion),
 		secrets:    []string{pass},
 	}
 	if log != nil {
@@ -272,3 +274,6 @@ func ensureTraversable(path string, uid, gid uint32, log *slog.Logger) error {
 		}
 	}
 }
+
+// postgresVersion matches `postgres --version`'s "postgres (PostgreSQL) 15.18 (Debian ...)".
+var postgresVersion = regexp.MustCompile(`\(PostgreSQL\) (\S+)`)

@@ -45,9 +45,14 @@ func TestLocalServersIntegration(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			inst, err := d.Start(ctx, StartOptions{Dir: dir, Group: g, Log: log})
+			// DISTROBENCH_ETCD: the etcd hack/test.sh builds from the distro
+			// module (what the harness runs); unset, the etcd in PATH.
+			inst, err := d.Start(ctx, StartOptions{Dir: dir, Group: g, Log: log, EtcdBinary: os.Getenv("DISTROBENCH_ETCD")})
 			if err != nil {
 				t.Fatalf("start %s: %v", name, err)
+			}
+			if want := map[string]string{"mysql": "MariaDB ", "postgres": "PostgreSQL ", "etcd": "etcd "}[name]; !strings.HasPrefix(inst.Version, want) || len(inst.Version) == len(want) {
+				t.Errorf("Version = %q, want %q and a version number", inst.Version, want+"<version>")
 			}
 			if len(inst.Procs) != 1 || inst.Endpoint == "" || len(inst.DataDirs) != 1 {
 				t.Fatalf("instance %+v", inst)

@@ -22,7 +22,7 @@ func TestUpDownWithLocalDatastoresIntegration(t *testing.T) {
 		t.Run(ds, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			c, err := Up(ctx, Options{Profile: testProfile(nil), Datastore: ds, RunDir: filepath.Join(t.TempDir(), "run")})
+			c, err := Up(ctx, Options{Profile: testProfile(nil), Datastore: ds, EtcdBinary: os.Getenv("DISTROBENCH_ETCD"), RunDir: filepath.Join(t.TempDir(), "run")})
 			if err != nil {
 				t.Fatalf("Up on %s: %v", ds, err)
 			}

@@ -74,8 +74,11 @@ type Options struct {
 	// mysql, postgres and etcd get a local server for the run. Default: the
 	// profile's endpoint when the profile names the same datastore.
 	Endpoint string
-	RunDir   string // created 0700 if missing
-	Port     int    // https-listen-port; 0 picks a free one (with port+1 free too)
+	// EtcdBinary is the etcd server a local etcd datastore runs (default:
+	// etcd in PATH); the harness passes build.Etcd's.
+	EtcdBinary string
+	RunDir     string // created 0700 if missing
+	Port       int    // https-listen-port; 0 picks a free one (with port+1 free too)
 	// ExtraServerArgs are appended after the profile's server args.
 	ExtraServerArgs []string
 	// ImageTarballs are image archives (docker-archive or OCI tar) every
@@ -101,6 +104,9 @@ type Cluster struct {
 	// DatastoreEndpoint is the endpoint with its password redacted ("" when
 	// the datastore lives inside the server).
 	DatastoreEndpoint string `json:"datastoreEndpoint,omitempty"`
+	// DatastoreVersion is the local datastore server's version ("etcd
+	// 3.7.3"); empty when the datastore is inside the server or the user's.
+	DatastoreVersion string `json:"datastoreVersion,omitempty"`
 	// DatastoreExternal is true when the user gave the endpoint.
 	DatastoreExternal bool     `json:"datastoreExternal,omitempty"`
 	ServerArgs        []string `json:"serverArgs"` // redacted
@@ -316,7 +322,7 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err := os.MkdirAll(dsDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create datastore directory: %w", err)
 	}
-	dsOpts := datastore.StartOptions{Dir: dsDir, Group: c.group, Log: log}
+	dsOpts := datastore.StartOptions{Dir: dsDir, Group: c.group, Log: log, EtcdBinary: o.EtcdBinary}
 	if simulated {
 		// The server's host reaches the machine only at the bridge's
 		// gateway (created above): a local datastore server listens there
@@ -332,6 +338,7 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, fmt.Errorf("datastore %s: %w", dsName, err)
 	}
 	c.ds = inst
+	c.DatastoreVersion = inst.Version
 	c.secrets = append(c.secrets, inst.Secrets()...)
 	if inst.Endpoint != "" {
 		c.DatastoreEndpoint = redact.Endpoint(inst.Endpoint)

@@ -70,9 +70,13 @@ func testK3liteOn(t *testing.T, bin, ds string) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	c, err := Up(ctx, Options{Profile: p, Datastore: ds, RunDir: filepath.Join(t.TempDir(), "run"), ExtraServerArgs: isolationArgs(t)})
+	etcd := os.Getenv("DISTROBENCH_ETCD") // hack/test.sh: the distro module's etcd, as the harness runs
+	c, err := Up(ctx, Options{Profile: p, Datastore: ds, EtcdBinary: etcd, RunDir: filepath.Join(t.TempDir(), "run"), ExtraServerArgs: isolationArgs(t)})
 	if err != nil {
 		t.Fatalf("Up k3lite on %s: %v", ds, err)
+	}
+	if ds == "etcd" && etcd != "" && !strings.HasPrefix(c.DatastoreVersion, "etcd 3.") {
+		t.Errorf("DatastoreVersion = %q, want the module's etcd 3.x", c.DatastoreVersion)
 	}
 	downed := false
 	t.Cleanup(func() {

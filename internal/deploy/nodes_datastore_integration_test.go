@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ func TestNodesLocalDatastoresIntegration(t *testing.T) {
 		t.Run(ds, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			c, err := Up(ctx, Options{Profile: nodesProfile(0, nil), Datastore: ds, RunDir: filepath.Join(t.TempDir(), "run")})
+			c, err := Up(ctx, Options{Profile: nodesProfile(0, nil), Datastore: ds, EtcdBinary: os.Getenv("DISTROBENCH_ETCD"), RunDir: filepath.Join(t.TempDir(), "run")})
 			if err != nil {
 				t.Fatalf("Up with nodes on a local %s: %v", ds, err)
 			}

@@ -195,9 +195,13 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 
 	if ok {
 		ok = r.phase(ctx, PhaseUp, func(ctx context.Context) error {
+			etcd, err := EtcdBinary(ctx, o.RepoRoot, p, o.Log, func(s string) { o.Progress.Status("%s", s) })
+			if err != nil {
+				return err
+			}
 			c, err := deploy.Up(ctx, deploy.Options{
 				Profile: p, Binary: binary, Datastore: p.Spec.Datastore.Type, Endpoint: p.Spec.Datastore.Endpoint,
-				RunDir: runDir, ImageTarballs: tarballs, Log: o.Log, Progress: func(s string) { o.Progress.Status("%s", s) },
+				EtcdBinary: etcd, RunDir: runDir, ImageTarballs: tarballs, Log: o.Log, Progress: func(s string) { o.Progress.Status("%s", s) },
 			})
 			if c != nil {
 				cluster = c
@@ -400,6 +404,7 @@ func decide(ctx context.Context, rep *result.Report) {
 }
 
 func (r *runner) recordVersions(c *deploy.Cluster) {
+	r.rep.Versions.Datastore = c.DatastoreVersion
 	cfg, err := c.RESTConfig()
 	if err != nil {
 		return

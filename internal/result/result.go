@@ -94,7 +94,10 @@ type Versions struct {
 	Tool         string `json:"tool"`
 	Distribution string `json:"distribution,omitempty"`
 	Kubernetes   string `json:"kubernetes,omitempty"`
-	Go           string `json:"go,omitempty"`
+	// Datastore is the local datastore server's version ("etcd 3.7.3",
+	// "PostgreSQL 15.18"); empty when it lives inside the server.
+	Datastore string `json:"datastore,omitempty"`
+	Go        string `json:"go,omitempty"`
 }
 
 // Phase is one step of the main job.

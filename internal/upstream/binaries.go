@@ -52,59 +52,16 @@ type EnsureOptions struct {
 // the Kubernetes version k3lite links). Without o.Build an existing pair is
 // used as it is.
 func EnsureBinaries(ctx context.Context, o EnsureOptions) (Binaries, error) {
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	b := BinaryPaths(o.RepoRoot, o.Arch)
 	if !isFile(b.K3lite) {
 		b.K3lite = ""
 	}
-	if isFile(b.E2ETest) && isFile(b.Ginkgo) && (!o.Build || upToDate(ctx, o)) {
-		return b, nil
-	}
-	if !o.Build {
-		return b, fmt.Errorf("upstream e2e.test or ginkgo missing (%s, %s): build them with `make -C distro e2e-%s` (about 25 minutes cold on 2 cores)", b.E2ETest, b.Ginkgo, o.Arch)
-	}
-	if err := makeE2E(ctx, o, log); err != nil {
-		return b, err
-	}
-	if !isFile(b.E2ETest) || !isFile(b.Ginkgo) {
-		return b, fmt.Errorf("make -C distro e2e-%s succeeded but %s or %s is missing (does distro/Makefile still write them?)", o.Arch, b.E2ETest, b.Ginkgo)
-	}
-	return b, nil
-}
-
-// upToDate asks make whether e2e-<arch> needs no work (`make -q`): the
-// binaries depend on the distro module's go.mod and go.sum, which pin the
-// suite's version, so a version bump rebuilds them.
-func upToDate(ctx context.Context, o EnsureOptions) bool {
-	cmd := exec.CommandContext(ctx, "make", "-q", "-C", "distro", "e2e-"+o.Arch)
-	cmd.Dir = o.RepoRoot
-	return cmd.Run() == nil
-}
-
-func makeE2E(ctx context.Context, o EnsureOptions, log *slog.Logger) error {
-	say := func(format string, args ...any) {
-		if o.Progress != nil {
-			o.Progress(fmt.Sprintf(format, args...))
-		}
-	}
-	target := "e2e-" + o.Arch
-	say("building the upstream e2e.test and ginkgo: make -C distro %s (about 25 min cold on 2 cores, a relink when warm)", target)
-	started := time.Now()
-	err := build.Make(ctx, build.MakeOptions{
-		Dir: o.RepoRoot, Args: []string{"-C", "distro", target}, Log: log,
-		Progress: func(d time.Duration) { say("make -C distro %s running for %s", target, d.Round(time.Second)) },
+	err := build.Target(ctx, build.TargetOptions{
+		RepoRoot: o.RepoRoot, Target: "e2e-" + o.Arch, Outputs: []string{b.E2ETest, b.Ginkgo},
+		What: "the upstream e2e.test and ginkgo", Cold: "about 25 minutes on 2 cores",
+		Build: o.Build, Log: o.Log, Progress: o.Progress,
 	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("build of the upstream e2e.test interrupted: %w", ctx.Err())
-		}
-		return fmt.Errorf("make -C distro %s (the upstream e2e.test): %w", target, err)
-	}
-	log.Info("built the upstream e2e.test", "target", target, "took", time.Since(started).Round(time.Second))
-	return nil
+	return b, err
 }
 
 // KubectlFromK3lite makes dir/kubectl a symlink to the k3lite binary: k3lite
