@@ -21,7 +21,7 @@ import (
 const ClusterDomain = "cluster.local"
 
 // The network specs share one server pod (agnhost netexec) on the first
-// node, one client pod (busybox) on another node, and Services in front of
+// node, one client pod (agnhost netexec too) on another node, and Services in front of
 // the server; every check runs from the client through exec, so the traffic
 // crosses from one node to the other.
 var _ = describe("Pod network across nodes", Ordered, Label(framework.LabelNetwork, framework.LabelMultiNode), func() {
@@ -46,9 +46,10 @@ var _ = describe("Pod network across nodes", Ordered, Label(framework.LabelNetwo
 
 	// fetch GETs url from the client pod and returns the body. The client
 	// is agnhost netexec: its /dial endpoint makes the request with Go's
-	// HTTP client and resolver, as upstream's e2e network tests do (Debian's
-	// static busybox wget crashes, and its libc resolver cannot use NSS in a
-	// static binary). The exec only talks to netexec on 127.0.0.1.
+	// HTTP client and resolver, as upstream's e2e network tests do, so the
+	// check measures the cluster's DNS and Services, not a client's quirks
+	// (a static busybox's libc resolver, for one, cannot use NSS). The exec
+	// only talks to netexec on 127.0.0.1.
 	fetch := func(ctx context.Context, rawURL string) (string, error) {
 		u, err := url.Parse(rawURL)
 		if err != nil {
