@@ -25,7 +25,8 @@ type Progress struct {
 	Done, Total    int
 	Passed, Failed int
 	Elapsed        time.Duration
-	// Remaining is elapsed/done*(total-done); 0 until a spec finished.
+	// Remaining is estimated per pass (see tracker.remaining); 0 until a
+	// spec finished.
 	Remaining time.Duration
 	// Last is the last spec that finished, with its verdict.
 	Last string
@@ -34,7 +35,7 @@ type Progress struct {
 func (p Progress) String() string {
 	s := fmt.Sprintf("upstream conformance [%s]: %d/%d specs (%d passed, %d failed), %s elapsed",
 		p.Pass, p.Done, p.Total, p.Passed, p.Failed, p.Elapsed.Round(time.Second))
-	if p.Done > 0 && p.Done < p.Total {
+	if p.Remaining > 0 && p.Done < p.Total {
 		s += fmt.Sprintf(", ~%s left", p.Remaining.Round(time.Second))
 	}
 	return s
@@ -59,29 +60,87 @@ type tracker struct {
 	mu      sync.Mutex
 	start   time.Time
 	now     func() time.Time
+	plans   []passPlan
+	cur     int // index into plans of the running pass; -1 before the first
 	pass    string
 	total   int
 	verdict map[string]bool // spec -> passed
 	last    string
 	logs    []*outputCounter
+
+	// For the estimate: when the running pass started, how many specs were
+	// done then, and the last measured cost of a spec (see remaining).
+	passStart  time.Time
+	doneBefore int
+	cost       time.Duration
 }
 
-func newTracker(total int, now func() time.Time) *tracker {
+// passPlan is what the tracker knows of a pass before it runs: how many
+// specs it selected and on how many ginkgo processes they run.
+type passPlan struct {
+	name         string
+	specs, procs int
+}
+
+func newTracker(plans []passPlan, now func() time.Time) *tracker {
 	if now == nil {
 		now = time.Now
 	}
-	return &tracker{start: now(), now: now, total: total, verdict: map[string]bool{}}
+	t := &tracker{start: now(), now: now, plans: plans, cur: -1, verdict: map[string]bool{}}
+	for _, p := range plans {
+		t.total += p.specs
+	}
+	t.passStart = t.start
+	return t
 }
 
 // setPass names the running pass and, if output is not "", counts the
 // specs that ginkgo reports as finished in that file.
 func (t *tracker) setPass(name, output string) {
+	done := t.snapshot().Done // also keeps the finished pass's cost
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.pass = name
+	for i, p := range t.plans {
+		if p.name == name {
+			t.cur = i
+		}
+	}
+	t.passStart, t.doneBefore = t.now(), done
 	if output != "" {
 		t.logs = append(t.logs, &outputCounter{path: output})
 	}
+}
+
+// remaining estimates the time left from the cost of a spec: the process
+// time one spec took in the running pass (its elapsed time x its processes
+// / its finished specs), else in the pass before. The specs left in this
+// pass and in the passes after it each cost that, divided among their
+// pass's processes. So the estimate of a serial pass (1 process) is no
+// longer the parallel pass's rate; serial specs are slower still (about
+// 2.5x per spec on k3lite), which the estimate learns once they run.
+// Called with t.mu held.
+func (t *tracker) remaining(done int) time.Duration {
+	if t.cur < 0 {
+		// No pass plan (or not started): the overall rate.
+		if done == 0 {
+			return 0
+		}
+		return time.Duration(float64(t.now().Sub(t.start)) / float64(done) * float64(t.total-done))
+	}
+	plan := t.plans[t.cur]
+	inPass := done - t.doneBefore
+	if inPass > 0 {
+		t.cost = time.Duration(float64(t.now().Sub(t.passStart)) * float64(max(1, plan.procs)) / float64(inPass))
+	}
+	if t.cost == 0 {
+		return 0
+	}
+	left := time.Duration(float64(t.cost) * float64(max(0, plan.specs-inPass)) / float64(max(1, plan.procs)))
+	for _, later := range t.plans[t.cur+1:] {
+		left += time.Duration(float64(t.cost) * float64(later.specs) / float64(max(1, later.procs)))
+	}
+	return left
 }
 
 // record takes one posted message; unknown messages are ignored. A spec
@@ -128,9 +187,7 @@ func (t *tracker) snapshot() Progress {
 	if p.Total < p.Done {
 		p.Total = p.Done
 	}
-	if p.Done > 0 {
-		p.Remaining = time.Duration(float64(p.Elapsed) / float64(p.Done) * float64(p.Total-p.Done))
-	}
+	p.Remaining = t.remaining(p.Done)
 	return p
 }
 

@@ -22,7 +22,7 @@ func post(t *testing.T, h http.Handler, body string) int {
 func TestTrackerAggregatesProcessesByName(t *testing.T) {
 	clock := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	now := func() time.Time { return clock }
-	tr := newTracker(4, now)
+	tr := newTracker(onePass(4), now)
 	tr.setPass("parallel", "")
 
 	msgs := []string{
@@ -59,7 +59,7 @@ func TestTrackerAggregatesProcessesByName(t *testing.T) {
 }
 
 func TestTrackerBeforeAnySpec(t *testing.T) {
-	tr := newTracker(10, nil)
+	tr := newTracker(onePass(10), nil)
 	p := tr.snapshot()
 	if p.Done != 0 || p.Remaining != 0 || strings.Contains(p.String(), "left") {
 		t.Errorf("no estimate before a spec finished: %+v %q", p, p.String())
@@ -67,7 +67,7 @@ func TestTrackerBeforeAnySpec(t *testing.T) {
 }
 
 func TestTrackerRejectsBadPosts(t *testing.T) {
-	tr := newTracker(1, nil)
+	tr := newTracker(onePass(1), nil)
 	if code := post(t, tr, `{not json`); code != http.StatusBadRequest {
 		t.Errorf("bad JSON: %d", code)
 	}
@@ -83,7 +83,7 @@ func TestTrackerRejectsBadPosts(t *testing.T) {
 
 // The server is what e2e.test posts to: a real HTTP round trip on loopback.
 func TestProgressServer(t *testing.T) {
-	tr := newTracker(2, nil)
+	tr := newTracker(onePass(2), nil)
 	srv, err := startProgressServer(tr, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func TestTrackerCountsGinkgoOutput(t *testing.T) {
 	log := t.TempDir() + "/e2e.log"
 	cut := strings.Index(ginkgoOutput, "•SSS") + len("•SSS") // after the second passed spec
 	writeFile(t, log, ginkgoOutput[:cut])
-	tr := newTracker(6, nil)
+	tr := newTracker(onePass(6), nil)
 	tr.setPass("parallel", log)
 	if p := tr.snapshot(); p.Done != 2 || p.Passed != 2 {
 		t.Errorf("first snapshot %+v, want 2 passed", p)
@@ -152,5 +152,46 @@ func TestTrackerCountsGinkgoOutput(t *testing.T) {
 	}
 	if p := tr.snapshot(); p.Done != 5 || p.Failed != 2 {
 		t.Errorf("with posts: %+v, want 5 done, 2 failed", p)
+	}
+}
+
+// onePass plans a single pass of n specs on one process.
+func onePass(n int) []passPlan { return []passPlan{{name: "parallel", specs: n, procs: 1}} }
+
+// The estimate is per pass: the serial pass's specs run one at a time, so
+// they are not priced at the parallel pass's rate.
+func TestTrackerEstimatesEachPass(t *testing.T) {
+	clock := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	tr := newTracker([]passPlan{{name: "parallel", specs: 8, procs: 4}, {name: "serial", specs: 2, procs: 1}}, now)
+	tr.setPass("parallel", "")
+	for _, s := range []string{"a", "b", "c", "d"} {
+		post(t, tr, `{"msg":"PASSED [sig-x] `+s+`"}`)
+	}
+	clock = clock.Add(10 * time.Second)
+	// 4 specs in 10 s on 4 processes: 10 s of a process each. Left: 4
+	// parallel specs on 4 processes (10 s), 2 serial ones on 1 (20 s).
+	if p := tr.snapshot(); p.Remaining != 30*time.Second || p.Total != 10 {
+		t.Errorf("parallel pass: remaining %s of %d specs, want 30s of 10", p.Remaining, p.Total)
+	}
+	for _, s := range []string{"e", "f", "g", "h"} {
+		post(t, tr, `{"msg":"PASSED [sig-x] `+s+`"}`)
+	}
+	clock = clock.Add(10 * time.Second)
+	tr.setPass("serial", "")
+	// Nothing measured in the serial pass yet: the parallel pass's cost.
+	if p := tr.snapshot(); p.Remaining != 20*time.Second || p.Pass != "serial" {
+		t.Errorf("serial pass start: %+v, want 20s left", p)
+	}
+	clock = clock.Add(30 * time.Second)
+	post(t, tr, `{"msg":"PASSED [sig-x] serial one"}`)
+	// The first serial spec took 30 s: the last one will too.
+	p := tr.snapshot()
+	if p.Remaining != 30*time.Second || !strings.Contains(p.String(), "9/10 specs") || !strings.Contains(p.String(), "~30s left") {
+		t.Errorf("serial pass: %q (remaining %s), want 9/10 and 30s left", p.String(), p.Remaining)
+	}
+	post(t, tr, `{"msg":"PASSED [sig-x] serial two"}`)
+	if s := tr.snapshot().String(); strings.Contains(s, "left") {
+		t.Errorf("all done, still an estimate: %q", s)
 	}
 }

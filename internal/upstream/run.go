@@ -233,7 +233,11 @@ func Run(ctx context.Context, o Options) (*result.Item, error) {
 	}
 	log.Info("upstream conformance selected", "mode", o.Mode, "specs", total, "of", len(universe), "passes", len(runs))
 
-	tr := newTracker(total, nil)
+	var plans []passPlan
+	for _, pr := range runs {
+		plans = append(plans, passPlan{name: pr.Name, specs: len(pr.selected), procs: pr.Procs})
+	}
+	tr := newTracker(plans, nil)
 	srv, err := startProgressServer(tr, log)
 	if err != nil {
 		return nil, err
