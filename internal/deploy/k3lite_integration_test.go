@@ -164,7 +164,7 @@ func testK3liteOn(t *testing.T, bin, ds string) {
 	}
 	t.Logf("%s: SIGTERM to exit took %s (exit code %d)", ds, took, code)
 	if code != 0 {
-		t.Errorf("k3lite exited with code %d on SIGTERM, want 0; log tail:\n%s", code, strings.Join(c.LogTail(30), "\n"))
+		t.Errorf("k3lite exited with code %d on SIGTERM, want 0; %s\nlog tail:\n%s", code, crashHeader(t, c.LogPath), strings.Join(c.LogTail(30), "\n"))
 	}
 
 	// Restart on the same data dir: every acknowledged write is there.
@@ -366,3 +366,24 @@ func tail(b []byte) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// crashHeader returns the server log around its first Go panic, runtime
+// fatal error or klog fatal line ("F1127 14:40:00.123456 ...", which exits
+// 255 after dumping every goroutine): the reason, where the log tail holds
+// only stacks.
+func crashHeader(t *testing.T, logPath string) string {
+	t.Helper()
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return "(no server log: " + err.Error() + ")"
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") || klogFatal.MatchString(l) {
+			return "crash:\n" + strings.Join(lines[max(0, i-10):min(len(lines), i+25)], "\n")
+		}
+	}
+	return "(no panic or fatal error in the server log)"
+}
+
+var klogFatal = regexp.MustCompile(`^F\d{4} \d\d:\d\d:\d\d`)
