@@ -38,13 +38,11 @@ func Target(ctx context.Context, o TargetOptions) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	distro := filepath.Join(o.RepoRoot, "distro")
-	paths := o.Outputs
-	if allFiles(paths) && (!o.Build || upToDate(ctx, distro, o.Target)) {
+	if allFiles(o.Outputs) && (!o.Build || upToDate(ctx, filepath.Join(o.RepoRoot, "distro"), o.Target)) {
 		return nil
 	}
 	if !o.Build {
-		return fmt.Errorf("%s missing (%v): build it with `make -C distro %s` (%s cold)", o.What, paths, o.Target, o.Cold)
+		return fmt.Errorf("%s missing (%v): build it with `make -C distro %s` (%s cold)", o.What, o.Outputs, o.Target, o.Cold)
 	}
 	say := func(format string, args ...any) {
 		if o.Progress != nil {
@@ -63,8 +61,8 @@ func Target(ctx context.Context, o TargetOptions) error {
 		}
 		return fmt.Errorf("make -C distro %s (%s): %w", o.Target, o.What, err)
 	}
-	if !allFiles(paths) {
-		return fmt.Errorf("make -C distro %s succeeded but one of %v is missing (does distro/Makefile still write them?)", o.Target, paths)
+	if !allFiles(o.Outputs) {
+		return fmt.Errorf("make -C distro %s succeeded but one of %v is missing (does distro/Makefile still write them?)", o.Target, o.Outputs)
 	}
 	log.Info("built "+o.What, "target", o.Target, "took", time.Since(started).Round(time.Second))
 	return nil

@@ -358,8 +358,8 @@ func (t *target) clusterBinary() string {
 }
 
 // clusterImages returns the measurements naming the images the nodes of the
-// cluster from 'up' imported (resolve loads it) (none for --kubeconfig: distrobench cannot know
-// what a foreign cluster holds).
+// cluster from 'up' (as resolve loaded it) imported; none for --kubeconfig:
+// distrobench cannot know what a foreign cluster holds.
 func (t *target) clusterImages(g *globals) []result.Measurement {
 	if t.cluster == nil {
 		return nil

@@ -90,7 +90,6 @@ func newTracker(plans []passPlan, now func() time.Time) *tracker {
 	for _, p := range plans {
 		t.total += p.specs
 	}
-	t.passStart = t.start
 	return t
 }
 
@@ -119,28 +118,27 @@ func (t *tracker) setPass(name, output string) {
 // pass's processes. So the estimate of a serial pass (1 process) is no
 // longer the parallel pass's rate; serial specs are slower still (about
 // 2.5x per spec on k3lite), which the estimate learns once they run.
-// Called with t.mu held.
+// No estimate before a pass of the plan runs. Called with t.mu held.
 func (t *tracker) remaining(done int) time.Duration {
 	if t.cur < 0 {
-		// No pass plan (or not started): the overall rate.
-		if done == 0 {
-			return 0
-		}
-		return time.Duration(float64(t.now().Sub(t.start)) / float64(done) * float64(t.total-done))
+		return 0
 	}
 	plan := t.plans[t.cur]
 	inPass := done - t.doneBefore
 	if inPass > 0 {
 		t.cost = time.Duration(float64(t.now().Sub(t.passStart)) * float64(max(1, plan.procs)) / float64(inPass))
 	}
-	if t.cost == 0 {
-		return 0
-	}
-	left := time.Duration(float64(t.cost) * float64(max(0, plan.specs-inPass)) / float64(max(1, plan.procs)))
+	left := plan.time(t.cost, max(0, plan.specs-inPass))
 	for _, later := range t.plans[t.cur+1:] {
-		left += time.Duration(float64(t.cost) * float64(later.specs) / float64(max(1, later.procs)))
+		left += later.time(t.cost, later.specs)
 	}
 	return left
+}
+
+// time is how long n of the pass's specs take at cost each, shared among
+// its processes.
+func (p passPlan) time(cost time.Duration, n int) time.Duration {
+	return time.Duration(float64(cost) * float64(n) / float64(max(1, p.procs)))
 }
 
 // record takes one posted message; unknown messages are ignored. A spec
