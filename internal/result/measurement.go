@@ -13,10 +13,21 @@ type Measurement struct {
 	Unit        string            `json:"unit"` // "bytes", "seconds", "percent", "ops/s", "count"
 	Description string            `json:"description,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
-	Samples     []float64         `json:"samples"`
-	Summary     Summary           `json:"summary"`
+	// Attributes carry provenance that is not a dimension to chart by (an
+	// image's source list, a digest); labels stay short keys.
+	Attributes map[string]string `json:"attributes,omitempty"`
+	Samples    []float64         `json:"samples"`
+	Summary    Summary           `json:"summary"`
 	// SLO, when set, is the verdict of the summary against a target.
 	SLO *SLO `json:"slo,omitempty"`
+	// Missing, when set, says why the figure could not be measured; a
+	// missing figure has no samples and is never shown as a zero.
+	Missing string `json:"missing,omitempty"`
+}
+
+// NotMeasured records a figure that could not be taken, with the reason.
+func NotMeasured(name, unit string, labels map[string]string, reason string) Measurement {
+	return Measurement{Name: name, Unit: unit, Labels: labels, Samples: []float64{}, Missing: reason}
 }
 
 // Summary statistics of a measurement's samples.
