@@ -540,7 +540,9 @@ func (c *Cluster) Status(ctx context.Context) Status {
 
 // StopServer stops the server only (SIGTERM to its process group, the
 // profile's stop timeout, then SIGKILL) and reports its exit code and how
-// long it took to exit, for restart and SIGTERM-time measurements.
+// long it took until every process of its tree had exited (containerd
+// included), for restart and SIGTERM-time measurements. Processes that had
+// to be killed at the timeout make it an error that names them.
 func (c *Cluster) StopServer(ctx context.Context) (exitCode int, took time.Duration, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -553,14 +555,25 @@ func (c *Cluster) StopServer(ctx context.Context) (exitCode int, took time.Durat
 		}
 		return 0, 0, errors.New("stop server: the server is not running")
 	}
-	code, took, err := c.server.Stop(c.StopTimeout)
+	s, err := c.server.Terminate(c.StopTimeout)
 	c.server = nil
 	c.ServerPID, c.ServerStartTime = 0, 0
+	if err == nil {
+		err = killedError("server", s, c.StopTimeout, c.LogPath)
+	}
 	if werr := c.writeState(); werr != nil && err == nil {
 		err = werr
 	}
-	c.log.Info("server stopped", "exitCode", code, "took", took)
-	return code, took, err
+	c.log.Info("server stopped", "exitCode", s.ExitCode, "took", s.Took, "killed", s.Killed)
+	return s.ExitCode, s.Took, err
+}
+
+// killedError reports the processes a stop had to SIGKILL (nil if none).
+func killedError(what string, s process.Stopped, timeout time.Duration, logPath string) error {
+	if len(s.Killed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: processes %v were still running %s (spec.timeouts.stop) after SIGTERM and were killed; see %s", what, s.Killed, timeout, logPath)
 }
 
 // StartServer starts the server again with the same arguments and data dir

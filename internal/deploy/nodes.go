@@ -533,8 +533,11 @@ func (c *Cluster) agent(name string) (*Agent, error) {
 }
 
 // StopAgent stops one agent (SIGTERM to its process group, the stop
-// timeout, then SIGKILL). Its pods keep running, as with K3s: containerd
-// shims and containers live outside the agent's process group until Down.
+// timeout, then SIGKILL) and reports its exit code and how long it took
+// until every process of its tree (containerd included) had exited;
+// processes that had to be killed make it an error. Its pods keep
+// running, as with K3s: containerd shims and containers left the agent's
+// tree when they started, and live until Down.
 func (c *Cluster) StopAgent(ctx context.Context, name string) (exitCode int, took time.Duration, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -551,13 +554,16 @@ func (c *Cluster) StopAgent(ctx context.Context, name string) (exitCode int, too
 		}
 		return 0, 0, fmt.Errorf("stop agent %s: not running", name)
 	}
-	code, took, err := a.proc.Stop(c.StopTimeout)
+	s, err := a.proc.Terminate(c.StopTimeout)
 	a.proc = nil
 	a.PID, a.StartTime = 0, 0
+	if err == nil {
+		err = killedError("agent "+name, s, c.StopTimeout, a.LogPath)
+	}
 	if werr := c.writeState(); werr != nil && err == nil {
 		err = werr
 	}
-	return code, took, err
+	return s.ExitCode, s.Took, err
 }
 
 // StartAgent starts a stopped agent again with the same arguments; it does

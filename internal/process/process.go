@@ -186,39 +186,103 @@ func (p *Proc) ExitError() error {
 	}
 }
 
-// Stop sends the stop signal (SIGTERM by default) to the whole process
-// group, waits up to timeout for the leader, then SIGKILLs the group; members
-// that outlive the leader are given the rest of the timeout, then killed.
-// It returns the leader's exit code (-1: ended by a signal) and how long the
-// leader took to exit after the signal. Stopping an exited process only
-// cleans up its group and returns its exit code; took is then 0.
+// treePoll is how often Stop looks whether the stopped processes are gone:
+// the resolution of the time it reports.
+const treePoll = 20 * time.Millisecond
+
+// Stopped is how Terminate ended a process.
+type Stopped struct {
+	// ExitCode is the leader's exit code (-1: ended by a signal).
+	ExitCode int
+	// Took runs from the stop signal until the last process of the
+	// leader's tree was gone (to within treePoll); 0 when the leader had
+	// exited before the stop.
+	Took time.Duration
+	// Killed are the processes still running when the timeout passed,
+	// which were then SIGKILLed; empty after a clean stop.
+	Killed []int
+}
+
+// Stop is Terminate without the list of killed processes.
 func (p *Proc) Stop(timeout time.Duration) (exitCode int, took time.Duration, err error) {
+	s, err := p.Terminate(timeout)
+	return s.ExitCode, s.Took, err
+}
+
+// Terminate sends the stop signal (SIGTERM by default) to the whole process
+// group and waits, up to timeout, until every process of the leader's tree
+// is gone: the group's members and every descendant of the leader, also
+// those in process groups of their own (k3lite's containerd), which the
+// signal does not reach but which still stop with the server. What still
+// runs at the timeout is SIGKILLed and listed in Killed. Processes that
+// leave the tree on purpose (containerd shims re-parent to init at start)
+// are not waited for; a process started after the signal by a helper
+// outside the group, which then exits before it, is missed.
+//
+// Stopping an exited process only cleans up its group and returns its exit
+// code; Took is then 0.
+func (p *Proc) Terminate(timeout time.Duration) (Stopped, error) {
 	p.stopMu.Lock()
 	defer p.stopMu.Unlock()
 
 	start := time.Now()
 	deadline := start.Add(timeout)
 	if exited, code := p.Exited(); exited {
-		return code, 0, p.cleanGroup(deadline)
+		return Stopped{ExitCode: code}, p.cleanGroup(deadline)
 	}
-	p.log.Info("stopping process", "name", p.Name, "pid", p.PID, "signal", p.stopSignal.String(), "timeout", timeout)
+	leaderStart, _ := StartTime(p.PID)
+	tree := treeOf(p.PGID, []procID{{p.PID, leaderStart}})
+	p.log.Info("stopping process", "name", p.Name, "pid", p.PID, "signal", p.stopSignal.String(), "timeout", timeout, "processes", len(tree))
 	if err := signalGroup(p.PGID, p.stopSignal); err != nil {
-		return 0, 0, fmt.Errorf("stop %s (pid %d): %w", p.Name, p.PID, err)
+		return Stopped{}, fmt.Errorf("stop %s (pid %d): %w", p.Name, p.PID, err)
 	}
-	select {
-	case <-p.done:
-		took = time.Since(start)
-	case <-time.After(time.Until(deadline)):
-		p.log.Warn("process did not stop in time: killing its group", "name", p.Name, "pid", p.PID, "timeout", timeout)
-		_ = signalGroup(p.PGID, syscall.SIGKILL)
-		select {
-		case <-p.done:
-			took = time.Since(start)
-		case <-time.After(killGrace):
-			return 0, time.Since(start), fmt.Errorf("stop %s (pid %d): still running %s after SIGKILL", p.Name, p.PID, killGrace)
+	var s Stopped
+	if left := waitTreeGone(p.PGID, tree, deadline); len(left) > 0 {
+		s.Killed = pids(left)
+		p.log.Warn("processes did not stop in time: killing them", "name", p.Name, "pid", p.PID, "pids", s.Killed, "timeout", timeout)
+		killTree(p.PGID, left)
+		if left := waitTreeGone(p.PGID, left, time.Now().Add(killGrace)); len(left) > 0 {
+			return Stopped{Took: time.Since(start), Killed: s.Killed}, fmt.Errorf("stop %s (pid %d): processes %v still running %s after SIGKILL", p.Name, p.PID, pids(left), killGrace)
 		}
 	}
-	return p.exitCode, took, p.cleanGroup(deadline)
+	s.Took = time.Since(start)
+	select {
+	case <-p.done:
+	case <-time.After(killGrace):
+		return s, fmt.Errorf("stop %s (pid %d): gone from /proc but not reaped after %s", p.Name, p.PID, killGrace)
+	}
+	s.ExitCode = p.exitCode
+	return s, nil
+}
+
+// waitTreeGone polls until none of tree runs and the group has no member
+// left, or deadline passes; it returns what still runs.
+func waitTreeGone(pgid int, tree []procID, deadline time.Time) []procID {
+	for {
+		tree = living(tree)
+		if len(tree) == 0 {
+			// Members forked since the last look (an exiting server's
+			// helpers) count too.
+			if tree = treeOf(pgid, nil); len(tree) == 0 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return tree
+		}
+		time.Sleep(treePoll)
+	}
+}
+
+// killTree SIGKILLs the group and every process of left (some are in
+// groups of their own).
+func killTree(pgid int, left []procID) {
+	_ = signalGroup(pgid, syscall.SIGKILL)
+	for _, id := range left {
+		if id.alive() {
+			_ = syscall.Kill(id.pid, syscall.SIGKILL)
+		}
+	}
 }
 
 // cleanGroup waits until the group has no live members left, killing them

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -216,5 +217,66 @@ func TestStartTimeIdentifiesProcess(t *testing.T) {
 	}
 	if _, err := StartTime(1 << 30); err == nil {
 		t.Error("StartTime of a missing pid succeeded")
+	}
+}
+
+// TestStopTimesTheWholeTree: the leader exits at once on SIGTERM, a child
+// lives on for a while (ignoring TERM in the group, or in a session of its
+// own like k3lite's containerd), then exits by itself. Stop's time must
+// cover the child's life, not only the leader's.
+func TestStopTimesTheWholeTree(t *testing.T) {
+	for name, launch := range map[string]string{
+		"same group":  `sh -c "$CHILD" &`,
+		"own session": `setsid sh -c "$CHILD" &`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			ready, done := filepath.Join(dir, "ready"), filepath.Join(dir, "done")
+			child := `trap '' TERM; echo $$ > ` + ready + `.tmp; mv ` + ready + `.tmp ` + ready + `; sleep 1; touch ` + done
+			g := NewGroup(nil)
+			p := sh(t, g, "leader", `trap 'exit 0' TERM; CHILD='`+strings.ReplaceAll(child, "'", `'\''`)+`'; export CHILD; `+launch+` while :; do sleep 0.05; done`)
+			pid, err := strconv.Atoi(waitFile(t, ready))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Now()
+			code, took, err := p.Stop(30 * time.Second)
+			if err != nil {
+				t.Fatalf("Stop: %v", err)
+			}
+			fi, err := os.Stat(done)
+			if err != nil {
+				t.Fatalf("the child was not left to end by itself: %v", err)
+			}
+			if end := t0.Add(took); end.Before(fi.ModTime()) {
+				t.Errorf("took %v ends before the child ended (%v after the signal): the stop was timed to the leader only",
+					took, fi.ModTime().Sub(t0))
+			}
+			if code != 0 || Alive(pid) {
+				t.Errorf("exit code %d, child alive %v; want 0 and the child gone", code, Alive(pid))
+			}
+		})
+	}
+}
+
+// TestStopKillsAndReportsStragglers: a child outside the leader's group
+// that ignores TERM is killed at the timeout and reported.
+func TestStopKillsAndReportsStragglers(t *testing.T) {
+	ready := filepath.Join(t.TempDir(), "ready")
+	g := NewGroup(nil)
+	p := sh(t, g, "leader", `trap 'exit 0' TERM; setsid sh -c "trap '' TERM; echo \$\$ > `+ready+`.tmp; mv `+ready+`.tmp `+ready+`; sleep 300" & while :; do sleep 0.05; done`)
+	pid, err := strconv.Atoi(waitFile(t, ready))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Terminate(300 * time.Millisecond)
+	if err != nil {
+		t.Fatalf("Terminate: %v", err)
+	}
+	if !slices.Contains(s.Killed, pid) || Alive(pid) {
+		t.Errorf("Killed = %v, child %d alive %v; want the child killed and reported", s.Killed, pid, Alive(pid))
+	}
+	if slices.Contains(s.Killed, p.PID) || s.ExitCode != 0 {
+		t.Errorf("the leader exited 0 on SIGTERM, yet Stopped = %+v", s)
 	}
 }

@@ -7,6 +7,8 @@ import (
 )
 
 type procStat struct {
+	pid       int
+	ppid      int
 	state     byte
 	pgid      int
 	startTime uint64
@@ -21,7 +23,7 @@ func readStat(pid int) (procStat, error) {
 	if err != nil {
 		return procStat{}, err
 	}
-	st := procStat{pgid: s.PGRP, startTime: s.Starttime}
+	st := procStat{pid: pid, ppid: s.PPID, pgid: s.PGRP, startTime: s.Starttime}
 	if s.State != "" {
 		st.state = s.State[0]
 	}
