@@ -28,9 +28,9 @@ func TestUpDownWithLocalDatastoresIntegration(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = c.Down(context.Background()) })
 
-			endpoint := serverArg(t, c, "--datastore-endpoint")
+			endpoint := received(t, c).Endpoint
 			if !strings.HasPrefix(endpoint, schemes[ds]) {
-				t.Errorf("--datastore-endpoint %q, want a %s endpoint", endpoint, schemes[ds])
+				t.Errorf("the server got datastore endpoint %q, want a %s endpoint", endpoint, schemes[ds])
 			}
 			if len(c.DatastorePIDs) != 1 || !process.Alive(c.DatastorePIDs[0]) {
 				t.Fatalf("datastore pids %v", c.DatastorePIDs)

@@ -7,6 +7,7 @@
 //
 //	RUN/server-data/     the server's --data-dir
 //	RUN/kubeconfig.yaml  written by the server (0600)
+//	RUN/server-token     the server's join token (0600), its --token-file
 //	RUN/server.log       server stdout+stderr, appended on every start
 //	RUN/datastore/       local datastore server data and logs
 //	RUN/state.json       PIDs, ports, paths (no secrets) for Load
@@ -154,8 +155,8 @@ type Cluster struct {
 	group    *process.Group
 	server   *process.Proc
 	ds       *datastore.Instance
-	rawArgs  []string // unredacted: carries the token and datastore password
-	env      []string
+	rawArgs  []string // no secret: the token is in a file, the endpoint in env
+	env      []string // carries the datastore endpoint (its password)
 	secrets  []string
 	log      *slog.Logger
 	progress func(string)
@@ -385,6 +386,17 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, err
 	}
 	c.secrets = append(c.secrets, token)
+	tokenFile, err := writeTokenFile(runDir, token)
+	if err != nil {
+		return nil, err
+	}
+	// The token and the datastore password never go on the command line,
+	// which every local user can read in /proc/PID/cmdline: the token is
+	// in a 0600 file, the endpoint in the server's environment.
+	dsArgs, dsEnv, err := endpointToEnv(binary, dsArgs)
+	if err != nil {
+		return nil, err
+	}
 	c.rawArgs = []string{"server",
 		"--data-dir", c.DataDir,
 		"--write-kubeconfig", serverKubeconfig,
@@ -393,9 +405,9 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	}
 	if simulated {
 		c.rawArgs = append(c.rawArgs, c.nodeServerArgs()...)
-		c.rawArgs = append(c.rawArgs, "--token", token)
+		c.rawArgs = append(c.rawArgs, "--token-file", tokenFile)
 	} else {
-		c.rawArgs = append(c.rawArgs, "--bind-address", "127.0.0.1", "--token", token)
+		c.rawArgs = append(c.rawArgs, "--bind-address", "127.0.0.1", "--token-file", tokenFile)
 		// K3s-style servers bind the controller-manager and scheduler to
 		// fixed ports (10257, 10259); give them free ones so several
 		// servers (a test cluster and a benchmark cluster, say) can run side
@@ -412,7 +424,7 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	c.rawArgs = append(c.rawArgs, dsArgs...)
 	c.rawArgs = append(c.rawArgs, profileServerArgs...)
 	c.ServerArgs = c.redactArgs(c.rawArgs)
-	c.env = envList(p.Spec.Server.Env)
+	c.env = append(envList(p.Spec.Server.Env), dsEnv...)
 	if simulated {
 		c.env = append(c.env, runDirEnv+"="+runDir)
 		if err := c.prepareAgents(p, agents); err != nil {

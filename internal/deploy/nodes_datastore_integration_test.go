@@ -34,7 +34,7 @@ func TestNodesLocalDatastoresIntegration(t *testing.T) {
 					t.Errorf("Down: %v", err)
 				}
 			}()
-			endpoint := serverArg(t, c, "--datastore-endpoint")
+			endpoint := received(t, c).Endpoint
 			if !strings.Contains(endpoint, c.Network.Gateway+":") || strings.Contains(endpoint, "127.0.0.1") {
 				t.Errorf("server's datastore endpoint %q, want it at the gateway %s", c.mask(endpoint), c.Network.Gateway)
 			}

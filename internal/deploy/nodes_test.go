@@ -437,7 +437,7 @@ func TestNodesDatastoreOnLoopback(t *testing.T) {
 	port := all.Addr().(*net.TCPAddr).Port
 	c := up(t, Options{Profile: p, Datastore: profile.DatastoreMySQL, Endpoint: fmt.Sprintf("mysql://kine:hunter2@tcp(127.0.0.1:%d)/kine", port)})
 	want := fmt.Sprintf("mysql://kine:hunter2@tcp(%s:%d)/kine", c.Network.Gateway, port)
-	if got := serverArg(t, c, "--datastore-endpoint"); got != want {
+	if got := received(t, c).Endpoint; got != want {
 		t.Errorf("server's datastore endpoint %q, want %q", got, want)
 	}
 }

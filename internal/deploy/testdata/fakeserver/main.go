@@ -2,8 +2,11 @@
 // tests: `fakeserver server --data-dir D --write-kubeconfig K
 // --https-listen-port P ...` serves /readyz (and an empty node list) over
 // HTTPS on 127.0.0.1:P with a self-signed CA that it embeds in the
-// kubeconfig it writes, records its arguments in D/args.json and its
-// helper child's PID in D/child.pid, and exits 0 on SIGTERM.
+// kubeconfig it writes, records its arguments in D/args.json, the token
+// and datastore endpoint it got (--token or --token-file; --datastore-endpoint
+// or K3LITE_DATASTORE_ENDPOINT, as k3lite reads them) in D/received.json,
+// and its helper child's PID in D/child.pid, and exits 0 on SIGTERM. The
+// tests build it as "k3lite-fake", a name the deployer knows.
 //
 // Without --disable-agent the server also plays its own node, and
 // `fakeserver agent --server URL --token-file F --data-dir D --node-name N
@@ -38,6 +41,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -67,6 +71,7 @@ func main() {
 	port := fs.Int("https-listen-port", 6443, "")
 	bind := fs.String("bind-address", "0.0.0.0", "")
 	token := fs.String("token", "", "")
+	tokenFile := fs.String("token-file", "", "")
 	endpoint := fs.String("datastore-endpoint", "", "")
 	fs.Bool("cluster-init", false, "")
 	disableAgent := fs.Bool("disable-agent", false, "")
@@ -88,6 +93,10 @@ func main() {
 		os.Exit(2)
 	}
 	if err := checkPrivateRegistry(*privateRegistry); err != nil {
+		fmt.Fprintln(os.Stderr, "fakeserver:", err)
+		os.Exit(1)
+	}
+	if err := resolveSecrets(tokenFile, token, endpoint); err != nil {
 		fmt.Fprintln(os.Stderr, "fakeserver:", err)
 		os.Exit(1)
 	}
@@ -113,18 +122,22 @@ func main() {
 			ips = append(ips, ip)
 		}
 	}
-	if err := run(*dataDir, *kubeconfig, *mode, *bind, *port, ips, srvNode); err != nil {
+	if err := run(*dataDir, *kubeconfig, *mode, *bind, *endpoint, *port, ips, srvNode); err != nil {
 		fmt.Fprintln(os.Stderr, "fakeserver:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dataDir, kubeconfig, mode, bind string, port int, ips []net.IP, sn serverNode) error {
+func run(dataDir, kubeconfig, mode, bind, endpoint string, port int, ips []net.IP, sn serverNode) error {
 	if err := os.MkdirAll(filepath.Join(dataDir, "server", "db"), 0o700); err != nil {
 		return err
 	}
 	args, _ := json.Marshal(os.Args[1:])
 	if err := os.WriteFile(filepath.Join(dataDir, "args.json"), args, 0o600); err != nil {
+		return err
+	}
+	got, _ := json.Marshal(map[string]string{"token": sn.token, "endpoint": endpoint})
+	if err := os.WriteFile(filepath.Join(dataDir, "received.json"), got, 0o600); err != nil {
 		return err
 	}
 	// A helper child in our process group, as real servers have.
@@ -250,4 +263,20 @@ func selfSigned(ips []net.IP) ([]byte, tls.Certificate, error) {
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	return certPEM, cert, err
+}
+
+// resolveSecrets reads the token from its file and the endpoint from the
+// environment when the flags do not carry them, as k3lite does.
+func resolveSecrets(tokenFile, token, endpoint *string) error {
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		*token = strings.TrimSpace(string(b))
+	}
+	if *endpoint == "" {
+		*endpoint = os.Getenv("K3LITE_DATASTORE_ENDPOINT")
+	}
+	return nil
 }

@@ -1,0 +1,77 @@
+package deploy
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/distrobench/distrobench/internal/atomicfile"
+)
+
+// ServerTokenFile is the file in the run directory (0600) that holds the
+// server's join token; the server reads it with --token-file, as K3s
+// documents, so the token is never on a command line.
+const ServerTokenFile = "server-token"
+
+// endpointEnvVars are the environment variables that K3s-style binaries
+// read --datastore-endpoint from, by the name the binary starts with. The
+// binary decides, not the profile's style: k3lite runs k3s- and rke2-style
+// profiles alike and reads K3LITE_DATASTORE_ENDPOINT for both.
+var endpointEnvVars = []struct{ prefix, env string }{
+	{"k3lite", "K3LITE_DATASTORE_ENDPOINT"},
+	{"k3s", "K3S_DATASTORE_ENDPOINT"},
+	{"rke2", "RKE2_DATASTORE_ENDPOINT"},
+}
+
+// endpointEnvVar is the variable binary reads its datastore endpoint from.
+// An unknown name is an error: a K3s-style server that finds no endpoint
+// silently falls back to SQLite, which would measure the wrong datastore.
+func endpointEnvVar(binary string) (string, error) {
+	name := strings.ToLower(filepath.Base(binary))
+	var known []string
+	for _, v := range endpointEnvVars {
+		if strings.HasPrefix(name, v.prefix) {
+			return v.env, nil
+		}
+		known = append(known, v.prefix)
+	}
+	return "", fmt.Errorf("binary %s: cannot tell which environment variable it reads the datastore endpoint from (the harness passes the endpoint there, never on the command line, where every local user could read its password): its name must start with one of %s",
+		binary, strings.Join(known, ", "))
+}
+
+// endpointToEnv takes --datastore-endpoint out of args and returns the
+// other args and the environment entry that passes the endpoint instead
+// (none without an endpoint).
+func endpointToEnv(binary string, args []string) (rest, env []string, err error) {
+	var endpoint string
+	found := false
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--datastore-endpoint" && i+1 < len(args):
+			endpoint, found = args[i+1], true
+			i++
+		case strings.HasPrefix(a, "--datastore-endpoint="):
+			endpoint, found = strings.TrimPrefix(a, "--datastore-endpoint="), true
+		default:
+			rest = append(rest, a)
+		}
+	}
+	if !found {
+		return rest, nil, nil
+	}
+	name, err := endpointEnvVar(binary)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rest, []string{name + "=" + endpoint}, nil
+}
+
+// writeTokenFile writes the server's token to RUN/ServerTokenFile (0600)
+// and returns the file's path.
+func writeTokenFile(runDir, token string) (string, error) {
+	path := filepath.Join(runDir, ServerTokenFile)
+	if err := atomicfile.Write(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write the server's token file: %w", err)
+	}
+	return path, nil
+}
