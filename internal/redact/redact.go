@@ -15,10 +15,12 @@ var (
 	// scheme://user:pass@host and mysql's user:pass@tcp(host)
 	userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*(@)`)
 	mysqlRE    = regexp.MustCompile(`(^|[\s=/"'])([^\s:@/"'=]+:)(?:[^/@\s][^@\s]*)?(@(?:tcp|unix)\()`)
-	// K3s secure tokens K10<hash>::<user>:<secret>, and bare "--token X"
-	tokenRE     = regexp.MustCompile(`(K10[0-9a-f]{64}::[^:\s]+:)\S+`)
-	tokenFlagRE = regexp.MustCompile(`(--(?:agent-)?token[= ])\S+`)
-	passwordRE  = regexp.MustCompile(`(?i)((?:password|passwd|pwd)=)[^&\s]+`)
+	// K3s secure tokens K10<hash>::<user>:<secret>, and bare "--token X".
+	// A secret ends at white space or at markup (< " '), so that masking
+	// a raw JUnit XML file or a quoted log value keeps it well-formed.
+	tokenRE     = regexp.MustCompile(`(K10[0-9a-f]{64}::[^:\s]+:)[^\s<"']+`)
+	tokenFlagRE = regexp.MustCompile(`(--(?:agent-)?token[= ])[^\s<"']+`)
+	passwordRE  = regexp.MustCompile(`(?i)((?:password|passwd|pwd)=)[^&\s<"']+`)
 )
 
 // Endpoint redacts the password of a datastore endpoint (URL or MySQL DSN).

@@ -361,6 +361,7 @@ func runPass(ctx context.Context, o Options, pr *passRun, suite, progressURL str
 		}
 	}
 	_, code := proc.Exited()
+	redactOutputs(log, pr.dir)
 
 	leaves, props, jerr := junitLeaves(junit)
 	if jerr == nil {
