@@ -238,66 +238,6 @@ func TestAgentMemoryNeedsAnAgent(t *testing.T) {
 	}
 }
 
-func readyNode(name string, since time.Time) *corev1.Node {
-	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{
-		Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastTransitionTime: metav1.NewTime(since),
-	}}}}
-}
-
-func TestNodeReadyFromConditionsAndPolling(t *testing.T) {
-	ctx := context.Background()
-	since := time.Now().Add(-time.Hour).Truncate(time.Second)
-	notReady := readyNode("agent-1", since)
-	notReady.Status.Conditions[0].Status = corev1.ConditionFalse
-	cs := fake.NewClientset(readyNode("server", since.Add(7*time.Second)), notReady, readyNode("stale", since.Add(-time.Hour)))
-	updated := make(chan struct{})
-	go func() {
-		// The agent's node turns Ready while NodeReady polls.
-		defer close(updated)
-		if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, readyNode("agent-1", time.Now()), metav1.UpdateOptions{}); err != nil {
-			t.Errorf("update node: %v", err)
-		}
-	}()
-	ms, err := NodeReady(ctx, NodeReadyOptions{Client: cs, Since: since, Nodes: 3, Poll: 10 * time.Millisecond, Labels: map[string]string{"datastore": "etcd"}})
-	<-updated
-	if err != nil {
-		t.Fatalf("NodeReady: %v", err)
-	}
-	got := map[string]float64{}
-	for _, m := range ms {
-		if m.Name != "startup.node_ready" || m.Labels["datastore"] != "etcd" || len(m.Samples) != 1 {
-			t.Errorf("measurement %s %v %v", m.Name, m.Labels, m.Samples)
-			continue
-		}
-		got[m.Labels["node"]] = m.Samples[0]
-	}
-	if len(got) != 3 {
-		t.Fatalf("nodes measured: %v, want server, agent-1 and stale", got)
-	}
-	if got["server"] != 7 {
-		t.Errorf("server node: %v s, want 7 (from its Ready condition)", got["server"])
-	}
-	if got["stale"] != 0 {
-		t.Errorf("a node Ready before the server started: %v, want 0", got["stale"])
-	}
-	if got["agent-1"] < 3600 {
-		t.Errorf("agent-1 became Ready an hour after the server started: %v s", got["agent-1"])
-	}
-}
-
-func TestNodeReadyTimesOutWithWhatItHas(t *testing.T) {
-	notReady := readyNode("agent-1", t0)
-	notReady.Status.Conditions[0].Status = corev1.ConditionUnknown
-	cs := fake.NewClientset(readyNode("server", t0.Add(time.Second)), notReady)
-	ms, err := NodeReady(context.Background(), NodeReadyOptions{Client: cs, Since: t0, Nodes: 2, Timeout: 50 * time.Millisecond, Poll: 10 * time.Millisecond})
-	if err == nil || !strings.Contains(err.Error(), "1 of 2 nodes Ready") {
-		t.Fatalf("err = %v, want 1 of 2 nodes Ready", err)
-	}
-	if len(ms) != 1 || ms[0].Labels["node"] != "server" {
-		t.Errorf("measurements = %v, want the server's", ms)
-	}
-}
-
 func TestSampleAgentLeavesTheServerProcessOut(t *testing.T) {
 	startSleep(t) // a child of this process, outside any pod cgroup
 	self := AgentProcess{Node: "n", PID: os.Getpid()}
