@@ -88,6 +88,11 @@ type Options struct {
 	ImageTarballs []string
 	Log           *slog.Logger
 	Progress      func(msg string) // short status lines for a terminal; optional
+	// APIReady, if set, is called once, as soon as the server's API first
+	// answers (/readyz 200) and before any agent starts: the moment to start
+	// watching the nodes turn Ready on the harness's clock (no node can be
+	// Ready before the API answers). The cluster's kubeconfig works then.
+	APIReady func(c *Cluster)
 }
 
 // Cluster is a deployed server. Exported fields are what state.json holds
@@ -438,6 +443,9 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	c.StartedAt = time.Now()
 	if c.ReadyAfter, err = c.startAndWait(ctx); err != nil {
 		return nil, err
+	}
+	if o.APIReady != nil {
+		o.APIReady(c)
 	}
 	if err := c.writeState(); err != nil {
 		return nil, err

@@ -218,6 +218,19 @@ func serverArgs(t *testing.T, c *Cluster) []string {
 	return args
 }
 
+// TestAPIReadyHookSeesAnAnsweringServer: the hook runs once, inside Up,
+// when the server's API answers.
+func TestAPIReadyHookSeesAnAnsweringServer(t *testing.T) {
+	calls, readyInHook := 0, false
+	c := up(t, Options{Profile: testProfile(nil), APIReady: func(c *Cluster) {
+		calls++
+		readyInHook = c.Status(context.Background()).Ready
+	}})
+	if calls != 1 || !readyInHook || c.ReadyAfter <= 0 {
+		t.Errorf("APIReady called %d times, API answering then: %v; want once, answering", calls, readyInHook)
+	}
+}
+
 func TestArgsAssembly(t *testing.T) {
 	p := testProfile(nil, "--kube-apiserver-arg", "audit-log-path=${DATA_DIR}/audit.log", "--disable-agent")
 	c := up(t, Options{Profile: p, Datastore: "embedded-etcd", ExtraServerArgs: []string{"--kube-apiserver-arg", "v=2"}})

@@ -191,12 +191,20 @@ func TestNodesUpDownLeaveHostUnchanged(t *testing.T) {
 	}
 	var msgs []string
 	runDir := filepath.Join(t.TempDir(), "run")
+	apiReady, agentsAtAPIReady := 0, 0
 	c, err := Up(context.Background(), Options{
 		Profile: nodesProfile(2, nil), RunDir: runDir, ImageTarballs: tarballs,
 		Progress: func(m string) { msgs = append(msgs, m) },
+		APIReady: func(c *Cluster) {
+			apiReady++
+			agentsAtAPIReady = 2 - len(c.Agents) + c.agentsRunning()
+		},
 	})
 	if err != nil {
 		t.Fatalf("Up: %v", err)
+	}
+	if apiReady != 1 || agentsAtAPIReady != 0 {
+		t.Errorf("APIReady called %d times with %d agents started or missing; want once, before any agent starts", apiReady, agentsAtAPIReady)
 	}
 	downed := false
 	t.Cleanup(func() {

@@ -199,9 +199,12 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			if err != nil {
 				return err
 			}
+			nodes := &nodeTimer{ctx: ctx, timeout: nodeReadyTimeout(p.Spec.Arch)}
+			defer nodes.stop()
 			c, err := deploy.Up(ctx, deploy.Options{
 				Profile: p, Binary: binary, Datastore: p.Spec.Datastore.Type, Endpoint: p.Spec.Datastore.Endpoint,
 				EtcdBinary: etcd, RunDir: runDir, ImageTarballs: tarballs, Log: o.Log, Progress: func(s string) { o.Progress.Status("%s", s) },
+				APIReady: nodes.start,
 			})
 			if c != nil {
 				cluster = c
@@ -218,7 +221,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 				return nil
 			}
 			o.Progress.Status("waiting for %d node(s) to be Ready", plan.Expected)
-			ms, err := NodeReady(ctx, c, plan, nodeReadyTimeout(p.Spec.Arch))
+			ms, err := nodes.wait(ctx)
 			rep.Measurements = append(rep.Measurements, ms...)
 			return err
 		})

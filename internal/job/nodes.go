@@ -76,18 +76,48 @@ func planFrom(agents map[string]int, expected int, ctl framework.NodeController,
 // suitesFor selects the suites the main job runs on the plan's cluster.
 func (p nodePlan) suites() []string { return conformance.SuitesFor(p.Expected) }
 
-// NodeReady measures "startup.node_ready" for every node the plan expects
-// (nothing without agents).
-func NodeReady(ctx context.Context, c *deploy.Cluster, p nodePlan, timeout time.Duration) ([]result.Measurement, error) {
+// nodeTimer times the nodes of a cluster being deployed turning Ready, on
+// the harness's clock: start is deploy's APIReady hook, so the node watch
+// runs before any node can be Ready; wait collects "startup.node_ready"
+// once Up has returned.
+type nodeTimer struct {
+	ctx     context.Context
+	timeout time.Duration
+	watch   *measure.NodeReadyWatch // nil: no node, or not started
+	err     error                   // why the watch could not start
+}
+
+// start begins watching c's nodes (nothing for a cluster without nodes).
+func (t *nodeTimer) start(c *deploy.Cluster) {
+	p := planNodes(c)
 	if p.Expected == 0 {
-		return nil, nil
+		return
 	}
 	cs, err := clientFor(c)
 	if err != nil {
-		return nil, err
+		t.err = err
+		return
 	}
-	return measure.NodeReady(ctx, measure.NodeReadyOptions{Client: cs, Since: c.StartedAt, Nodes: p.Expected, Timeout: timeout,
-		Labels: map[string]string{"datastore": c.Datastore}})
+	t.watch, t.err = measure.WatchNodeReady(t.ctx, measure.NodeReadyOptions{Client: cs, Since: c.StartedAt, Nodes: p.Expected,
+		Timeout: t.timeout, Labels: map[string]string{"datastore": c.Datastore}})
+}
+
+// wait returns "startup.node_ready" for every node (nothing without nodes).
+func (t *nodeTimer) wait(ctx context.Context) ([]result.Measurement, error) {
+	if t.err != nil {
+		return nil, fmt.Errorf("node readiness: could not watch the nodes: %w", t.err)
+	}
+	if t.watch == nil {
+		return nil, nil
+	}
+	return t.watch.Wait(ctx)
+}
+
+// stop ends a watch that wait never collected (Up failed).
+func (t *nodeTimer) stop() {
+	if t.watch != nil {
+		t.watch.Stop()
+	}
 }
 
 // benchNodes measures what the agents add: their memory apart from the pods

@@ -201,6 +201,12 @@ func (w *NodeReadyWatch) setErr(err error) {
 	w.lastErr = err
 }
 
+// Stop ends the watch (Wait does; call Stop when Wait is never reached).
+func (w *NodeReadyWatch) Stop() {
+	w.cancel()
+	<-w.done
+}
+
 // Wait waits up to the timeout for the expected number of Ready nodes, ends
 // the watch and returns one "startup.node_ready" per node (label "node"):
 // seconds for the nodes the watch saw turn Ready, not measured (with the
@@ -208,10 +214,7 @@ func (w *NodeReadyWatch) setErr(err error) {
 // nodes do not come, or when a node was seen Ready before the server
 // started (a wrong Since: a figure that cannot be is never turned into 0).
 func (w *NodeReadyWatch) Wait(ctx context.Context) ([]result.Measurement, error) {
-	defer func() {
-		w.cancel()
-		<-w.done
-	}()
+	defer w.Stop()
 	deadline := time.After(w.o.Timeout)
 	for {
 		w.mu.Lock()
