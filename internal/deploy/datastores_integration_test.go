@@ -47,6 +47,11 @@ func TestUpDownWithLocalDatastoresIntegration(t *testing.T) {
 					t.Errorf("state.json holds the datastore password")
 				}
 			}
+			// Neither the server nor the datastore server the run started
+			// has the token or the password on its command line.
+			for _, leak := range secretsOnCmdlines(t, c.secrets...) {
+				t.Error(leak)
+			}
 			members := append(process.GroupMembers(c.DatastorePGIDs[0]), c.ServerPID, childPID(t, c))
 
 			loaded, err := Load(c.RunDir)
