@@ -63,6 +63,18 @@ func TestK3liteNoSecretOnCommandLinesIntegration(t *testing.T) {
 			if n := kineRows(ctx, t, ds, c.ds.Endpoint); n == 0 {
 				t.Errorf("the %s datastore holds no kine rows: the server did not use it", ds)
 			}
+			// A restart re-uses the token file and the environment; the
+			// stop waits for the whole tree (containerd included) and
+			// kills nothing.
+			if code, took, err := c.StopServer(ctx); err != nil || code != 0 {
+				t.Fatalf("StopServer = %d after %s, %v; want exit 0 with nothing killed", code, took, err)
+			}
+			if _, err := c.StartServer(ctx); err != nil {
+				t.Fatalf("StartServer: %v", err)
+			}
+			for _, leak := range secretsOnCmdlines(t, c.secrets...) {
+				t.Error("after a restart: " + leak)
+			}
 		})
 	}
 }
