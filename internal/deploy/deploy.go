@@ -466,8 +466,8 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 
 // Load reads the state an Up (maybe in another process) left in runDir.
 // The returned cluster can report Status, give its kubeconfig and be taken
-// Down; it cannot restart its server (the token and datastore password are
-// not stored).
+// Down; it cannot restart its server (the datastore password is not
+// stored).
 func Load(runDir string) (*Cluster, error) {
 	path := filepath.Join(runDir, StateFile)
 	b, err := os.ReadFile(path)
@@ -593,7 +593,7 @@ func killedError(what string, s process.Stopped, timeout time.Duration, logPath 
 	if len(s.Killed) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: processes %v were still running %s (spec.timeouts.stop) after SIGTERM and were killed; see %s", what, s.Killed, timeout, logPath)
+	return fmt.Errorf("processes %v of the %s were still running %s after SIGTERM (spec.timeouts.stop) and were killed; see %s", s.Killed, what, timeout, logPath)
 }
 
 // StartServer starts the server again with the same arguments and data dir

@@ -399,7 +399,7 @@ func TestServerIgnoringSIGTERMIsKilled(t *testing.T) {
 	c := up(t, Options{Profile: p})
 	pid, child := c.ServerPID, childPID(t, c)
 	code, _, err := c.StopServer(context.Background())
-	killed := regexp.MustCompile(fmt.Sprintf(`processes \[[0-9 ]*\b%d\b[0-9 ]*\] were still running`, pid))
+	killed := regexp.MustCompile(fmt.Sprintf(`processes \[[0-9 ]*\b%d\b[0-9 ]*\] of the server were still running`, pid))
 	if err == nil || !killed.MatchString(err.Error()) || code != -1 {
 		t.Errorf("StopServer = %d, %v; want -1 (SIGKILL) and an error naming pid %d as killed", code, err, pid)
 	}
