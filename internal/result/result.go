@@ -19,10 +19,17 @@ import (
 )
 
 // APIVersion and Kind identify a distrobench run report document.
+// v1alpha2: percentiles are nearest-rank (v1alpha1 interpolated them), and
+// summaries carry the standard deviation and the coefficient of variation.
 const (
-	APIVersion = "distrobench.io/v1alpha1"
+	APIVersion = "distrobench.io/v1alpha2"
 	Kind       = "RunReport"
 )
+
+// APIVersionV1Alpha1 is the previous version, which Parse still reads: its
+// percentiles were interpolated between samples, so Parse recomputes every
+// summary from the kept samples.
+const APIVersionV1Alpha1 = "distrobench.io/v1alpha1"
 
 // Status is the outcome of a run, a phase or a test.
 type Status string
@@ -268,7 +275,8 @@ func (r *Report) Marshal() ([]byte, error) {
 var ErrNotAReport = errors.New("not a distrobench run report")
 
 // Parse decodes a report strictly: unknown fields, trailing data, a missing or
-// foreign apiVersion/kind are errors.
+// foreign apiVersion/kind are errors. A v1alpha1 report is converted to the
+// current version (see convertFromV1Alpha1).
 func Parse(data []byte) (*Report, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -283,11 +291,31 @@ func Parse(data []byte) (*Report, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the JSON document", ErrNotAReport)
 	}
-	if r.Kind != Kind || r.APIVersion != APIVersion {
-		return nil, fmt.Errorf("%w: kind %q apiVersion %q, want kind %q apiVersion %q",
-			ErrNotAReport, r.Kind, r.APIVersion, Kind, APIVersion)
+	if r.Kind != Kind || (r.APIVersion != APIVersion && r.APIVersion != APIVersionV1Alpha1) {
+		return nil, fmt.Errorf("%w: kind %q apiVersion %q, want kind %q apiVersion %q (or %q)",
+			ErrNotAReport, r.Kind, r.APIVersion, Kind, APIVersion, APIVersionV1Alpha1)
+	}
+	if r.APIVersion == APIVersionV1Alpha1 {
+		r.convertFromV1Alpha1()
 	}
 	return &r, nil
+}
+
+// convertFromV1Alpha1 brings a v1alpha1 report to the current version: every
+// summary is recomputed from its samples (nearest-rank percentiles, standard
+// deviation, CV) and every SLO judged again on the recomputed statistic, so
+// that no figure on a re-rendered page keeps an interpolated percentile. The
+// run's recorded Status and Reason are left as they were decided then.
+func (r *Report) convertFromV1Alpha1() {
+	for i := range r.Measurements {
+		m := &r.Measurements[i]
+		m.Summary = Summarize(m.Samples)
+		if m.SLO != nil {
+			judged := m.WithSLO(m.SLO.Statistic, m.SLO.Threshold, m.SLO.Source)
+			m.SLO = judged.SLO
+		}
+	}
+	r.APIVersion = APIVersion
 }
 
 // Load reads and parses a report file.
