@@ -382,15 +382,15 @@ func phaseOf(name string, start time.Time, err error) result.Phase {
 }
 
 // finishReport records the command's phase, writes the report in every
-// format and prints where it is; the phase's own error wins over the verdict.
+// format and prints where it is. The verdict is job.Finish's, as for the
+// main job: a failed phase is a run that completed and failed (exit 1, the
+// phase's error in the reason), an interrupted one exits 130; only a report
+// that could not be written is a setup error.
 func finishReport(ctx context.Context, g *globals, rep *result.Report, phase string, start time.Time, err error) error {
 	rep.Phases = append(rep.Phases, phaseOf(phase, start, err))
 	out, ferr := job.Finish(ctx, rep, g.outBase(), g.log)
 	if out != nil && out.Paths.Dir != "" {
 		printOutcome(g, out)
-	}
-	if err != nil {
-		return err
 	}
 	return ferr
 }
