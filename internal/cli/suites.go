@@ -63,7 +63,8 @@ sonobuoy's quick spec, core a fixed subset touching every SIG (a few minutes),
 certified all [Conformance] specs (parallel-safe ones on --procs processes, then
 the [Serial] ones on one, as sonobuoy's certified-conformance runs them).
 --rerun-failed REPORT.json runs only the specs that failed in an earlier report.
-Every [Conformance] spec is in the report: not run ones as skipped, with why.
+Every [Conformance] spec is in the report: those the run did not select as
+"not selected", with why (counted apart: pass rates are over the selected ones).
 JUnit and the ginkgo log of each pass land in the report directory's upstream/.
 
 With --runner sonobuoy, sonobuoy (v0.57.3, through its Go client) runs the

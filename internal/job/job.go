@@ -255,10 +255,11 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			}
 			c := tree.Counts()
 			o.Progress.Linef("conformance: %s", CountsLine(c))
-			if err := TestsVerdict(c); err != nil {
-				return fmt.Errorf("%w (label filter %q)", err, o.Conform.LabelFilter)
+			err = TestsVerdict(c)
+			if err != nil && o.Conform.LabelFilter != "" {
+				err = fmt.Errorf("%w (label filter %q)", err, o.Conform.LabelFilter)
 			}
-			return nil
+			return err
 		})
 	}
 

@@ -176,8 +176,8 @@ type passRun struct {
 // Run runs the selected upstream conformance specs against the cluster of
 // o.Kubeconfig with the ginkgo CLI and returns the result tree: root
 // RootName -> one item per SIG -> specs. Every [Conformance] spec of the
-// binary is in the tree: the ones run with their verdict, the others skipped
-// with the reason; a selected spec that produced no result (interrupt,
+// binary is in the tree: the ones run with their verdict, the others not
+// selected (result.StatusNotSelected) with the reason; a selected spec that produced no result (interrupt,
 // timeout, crash) is an error leaf saying why. Failed specs do not make an
 // error: they are in the tree. Run returns an error when the suite could not
 // be run or ended early (bad options, ginkgo crashed, ctx cancelled); the
