@@ -294,8 +294,9 @@ func Run(ctx context.Context, o Options) (*result.Item, error) {
 		report.SuiteSucceeded = false
 	}
 	root := toItem(*report, suites, filter)
-	log.Info("conformance: done", "status", root.Status, "seconds", report.RunTime.Seconds(),
-		"passed", root.Counts().Passed, "failed", root.Counts().Failed, "skipped", root.Counts().Skipped)
+	c := root.Counts()
+	log.Info("conformance: done", "status", root.Status, "seconds", report.RunTime.Seconds(), "passed", c.Passed,
+		"failed", c.Failed, "errored", c.Errored, "skipped", c.Skipped, "notSelected", c.NotSelected)
 	if o.JUnitPath != "" {
 		if err := reporters.GenerateJUnitReport(*report, o.JUnitPath); err != nil {
 			return root, fmt.Errorf("write JUnit report %s: %w", o.JUnitPath, err)

@@ -209,7 +209,9 @@ func scanTarball(data []byte) (*tarballContents, error) {
 				return fmt.Errorf("JUnit file %s: %w", p, err)
 			}
 			for _, s := range jr.Suites.Suites {
-				c.suite = suiteEndOf(s)
+				if c.suite.reason == "" { // an early end in any suite counts
+					c.suite = suiteEndOf(s)
+				}
 				for _, tc := range s.TestCases {
 					name := upstream.SpecName(tc.Name)
 					if d, err := strconv.ParseFloat(tc.Time, 64); err == nil {

@@ -177,8 +177,10 @@ type passRun struct {
 // o.Kubeconfig with the ginkgo CLI and returns the result tree: root
 // RootName -> one item per SIG -> specs. Every [Conformance] spec of the
 // binary is in the tree: the ones run with their verdict, the others not
-// selected (result.StatusNotSelected) with the reason; a selected spec that produced no result (interrupt,
-// timeout, crash) is an error leaf saying why. Failed specs do not make an
+// selected (result.StatusNotSelected) with the reason; a selected spec that
+// produced no result (interrupt, timeout, crash) is an error leaf saying why.
+// A ginkgo that exits non-zero while its JUnit report shows no failure fails
+// the pass too (checkExitCode). Failed specs do not make an
 // error: they are in the tree. Run returns an error when the suite could not
 // be run or ended early (bad options, ginkgo crashed, ctx cancelled); the
 // tree is then still returned with whatever results exist.
