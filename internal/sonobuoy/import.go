@@ -307,6 +307,12 @@ func checkSelectedCount(it *result.Item, willRun int) {
 	leaf := result.Item{Name: "selected specs without a result", Status: result.StatusError,
 		Message: fmt.Sprintf("the e2e log says Ginkgo selected %d specs, the results hold %d: the JUnit report is incomplete (see plugins/e2e/results/global/e2e.log in the tarball)", willRun, specs),
 		Meta:    map[string]string{upstream.MetaSIG: upstream.GroupSuite, upstream.MetaSource: "sonobuoy"}}
+	for i := range it.Items {
+		if it.Items[i].Name == upstream.GroupSuite {
+			it.Items[i].Items = append(it.Items[i].Items, leaf)
+			return
+		}
+	}
 	it.Items = append(it.Items, result.Item{Name: upstream.GroupSuite, Items: []result.Item{leaf}})
 }
 
