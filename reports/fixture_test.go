@@ -86,7 +86,7 @@ func baseFixture(start time.Time, runID, datastore string) *result.Report {
 			{Name: datastore, Items: []result.Item{
 				spec("survives a server restart with all objects", result.StatusPassed, 21.4, "", map[string]string{"file": "suites/datastore/restart_test.go:41", "labels": "datastore"}),
 				spec("compacts revisions", result.StatusPassed, 8.9, "", nil),
-				spec("serves watch after 10k writes", result.StatusSkipped, 0, "skipped: label filter excludes Slow", map[string]string{"labels": "datastore, Slow"}),
+				spec("serves watch after 10k writes", result.StatusNotSelected, 0, "not selected by the label filter", map[string]string{"labels": "datastore, Slow"}),
 			}},
 		}},
 		{Name: "footprint", Items: []result.Item{
@@ -98,6 +98,7 @@ func baseFixture(start time.Time, runID, datastore string) *result.Report {
 			spec("[sig-network] Services should serve a basic endpoint from pods [Conformance]", result.StatusPassed, 12.6, "", nil),
 			spec("[sig-node] Pods should be submitted and removed [NodeConformance] [Conformance]", result.StatusPassed, 9.8, "", nil),
 			spec("[sig-apps] Deployment should run the lifecycle of a Deployment [Conformance]", result.StatusPassed, 6.1, "", nil),
+			spec("[sig-apps] Daemon set should rollback without unnecessary restarts [Conformance]", result.StatusSkipped, 0, "skipped - Requires at least 2 nodes", nil),
 		}},
 	}}
 	r.Measurements = []result.Measurement{

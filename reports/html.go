@@ -29,6 +29,8 @@ func statusIcon(status string) string {
 		return "✗"
 	case result.StatusSkipped:
 		return "–"
+	case result.StatusNotSelected:
+		return "○"
 	}
 	return "!"
 }
@@ -84,7 +86,8 @@ type htmlView struct {
 	PhaseChart                  template.HTML
 	HasTests                    bool
 	Counts                      result.Counts
-	Total                       int
+	Total                       int    // selected tests (not selected ones apart)
+	PassRate                    string // passed of selected, "" when none was
 	CountsBar                   template.HTML
 	Tree                        []itemView
 	Failed                      []string
@@ -145,6 +148,7 @@ func buildHTMLView(r *result.Report) htmlView {
 		v.HasTests = true
 		v.Counts = r.Tests.Counts()
 		v.Total = v.Counts.Total()
+		v.PassRate = FormatPassRate(v.Counts)
 		v.CountsBar = countsBar(v.Counts)
 		if len(r.Tests.Items) == 0 {
 			v.Tree = []itemView{itemTree(r.Tests)}

@@ -123,6 +123,9 @@ func buildJUnit(r *result.Report) junitTestSuites {
 			s := newSuite(top.Name)
 			var total float64
 			for _, l := range top.Leaves() {
+				if l.Item.Status == result.StatusNotSelected {
+					continue // not part of the run: no test case, no pass rate
+				}
 				path := append([]string{top.Name}, l.Path...)
 				tc := junitTestCase{
 					Name:      l.Item.Name,

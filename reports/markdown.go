@@ -73,7 +73,14 @@ func Markdown(w io.Writer, r *result.Report) error {
 		b.WriteString("No tests were run.\n\n")
 	} else {
 		c := r.Tests.Counts()
-		fmt.Fprintf(&b, "**%d passed**, **%d failed**, %d errored, %d skipped (%d total)\n\n", c.Passed, c.Failed, c.Errored, c.Skipped, c.Total())
+		fmt.Fprintf(&b, "**%d passed**, **%d failed**, %d errored, %d skipped of %d selected", c.Passed, c.Failed, c.Errored, c.Skipped, c.Total())
+		if rate := FormatPassRate(c); rate != "" {
+			fmt.Fprintf(&b, " (%s passed)", rate)
+		}
+		if c.NotSelected > 0 {
+			fmt.Fprintf(&b, "; %d not selected", c.NotSelected)
+		}
+		b.WriteString("\n\n")
 		var failed []result.Leaf
 		for _, l := range r.Tests.Leaves() {
 			if l.Item.Status == result.StatusFailed || l.Item.Status == result.StatusError {

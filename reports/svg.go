@@ -34,6 +34,8 @@ func statusColor(s result.Status) string {
 		return colFailed
 	case result.StatusSkipped:
 		return colSkipped
+	case result.StatusNotSelected:
+		return colMuted
 	}
 	return colError
 }

@@ -127,9 +127,11 @@ func (f *upstreamRunFlags) parse() (upstream.Mode, error) {
 
 func printOutcome(g *globals, out *job.Outcome) {
 	r := out.Report
-	c := r.Tests.Counts()
-	fmt.Fprintf(g.stdout, "\n%s: %s  (%d passed, %d failed, %d skipped specs; %d measurements)\n",
-		r.RunID, r.Status, c.Passed, c.Failed, c.Skipped, len(r.Measurements))
+	specs := "no specs"
+	if r.Tests != nil {
+		specs = "specs: " + job.CountsLine(r.Tests.Counts())
+	}
+	fmt.Fprintf(g.stdout, "\n%s: %s  (%s; %d measurements)\n", r.RunID, r.Status, specs, len(r.Measurements))
 	if r.Reason != "" {
 		fmt.Fprintf(g.stdout, "reason: %s\n", r.Reason)
 	}

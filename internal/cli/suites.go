@@ -63,7 +63,8 @@ sonobuoy's quick spec, core a fixed subset touching every SIG (a few minutes),
 certified all [Conformance] specs (parallel-safe ones on --procs processes, then
 the [Serial] ones on one, as sonobuoy's certified-conformance runs them).
 --rerun-failed REPORT.json runs only the specs that failed in an earlier report.
-Every [Conformance] spec is in the report: not run ones as skipped, with why.
+Every [Conformance] spec is in the report: those the run did not select as
+"not selected", with why (counted apart: pass rates are over the selected ones).
 JUnit and the ginkgo log of each pass land in the report directory's upstream/.
 
 With --runner sonobuoy, sonobuoy (v0.57.3, through its Go client) runs the
@@ -382,15 +383,15 @@ func phaseOf(name string, start time.Time, err error) result.Phase {
 }
 
 // finishReport records the command's phase, writes the report in every
-// format and prints where it is; the phase's own error wins over the verdict.
+// format and prints where it is. The verdict is job.Finish's, as for the
+// main job: a failed phase is a run that completed and failed (exit 1, the
+// phase's error in the reason), an interrupted one exits 130; only a report
+// that could not be written is a setup error.
 func finishReport(ctx context.Context, g *globals, rep *result.Report, phase string, start time.Time, err error) error {
 	rep.Phases = append(rep.Phases, phaseOf(phase, start, err))
 	out, ferr := job.Finish(ctx, rep, g.outBase(), g.log)
 	if out != nil && out.Paths.Dir != "" {
 		printOutcome(g, out)
-	}
-	if err != nil {
-		return err
 	}
 	return ferr
 }

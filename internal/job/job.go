@@ -254,14 +254,12 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 				return err
 			}
 			c := tree.Counts()
-			o.Progress.Linef("conformance: %d passed, %d failed, %d skipped", c.Passed, c.Failed, c.Skipped)
-			if c.Failed+c.Errored > 0 {
-				return fmt.Errorf("%d of %d specs failed", c.Failed+c.Errored, c.Total())
+			o.Progress.Linef("conformance: %s", CountsLine(c))
+			err = TestsVerdict(c)
+			if err != nil && o.Conform.LabelFilter != "" {
+				err = fmt.Errorf("%w (label filter %q)", err, o.Conform.LabelFilter)
 			}
-			if c.Passed == 0 {
-				return fmt.Errorf("no spec ran (label filter %q selects nothing?)", o.Conform.LabelFilter)
-			}
-			return nil
+			return err
 		})
 	}
 
@@ -309,9 +307,36 @@ func Finish(ctx context.Context, rep *result.Report, outBase string, log *slog.L
 		log.Warn("could not update the latest link", "err", err)
 	}
 	if rep.Status != result.StatusPassed {
+		if cause := context.Cause(ctx); cause != nil {
+			// Interrupted: the caller's exit code (130) needs the cause.
+			return out, fmt.Errorf("%w: %s (report: %s): %w", ErrRunFailed, rep.Reason, paths.HTML, cause)
+		}
 		return out, fmt.Errorf("%w: %s (report: %s)", ErrRunFailed, rep.Reason, paths.HTML)
 	}
 	return out, nil
+}
+
+// TestsVerdict is the verdict on a test tree's counts, the same for every
+// command that runs specs: nil only when no selected spec failed or errored
+// and at least one passed (a run that passed nothing proves nothing).
+func TestsVerdict(c result.Counts) error {
+	if c.Failed+c.Errored > 0 {
+		return fmt.Errorf("%d of %d specs failed (%d failed, %d errored)", c.Failed+c.Errored, c.Total(), c.Failed, c.Errored)
+	}
+	if c.Passed == 0 {
+		return fmt.Errorf("no spec passed (%d selected, %d skipped, %d not selected)", c.Total(), c.Skipped, c.NotSelected)
+	}
+	return nil
+}
+
+// CountsLine is the one-line summary of a test tree's counts: what was
+// selected, with errored specs and the not selected ones apart.
+func CountsLine(c result.Counts) string {
+	s := fmt.Sprintf("%d passed, %d failed, %d errored, %d skipped of %d selected", c.Passed, c.Failed, c.Errored, c.Skipped, c.Total())
+	if c.NotSelected > 0 {
+		s += fmt.Sprintf(" (%d not selected)", c.NotSelected)
+	}
+	return s
 }
 
 // NewReport starts a report for a command run against a profile.
@@ -371,7 +396,8 @@ func (r *runner) passed() bool {
 }
 
 // decide sets the run's status: passed only when every phase passed, no
-// test failed (and, when tests ran, at least one passed), and every SLO was met.
+// test failed or errored (and, when the report has tests, at least one
+// passed: see TestsVerdict), and every SLO was met.
 func decide(ctx context.Context, rep *result.Report) {
 	rep.FinishedAt = time.Now().UTC()
 	rep.Status = result.StatusPassed
@@ -385,8 +411,8 @@ func decide(ctx context.Context, rep *result.Report) {
 		}
 	}
 	if rep.Tests != nil {
-		if c := rep.Tests.Counts(); c.Failed+c.Errored > 0 {
-			reasons = append(reasons, fmt.Sprintf("%d of %d specs failed", c.Failed+c.Errored, c.Total()))
+		if err := TestsVerdict(rep.Tests.Counts()); err != nil {
+			reasons = append(reasons, err.Error())
 		}
 	}
 	for _, m := range rep.Measurements {

@@ -209,3 +209,55 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 		t.Error("writing into a missing directory must fail")
 	}
 }
+
+// TestNotSelectedCountApart: specs the selection left out are counted apart;
+// Total and the pass rate are over what was selected (a core run of 97
+// specs out of 525 [Conformance] ones is 97/97, not 97/525).
+func TestNotSelectedCountApart(t *testing.T) {
+	root := &Item{Name: "upstream-conformance", Items: []Item{
+		{Name: "sig-node", Items: []Item{{Name: "a", Status: StatusPassed}, {Name: "b", Status: StatusNotSelected}}},
+		{Name: "sig-apps", Items: []Item{{Name: "c", Status: StatusNotSelected}, {Name: "d", Status: StatusNotSelected}}},
+	}}
+	c := root.Counts()
+	if c != (Counts{Passed: 1, NotSelected: 3}) || c.Total() != 1 {
+		t.Errorf("counts %+v total %d, want 1 passed of 1 selected, 3 not selected", c, c.Total())
+	}
+	if rate, ok := c.PassRate(); !ok || rate != 100 {
+		t.Errorf("pass rate %v %v, want 100 %%", rate, ok)
+	}
+	if _, ok := (Counts{NotSelected: 3}).PassRate(); ok {
+		t.Error("a pass rate of nothing selected")
+	}
+	root.RollUp()
+	if root.Status != StatusPassed || root.Items[1].Status != StatusNotSelected {
+		t.Errorf("roll-up: root %s, sig-apps %s; want passed, not-selected", root.Status, root.Items[1].Status)
+	}
+}
+
+// TestRollUpKeepsEndedEarlyError: a producer marks an interrupted suite's
+// node as error; RollUp must not turn it into "passed".
+func TestRollUpKeepsEndedEarlyError(t *testing.T) {
+	root := &Item{Name: "all", Items: []Item{
+		{Name: "conformance", Status: StatusError, Message: "Interrupted by User", Items: []Item{{Name: "a", Status: StatusPassed}}},
+	}}
+	root.RollUp()
+	if root.Items[0].Status != StatusError || root.Status != StatusFailed {
+		t.Errorf("roll-up: conformance %s, root %s; want error kept and the root failed", root.Items[0].Status, root.Status)
+	}
+}
+
+// TestOldReportsStillParse: a report written before not-selected existed
+// (no notSelected field anywhere) still loads.
+func TestOldReportsStillParse(t *testing.T) {
+	old := `{"apiVersion":"` + APIVersion + `","kind":"` + Kind + `","runID":"r","status":"passed",
+"startedAt":"2026-01-01T00:00:00Z","finishedAt":"2026-01-01T00:01:00Z","params":{"command":"c","profile":"p","datastore":"sqlite","arch":"amd64"},
+"host":{"hostname":"h","os":"linux","platform":"d","kernel":"k","arch":"amd64","cpuModel":"c","cores":2,"memoryBytes":1},
+"versions":{"tool":"v"},"tests":{"name":"c","status":"passed","items":[{"name":"a","status":"passed"},{"name":"b","status":"skipped","message":"not selected: mode core"}]}}`
+	r, err := Parse([]byte(old))
+	if err != nil {
+		t.Fatalf("old report: %v", err)
+	}
+	if c := r.Tests.Counts(); c != (Counts{Passed: 1, Skipped: 1}) {
+		t.Errorf("old report counts %+v", c)
+	}
+}
