@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,12 +10,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/distrobench/distrobench/internal/datastore"
 	"github.com/distrobench/distrobench/internal/deploy"
+	"github.com/distrobench/distrobench/internal/process"
+	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/result"
 )
 
@@ -196,4 +203,87 @@ func TestBenchDatastoreSizeOfUserEndpoint(t *testing.T) {
 			t.Errorf("sqlite size = %v, want 13000 (state.db + state.db-wal lengths)", got)
 		}
 	})
+}
+
+// Integration tier: a MariaDB, PostgreSQL and etcd server the test starts
+// itself, handed to deploy.Up as the user's endpoint of a fake server (the
+// deploy tests' testdata/fakeserver), then Bench: the size is the
+// datastore's own figure, above zero. The old code reported 0 bytes.
+func TestBenchDatastoreSizeOfUserEndpointIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration: needs mariadb-server, postgresql and etcd-server (hack/install-deps.sh datastores)")
+	}
+	fake := filepath.Join(t.TempDir(), "fakeserver")
+	if out, err := exec.Command("go", "build", "-o", fake, "../deploy/testdata/fakeserver").CombinedOutput(); err != nil {
+		t.Fatalf("build the fake server: %v\n%s", err, out)
+	}
+	for _, name := range []string{"mysql", "postgres", "etcd"} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			g := process.NewGroup(nil)
+			t.Cleanup(func() { _ = g.StopAll(30 * time.Second) })
+			d, err := datastore.Get(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inst, err := d.Start(ctx, datastore.StartOptions{Dir: t.TempDir(), Group: g, EtcdBinary: os.Getenv("DISTROBENCH_ETCD")})
+			if err != nil {
+				t.Fatalf("start %s: %v", name, err)
+			}
+			if name == "mysql" {
+				kineTable(ctx, t, inst.Endpoint) // what kine creates first
+			}
+
+			p := &profile.Profile{}
+			p.Metadata.Name = "fake"
+			p.Spec.Binary = fake
+			p.Spec.Server.Args = []string{"--disable-agent"}
+			p.Spec.Timeouts.Ready, p.Spec.Timeouts.Stop = "20s", "5s"
+			p.SetDefaults()
+			var logBuf strings.Builder
+			log := slog.New(slog.NewTextHandler(&logBuf, nil))
+			c, err := deploy.Up(ctx, deploy.Options{Profile: p, Datastore: name, Endpoint: inst.Endpoint,
+				RunDir: filepath.Join(t.TempDir(), "run"), Log: log})
+			if err != nil {
+				t.Fatalf("up with the endpoint %s: %v", inst.Redacted(), err)
+			}
+			t.Cleanup(func() { _ = c.Down(context.Background()) })
+			if !c.DatastoreExternal {
+				t.Fatal("the cluster does not take the endpoint as the user's")
+			}
+
+			ms := benchSizes(t, c, log)
+			assertSize(t, ms, datastoreSizeName, true)
+			if name == "etcd" {
+				assertSize(t, ms, datastoreSizeInUseName, true)
+			}
+			for _, s := range inst.Secrets() {
+				if strings.Contains(logBuf.String(), s) || strings.Contains(fmt.Sprint(ms), s) {
+					t.Error("the datastore password is in the log or the measurements")
+				}
+			}
+			t.Logf("%s: %v bytes (%s)", name, ms[datastoreSizeName].Samples, ms[datastoreSizeName].Attributes["method"])
+		})
+	}
+}
+
+// kineTable creates a table with a row in the endpoint's schema.
+func kineTable(ctx context.Context, t *testing.T, endpoint string) {
+	t.Helper()
+	cfg, err := mysql.ParseDSN(strings.TrimPrefix(endpoint, "mysql://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	for _, s := range []string{"CREATE TABLE kine (id INT PRIMARY KEY, name VARCHAR(630))", "INSERT INTO kine VALUES (1, 'compact_rev_key')"} {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
 }
