@@ -58,7 +58,7 @@ func TestDatastoreSizeK3liteIntegration(t *testing.T) {
 			}
 			// etcd commits its backend every 100 ms: ask until the file has
 			// grown (bounded by ctx).
-			var after = before
+			after := before
 			for after.Bytes <= before.Bytes && ctx.Err() == nil {
 				time.Sleep(200 * time.Millisecond)
 				if after, err = c.DatastoreSize(ctx); err != nil {

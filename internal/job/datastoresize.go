@@ -16,7 +16,8 @@ const (
 )
 
 const (
-	datastoreSizeDesc = "size of the datastore as the datastore reports it, taken once on the idle cluster before the API load: " +
+	datastoreSizeDesc = "size of the datastore as the datastore reports it, taken once at the start of the bench phase " +
+		"(in a run: after the conformance suites wrote to it, before the API latency load): " +
 		"SQLite's database, -wal and -shm file lengths; PostgreSQL's pg_database_size; MySQL's information_schema " +
 		"data_length+index_length of the schema (InnoDB statistics); etcd's maintenance status dbSize"
 	datastoreSizeInUseDesc = "part of footprint.datastore.size that holds live data: etcd's dbSizeInUse (the rest is free pages " +
