@@ -117,15 +117,24 @@ func etcdHTTPClient(cfg *tls.Config, dial func(ctx context.Context, network, add
 }
 
 // etcdSize returns the first answer of the endpoints: the gateway's
-// maintenance status, or, where the gateway is off
-// (--enable-grpc-gateway=false answers 404), the /metrics gauges.
+// maintenance status, or, where etcd answers it with an HTTP error, the
+// /metrics gauges. The gateway answers 404 when it is off
+// (--enable-grpc-gateway=false), and 503 "bad certificate" when etcd
+// demands client certificates (K3s's and k3lite's embedded etcd): the
+// gateway dials etcd's gRPC port itself, without one.
 func etcdSize(ctx context.Context, c *http.Client, endpoints []string) (Sizes, error) {
 	var errs []error
 	for _, ep := range endpoints {
 		base := strings.TrimRight(strings.TrimSpace(ep), "/")
 		s, err := etcdStatus(ctx, c, base)
-		if errors.Is(err, errNotServed) {
-			s, err = etcdMetrics(ctx, c, base)
+		var he *httpStatusError
+		if errors.As(err, &he) {
+			var merr error
+			if s, merr = etcdMetrics(ctx, c, base); merr != nil {
+				err = errors.Join(err, merr)
+			} else {
+				err = nil
+			}
 		}
 		if err == nil {
 			return s, nil
@@ -135,8 +144,14 @@ func etcdSize(ctx context.Context, c *http.Client, endpoints []string) (Sizes, e
 	return Sizes{}, errors.Join(errs...)
 }
 
-// errNotServed is a 404: the etcd does not serve that path.
-var errNotServed = errors.New("not served")
+// httpStatusError is an answer other than 200 OK.
+type httpStatusError struct {
+	method, url, status, body string
+}
+
+func (e *httpStatusError) Error() string {
+	return strings.TrimSpace(fmt.Sprintf("%s %s: %s %s", e.method, e.url, e.status, e.body))
+}
 
 // etcdStatus POSTs to the gateway's maintenance status. The gateway writes
 // int64 fields as JSON strings ("dbSize":"20480"); numbers are accepted too.
@@ -236,10 +251,8 @@ func etcdDo(ctx context.Context, c *http.Client, method, url, body string) ([]by
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("%s %s: %w", method, url, err)
-	case resp.StatusCode == http.StatusNotFound:
-		return nil, fmt.Errorf("%s %s: %s: %w", method, url, resp.Status, errNotServed)
 	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("%s %s: %s %s", method, url, resp.Status, truncate(b))
+		return nil, &httpStatusError{method: method, url: url, status: resp.Status, body: truncate(b)}
 	}
 	return b, nil
 }

@@ -98,12 +98,18 @@ func TestSizeUnknownDatastore(t *testing.T) {
 // etcdServer serves the gateway's status (status == "" answers 404, as
 // etcd with --enable-grpc-gateway=false) and /metrics.
 func etcdServer(status, metrics string) http.Handler {
+	code := http.StatusOK
+	if status == "" {
+		code = http.StatusNotFound
+	}
+	return etcdServerCode(code, status, metrics)
+}
+
+// etcdServerCode answers the status with code and body status.
+func etcdServerCode(code int, status, metrics string) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v3/maintenance/status", func(w http.ResponseWriter, r *http.Request) {
-		if status == "" {
-			http.NotFound(w, r)
-			return
-		}
+	mux.HandleFunc("POST /v3/maintenance/status", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(code)
 		fmt.Fprint(w, status)
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, metrics) })
@@ -118,11 +124,17 @@ etcd_mvcc_db_total_size_in_use_in_bytes 1.2288e+06
 etcd_mvcc_db_total_size_in_bytes_other 7
 `
 
+// gatewayBadCert is what etcd 3.7's gateway answers (503) when etcd
+// demands client certificates: the gateway's own gRPC client has none.
+const gatewayBadCert = `{"code":14,"message":"connection error: desc = \"error reading server preface: remote error: tls: bad certificate\""}`
+
 func TestEtcdSizeFromStatusOrMetrics(t *testing.T) {
 	for _, c := range []struct {
 		name, status, metrics string
 		want                  Sizes
 	}{
+		{"gateway without a client certificate (embedded etcd): metrics", gatewayBadCert, etcdMetricsText,
+			Sizes{Bytes: 2097152, InUse: 1228800, Method: "etcd metrics"}},
 		{"status as the gateway writes it", `{"header":{"revision":"5"},"version":"3.7.3","dbSize":"20480","dbSizeInUse":"16384","leader":"1"}`, "",
 			Sizes{Bytes: 20480, InUse: 16384, Method: "etcd maintenance status"}},
 		{"status with numbers", `{"dbSize":20480,"dbSizeInUse":12288}`, "",
@@ -133,6 +145,9 @@ func TestEtcdSizeFromStatusOrMetrics(t *testing.T) {
 			Sizes{Bytes: 2097152, InUse: 1228800, Method: "etcd metrics"}},
 	} {
 		srv := httptest.NewServer(etcdServer(c.status, c.metrics))
+		if c.status == gatewayBadCert {
+			srv.Config.Handler = etcdServerCode(http.StatusServiceUnavailable, c.status, c.metrics)
+		}
 		got, err := Size(context.Background(), SizeTarget{Kind: "etcd", Endpoint: srv.URL})
 		srv.Close()
 		if err != nil || got != c.want {
@@ -146,6 +161,7 @@ func TestEtcdSizeErrors(t *testing.T) {
 		{"status without dbSize", `{"version":"3.7.3"}`, "", "has no dbSize"},
 		{"status not JSON", `<html>`, "", "etcd status from"},
 		{"gateway off, metrics without the gauge", "", "process_open_fds 12\n", "have no etcd_mvcc_db_total_size_in_bytes"},
+		{"gateway off, both errors shown", "", "process_open_fds 12\n", "/v3/maintenance/status: 404 Not Found"},
 	} {
 		srv := httptest.NewServer(etcdServer(c.status, c.metrics))
 		_, err := Size(context.Background(), SizeTarget{Kind: "etcd", Endpoint: srv.URL})
@@ -274,7 +290,8 @@ func newPKI(t *testing.T) pki {
 // TLS server that, like etcd, refuses clients without a certificate.
 func TestEmbeddedEtcdSize(t *testing.T) {
 	p := newPKI(t)
-	srv := httptest.NewUnstartedServer(etcdServer(`{"dbSize":"61440","dbSizeInUse":"45056"}`, ""))
+	// As k3lite's etcd 3.7 answers: the gateway fails, /metrics serves.
+	srv := httptest.NewUnstartedServer(etcdServerCode(http.StatusServiceUnavailable, gatewayBadCert, etcdMetricsText))
 	pair, err := tls.X509KeyPair(p.serverCert, p.serverKey)
 	if err != nil {
 		t.Fatal(err)
@@ -296,7 +313,7 @@ func TestEmbeddedEtcdSize(t *testing.T) {
 		}
 		dialed = nil
 		s, err := Size(context.Background(), SizeTarget{Kind: "embedded-etcd", ServerDataDir: dataDir, Dial: dial})
-		if err != nil || s != (Sizes{Bytes: 61440, InUse: 45056, Method: "etcd maintenance status"}) {
+		if err != nil || s != (Sizes{Bytes: 2097152, InUse: 1228800, Method: "etcd metrics"}) {
 			t.Errorf("%s layout: Size = %+v, %v", l.layout, s, err)
 		}
 		if len(dialed) == 0 || dialed[0] != "127.0.0.1:2379" {
