@@ -26,7 +26,9 @@ import (
 // Maintenance.Status RPC over HTTP on its client port through its gRPC
 // gateway (POST /v3/maintenance/status, what `etcdctl endpoint status`
 // shows), and its /metrics carries the same two figures as gauges; both
-// need only net/http and the client certificates.
+// need only net/http and the client certificates. The status comes first;
+// /metrics where the gateway fails (see etcdSize), as it does on an etcd
+// that demands client certificates, such as the embedded one.
 
 // sizeRequestTimeout bounds each request to one etcd endpoint.
 const sizeRequestTimeout = 10 * time.Second
