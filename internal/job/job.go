@@ -488,11 +488,7 @@ func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Log
 		}
 	}
 
-	if size, err := measure.DirSize(c.DatastoreDirs()...); err == nil {
-		out = append(out, result.NewMeasurement("footprint.datastore.size", "bytes", labels, []float64{float64(size)}))
-	} else {
-		log.Warn("datastore size not measured", "err", err)
-	}
+	out = append(out, datastoreSize(ctx, c, c.Datastore, labels, log)...)
 
 	cfg, err := c.RESTConfig()
 	if err != nil {
