@@ -37,32 +37,29 @@ func datastoreSize(ctx context.Context, c datastoreSizer, kind string, labels ma
 	s, err := c.DatastoreSize(ctx)
 	if err != nil {
 		log.Warn("datastore size not measured", "datastore", kind, "err", err)
-		out := []result.Measurement{notMeasured(datastoreSizeName, datastoreSizeDesc, labels, err.Error())}
+		out := []result.Measurement{described(result.NotMeasured(datastoreSizeName, "bytes", labels, err.Error()), datastoreSizeDesc, "")}
 		if etcd {
-			out = append(out, notMeasured(datastoreSizeInUseName, datastoreSizeInUseDesc, labels, err.Error()))
+			out = append(out, described(result.NotMeasured(datastoreSizeInUseName, "bytes", labels, err.Error()), datastoreSizeInUseDesc, ""))
 		}
 		return out
 	}
-	out := []result.Measurement{measured(datastoreSizeName, datastoreSizeDesc, labels, s.Bytes, s.Method)}
+	out := []result.Measurement{described(result.NewMeasurement(datastoreSizeName, "bytes", labels, []float64{float64(s.Bytes)}), datastoreSizeDesc, s.Method)}
 	switch {
 	case s.InUse >= 0:
-		out = append(out, measured(datastoreSizeInUseName, datastoreSizeInUseDesc, labels, s.InUse, s.Method))
+		out = append(out, described(result.NewMeasurement(datastoreSizeInUseName, "bytes", labels, []float64{float64(s.InUse)}), datastoreSizeInUseDesc, s.Method))
 	case etcd:
-		out = append(out, notMeasured(datastoreSizeInUseName, datastoreSizeInUseDesc, labels,
-			"this etcd reported no dbSizeInUse (etcd older than 3.4?)"))
+		out = append(out, described(result.NotMeasured(datastoreSizeInUseName, "bytes", labels,
+			"this etcd reported no dbSizeInUse (etcd older than 3.4?)"), datastoreSizeInUseDesc, ""))
 	}
 	return out
 }
 
-func measured(name, desc string, labels map[string]string, bytes int64, method string) result.Measurement {
-	m := result.NewMeasurement(name, "bytes", labels, []float64{float64(bytes)})
+// described sets a size figure's description and, when known, the method
+// (the datastore interface) it was read with.
+func described(m result.Measurement, desc, method string) result.Measurement {
 	m.Description = desc
-	m.Attributes = map[string]string{"method": method}
-	return m
-}
-
-func notMeasured(name, desc string, labels map[string]string, reason string) result.Measurement {
-	m := result.NotMeasured(name, "bytes", labels, reason)
-	m.Description = desc
+	if method != "" {
+		m.Attributes = map[string]string{"method": method}
+	}
 	return m
 }
