@@ -29,9 +29,9 @@ import (
 type fault int
 
 const (
-	serve fault = iota // answer normally
-	fail               // answer 500 InternalError
-	hang               // never answer (until the client gives up)
+	faultServe fault = iota // answer normally
+	faultFail               // answer 500 InternalError
+	faultHang               // never answer (until the client gives up)
 )
 
 // fakeAPIServer serves namespaces and ConfigMaps from memory. faults, when
@@ -104,10 +104,10 @@ func (s *fakeAPIServer) configMap(w http.ResponseWriter, r *http.Request, name [
 	n := s.counts[verb].Add(1)
 	if s.faults != nil {
 		switch s.faults(verb, n) {
-		case fail:
+		case faultFail:
 			writeStatus(w, http.StatusInternalServerError, metav1.StatusReasonInternalError, "injected failure")
 			return
-		case hang:
+		case faultHang:
 			<-r.Context().Done() // the client timed out and hung up
 			return
 		}
@@ -246,9 +246,9 @@ func TestAPILatencyCountsFailedRequests(t *testing.T) {
 	// Every 5th create and every 10th get fail with a 500.
 	srv := newFakeAPIServer(t, func(verb string, n int64) fault {
 		if (verb == "create" && n%5 == 0) || (verb == "get" && n%10 == 0) {
-			return fail
+			return faultFail
 		}
-		return serve
+		return faultServe
 	})
 	const objects, repeats = 50, 2
 	ms, err := APILatency(context.Background(), APIOptions{Config: srv.config(), Objects: objects, Concurrency: 4, ObjectSize: 16, Repeats: repeats})
@@ -285,9 +285,9 @@ func TestAPILatencyCountsTimedOutRequests(t *testing.T) {
 	// Every 4th get hangs until the client gives up.
 	srv := newFakeAPIServer(t, func(verb string, n int64) fault {
 		if verb == "get" && n%4 == 0 {
-			return hang
+			return faultHang
 		}
-		return serve
+		return faultServe
 	})
 	const objects, timeout = 20, 50 * time.Millisecond
 	ms, err := APILatency(context.Background(), APIOptions{Config: srv.config(), Objects: objects, Concurrency: objects,
@@ -316,9 +316,9 @@ func TestAPILatencyCountsTimedOutRequests(t *testing.T) {
 func TestAPILatencyErrorBudget(t *testing.T) {
 	failEvery10th := func(verb string, n int64) fault {
 		if verb == "list" && n%10 == 0 {
-			return fail
+			return faultFail
 		}
-		return serve
+		return faultServe
 	}
 	for _, tc := range []struct {
 		budget float64
