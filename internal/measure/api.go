@@ -117,8 +117,8 @@ func (o APIOptions) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("API benchmark: load %q is neither %q nor %q", o.Load, LoadClosed, LoadOpen))
 	}
-	if o.Rate < 0 {
-		errs = append(errs, fmt.Errorf("API benchmark: rate %g is negative (0 runs a closed loop)", o.Rate))
+	if o.Rate < 0 || math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) {
+		errs = append(errs, fmt.Errorf("API benchmark: rate %g is negative or not a number (0 runs a closed loop)", o.Rate))
 	}
 	if o.ErrorBudget < 0 || o.ErrorBudget > 1 || math.IsNaN(o.ErrorBudget) {
 		errs = append(errs, fmt.Errorf("API benchmark: error budget %g is not a fraction between 0 and 1", o.ErrorBudget))

@@ -151,7 +151,7 @@ schedule:
 				break schedule
 			}
 		} else if ctx.Err() != nil {
-			break
+			break schedule
 		}
 		wg.Go(func() {
 			lat, err := g.timed(ctx, at, i, do)
