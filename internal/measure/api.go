@@ -145,7 +145,7 @@ type verbStats struct {
 	latencies []float64 // seconds, every issued request of every repeat
 	failed    []float64 // per issued request: 1 failed, 0 succeeded
 	achieved  []float64 // successful requests/s, one per repeat
-	offered   []float64 // open loop: scheduled requests/s, one per repeat
+	offered   []float64 // requests sent/s, one per repeat
 }
 
 // APILatency runs Repeats cycles of create, get, list (of the namespace),
@@ -162,8 +162,10 @@ type verbStats struct {
 //     and n the requests issued. Judged (mean) against ErrorBudget;
 //   - "api.rate.achieved" (ops/s): successful requests per second of wall
 //     time, one sample per repeat;
-//   - "api.rate.offered" (ops/s, open loop only): the scheduled rate, one
-//     sample per repeat;
+//   - "api.rate.offered" (ops/s): requests sent per second, one sample per
+//     repeat: an open loop's scheduled rate; for a closed loop, whose
+//     workers send only when answers come back, the requests issued
+//     (answered or failed) per second of wall time;
 //
 // all labelled {verb, load, concurrency or rate, objectSize} plus o.Labels;
 // and "apiserver.requests" (count): the growth of the apiserver's
@@ -352,11 +354,19 @@ func (s *verbStats) add(bt batch, o APIOptions) {
 		}
 		s.failed = append(s.failed, v)
 	}
-	ok := len(bt.failed) - bt.failures()
-	s.achieved = append(s.achieved, float64(ok)/bt.wall.Seconds())
-	if o.Load == LoadOpen {
-		s.offered = append(s.offered, o.Rate)
+	issued := len(bt.failed)
+	s.achieved = append(s.achieved, float64(issued-bt.failures())/bt.wall.Seconds())
+	offered := o.Rate // an open loop offers its schedule
+	if o.Load == LoadClosed {
+		offered = float64(issued) / bt.wall.Seconds()
 	}
+	s.offered = append(s.offered, offered)
+}
+
+// offeredHow says how each load shape's offered rate is known.
+var offeredHow = map[Load]string{
+	LoadOpen:   "the open-loop schedule's rate",
+	LoadClosed: "calls issued (answered or failed) per second of wall time; a closed loop sends only as answers come back",
 }
 
 // labels are a verb's measurement labels: the verb, the load shape and the
@@ -392,13 +402,11 @@ func (b *bench) measurements(stats map[string]*verbStats) []result.Measurement {
 			described(result.NewMeasurement("api.error_rate", "ratio", b.labels(v), s.failed),
 				fmt.Sprintf("one sample per issued ConfigMap %s: 1 when it failed or timed out, else 0; the mean is the fraction that failed", v)).
 				WithSLO("mean", b.o.ErrorBudget, ErrorBudgetSource),
+			described(result.NewMeasurement("api.rate.offered", "ops/s", b.labels(v), s.offered),
+				fmt.Sprintf("ConfigMap %s calls sent per second, one sample per repeat: %s", v, offeredHow[b.o.Load])),
 			described(result.NewMeasurement("api.rate.achieved", "ops/s", b.labels(v), s.achieved),
 				fmt.Sprintf("successful ConfigMap %s calls per second of wall time (first send to last answer), one sample per repeat", v)),
 		)
-		if b.o.Load == LoadOpen {
-			ms = append(ms, described(result.NewMeasurement("api.rate.offered", "ops/s", b.labels(v), s.offered),
-				fmt.Sprintf("ConfigMap %s calls per second the open-loop schedule sent, one sample per repeat", v)))
-		}
 	}
 	return ms
 }

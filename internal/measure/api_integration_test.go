@@ -54,7 +54,11 @@ func TestAPILatencyIntegration(t *testing.T) {
 		if ach.Summary.Count != repeats || ach.Summary.Min <= 0 {
 			t.Errorf("%s: achieved rate %v", v, ach.Samples)
 		}
-		t.Logf("%-6s p50 %6.1fms p99 %6.1fms  %6.0f ops/s", v, lat.Summary.P50*1000, lat.Summary.P99*1000, ach.Summary.P50)
+		off := find(t, ms, "api.rate.offered", v)
+		if off.Summary.Count != repeats || off.Summary.Min < ach.Summary.Min {
+			t.Errorf("%s: offered rate %v below the achieved %v", v, off.Samples, ach.Samples)
+		}
+		t.Logf("%-6s p50 %6.1fms p99 %6.1fms  offered %6.0f achieved %6.0f ops/s", v, lat.Summary.P50*1000, lat.Summary.P99*1000, off.Summary.P50, ach.Summary.P50)
 	}
 	var reqs float64
 	for _, m := range ms {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -80,8 +81,8 @@ func TestBenchRepeats(t *testing.T) {
 	}
 
 	ms := b.measurements(stats)
-	if len(ms) != 3*len(Verbs) { // closed loop: no offered rate
-		t.Fatalf("got %d measurements, want %d", len(ms), 3*len(Verbs))
+	if len(ms) != 4*len(Verbs) {
+		t.Fatalf("got %d measurements, want %d", len(ms), 4*len(Verbs))
 	}
 	for _, v := range Verbs {
 		lat := find(t, ms, "api.latency", v)
@@ -102,6 +103,11 @@ func TestBenchRepeats(t *testing.T) {
 		thr := find(t, ms, "api.rate.achieved", v)
 		if thr.Summary.Count != 2 || thr.Summary.Min <= 0 || thr.Unit != "ops/s" {
 			t.Errorf("%s achieved rate samples %v %s, want 2 positive ops/s", v, thr.Samples, thr.Unit)
+		}
+		// A closed loop offers what its workers send: with no failure,
+		// every sent call succeeded, so offered and achieved agree.
+		if off := find(t, ms, "api.rate.offered", v); off.Summary.Count != 2 || off.Samples[0] != thr.Samples[0] {
+			t.Errorf("%s offered rate %v, want the achieved %v", v, off.Samples, thr.Samples)
 		}
 		errs := find(t, ms, "api.error_rate", v)
 		if errs.Summary.Count != 60 || errs.Summary.Mean != 0 || errs.SLO == nil || !errs.SLO.Met {
@@ -133,6 +139,11 @@ func TestBenchCountsErrors(t *testing.T) {
 		if l := find(t, ms, "api.latency", v); l.Summary.Count != 20 {
 			t.Errorf("%s latency samples = %d, want 20 (failed requests count too)", v, l.Summary.Count)
 		}
+	}
+	// Failed calls were offered but not achieved.
+	off, ach := find(t, ms, "api.rate.offered", "create").Samples[0], find(t, ms, "api.rate.achieved", "create").Samples[0]
+	if math.Abs(ach/off-0.75) > 1e-9 {
+		t.Errorf("create achieved %v of offered %v ops/s, want 75 %%", ach, off)
 	}
 	if e := find(t, ms, "api.error_rate", "list"); e.Summary.Mean != 0 || !e.SLO.Met {
 		t.Errorf("list error rate = %v, want 0, met", e.Summary.Mean)
