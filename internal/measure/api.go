@@ -405,7 +405,7 @@ func (b *bench) measurements(stats map[string]*verbStats) []result.Measurement {
 			described(result.NewMeasurement("api.rate.offered", "ops/s", b.labels(v), s.offered),
 				fmt.Sprintf("ConfigMap %s calls sent per second, one sample per repeat: %s", v, offeredHow[b.o.Load])),
 			described(result.NewMeasurement("api.rate.achieved", "ops/s", b.labels(v), s.achieved),
-				fmt.Sprintf("successful ConfigMap %s calls per second of wall time (first send to last answer), one sample per repeat", v)),
+				fmt.Sprintf("successful ConfigMap %s calls per second of wall time (first send to last answer; open loop: at least the schedule's span), one sample per repeat", v)),
 		)
 	}
 	return ms
