@@ -147,7 +147,7 @@ func testMainJob(t *testing.T, datastore, upstreamMode string) {
 		t.Errorf("specs: %+v, want passed > 0 and none failed", c)
 	}
 	for _, name := range []string{"binary.size", "startup.readyz", "footprint.idle.rss", "footprint.idle.pss",
-		"footprint.datastore.size", "api.latency", "api.throughput", "shutdown.sigterm"} {
+		"footprint.datastore.size", "api.latency", "api.rate.achieved", "shutdown.sigterm"} {
 		m := r.Measurement(name, nil)
 		if m == nil {
 			t.Errorf("measurement %s missing", name)
@@ -166,6 +166,9 @@ func testMainJob(t *testing.T, datastore, upstreamMode string) {
 	for _, verb := range []string{"create", "get", "list", "update", "delete"} {
 		if r.Measurement("api.latency", map[string]string{"verb": verb}) == nil {
 			t.Errorf("api.latency for %s missing", verb)
+		}
+		if m := r.Measurement("api.error_rate", map[string]string{"verb": verb}); m == nil || m.SLO == nil {
+			t.Errorf("api.error_rate for %s missing or without its error-budget verdict", verb)
 		}
 	}
 	// The profile runs the server's own node plus one agent: real pods.

@@ -49,6 +49,9 @@ reports/out/; the exit code is non-zero when any cell failed.`,
 			if _, err := uf.parse(); err != nil {
 				return err
 			}
+			if err := bf.validate(cmd.Flags()); err != nil {
+				return err
+			}
 			cells, err := m.Expand(g.profilesDir())
 			if err != nil {
 				return err
@@ -130,7 +133,7 @@ func cellsVerdict(cells int, codes map[string]int) error {
 func forwardedFlags(cmd *cobra.Command) []string {
 	var out []string
 	for _, name := range []string{"label-filter", "suite-timeout", "repeats", "idle-window", "api-objects", "api-concurrency", "api-object-size",
-		"upstream", "procs", "skip-bench"} {
+		"api-rate", "api-request-timeout", "api-error-budget", "upstream", "procs", "skip-bench"} {
 		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
 			out = append(out, "--"+name+"="+f.Value.String())
 		}

@@ -77,8 +77,15 @@ type BenchOptions struct {
 	Repeats     int           // every figure is repeated (default 5)
 	IdleWindow  time.Duration // footprint window (default 60s)
 	Objects     int           // API latency: objects per verb per repeat
-	Concurrency int
+	Concurrency int           // API latency: closed-loop workers
 	ObjectSize  int
+	// Rate, when above 0, runs the API latency benchmark as an open loop of
+	// Rate requests/s instead of a closed loop of Concurrency workers.
+	Rate float64
+	// RequestTimeout bounds one API request (default 1 minute); ErrorBudget
+	// is the fraction of a verb's requests that may fail (default 0).
+	RequestTimeout time.Duration
+	ErrorBudget    float64
 	// SkipIdle leaves out the idle footprint (the main job measures it
 	// before the suites run).
 	SkipIdle bool
@@ -494,12 +501,10 @@ func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Log
 	if err != nil {
 		return out, err
 	}
-	pr.Status("API latency: %d objects x 5 verbs x %d repeats at concurrency %d", o.Objects, o.Repeats, o.Concurrency)
+	ao := o.API(cfg, log, func(s string) { pr.Status("API latency: %s", s) })
+	pr.Status("API latency: %s", ao.Describe())
 	stopSelf := measure.SelfUsage(ctx, time.Second, map[string]string{"phase": "api-latency"})
-	ms, err := measure.APILatency(ctx, measure.APIOptions{
-		Config: cfg, Objects: o.Objects, Concurrency: o.Concurrency, ObjectSize: o.ObjectSize, Repeats: o.Repeats, Log: log,
-		Progress: func(s string) { pr.Status("API latency: %s", s) },
-	})
+	ms, err := measure.APILatency(ctx, ao)
 	out = append(out, stopSelf()...)
 	out = append(out, ms...)
 	if err != nil {
