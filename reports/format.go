@@ -18,7 +18,7 @@ const (
 
 // FormatValue renders v in the measurement unit for people: bytes as MiB
 // with one decimal (KiB or B below 1 MiB so small values do not read as
-// 0.0), seconds as ms below one second, percent, ops/s. Unknown units are
+// 0.0), seconds as ms below one second, percent, ratios as percent, ops/s. Unknown units are
 // printed as "<value> <unit>".
 func FormatValue(v float64, unit string) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -39,6 +39,8 @@ func FormatValue(v float64, unit string) string {
 		return FormatSeconds(v)
 	case "percent", "%":
 		return fmt.Sprintf("%.1f %%", v)
+	case "ratio": // a fraction (api.error_rate): shown as a percentage
+		return fmt.Sprintf("%.2f %%", v*100)
 	case "ops/s":
 		if math.Abs(v) >= 1000 {
 			return fmt.Sprintf("%.0f ops/s", v)

@@ -66,14 +66,14 @@ func TestTailPercentileShownAsMaxBelowHundredSamples(t *testing.T) {
 // Issue 11 "the method": n, min–max and CV next to each figure.
 func TestNoiseShownBesideEachFigure(t *testing.T) {
 	r := passedFixture()
-	// api.throughput: 412 * {1, 1.02, 1.04, 1.06, 1.08}; mean 428.48, sample
+	// api.rate.achieved: 412 * {1, 1.02, 1.04, 1.06, 1.08}; mean 428.48, sample
 	// standard deviation 8.24*sqrt(2.5) = 13.03, CV 3.04 %.
 	md := renderString(t, r, FormatMarkdown)
-	want := "| `api.throughput{verb=CREATE}` | 5 | 428.5 ops/s | max 445.0 ops/s | 412.0 ops/s–445.0 ops/s | 3.0 % | – |"
-	if got := mdRow(t, md, "api.throughput{verb=CREATE}"); got != want {
+	want := "| `api.rate.achieved{verb=CREATE}` | 5 | 428.5 ops/s | max 445.0 ops/s | 412.0 ops/s–445.0 ops/s | 3.0 % | – |"
+	if got := mdRow(t, md, "api.rate.achieved{verb=CREATE}"); got != want {
 		t.Errorf("Markdown row\n got %s\nwant %s", got, want)
 	}
-	row := htmlRow(t, renderString(t, r, FormatHTML), "api.throughput</div>")
+	row := htmlRow(t, renderString(t, r, FormatHTML), "api.rate.achieved</div>")
 	for _, want := range []string{`<td class="n">5</td>`, "412.0 ops/s–445.0 ops/s", ">3.0 %</td>", "sample standard deviation 13.0 ops/s"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("HTML row lacks %q:\n%s", want, row)
