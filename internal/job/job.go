@@ -424,7 +424,7 @@ func decide(ctx context.Context, rep *result.Report) {
 	}
 	for _, m := range rep.Measurements {
 		if m.SLO != nil && !m.SLO.Met {
-			reasons = append(reasons, fmt.Sprintf("SLO missed: %s %v %s %.3g > %.3g", m.Name, m.Labels, m.SLO.Statistic, m.Summary.Stat(m.SLO.Statistic), m.SLO.Threshold))
+			reasons = append(reasons, sloReason(m))
 		}
 	}
 	if len(reasons) > 0 {
@@ -557,4 +557,14 @@ func timeoutMultiplier(arch string) float64 {
 		return deploy.EmulationSlowdown
 	}
 	return 1
+}
+
+// sloReason says why a measurement missed its SLO; a figure that was not
+// measured misses it with its reason, never with a made-up value.
+func sloReason(m result.Measurement) string {
+	if m.Missing != "" || m.Summary.Count == 0 {
+		return fmt.Sprintf("SLO missed: %s %v not measured: %s", m.Name, m.Labels, m.Missing)
+	}
+	return fmt.Sprintf("SLO missed: %s %v %s %.3g > %.3g (n=%d)", m.Name, m.Labels, m.SLO.Statistic,
+		m.Summary.Stat(m.SLO.Statistic), m.SLO.Threshold, m.Summary.Count)
 }

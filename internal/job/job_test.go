@@ -27,6 +27,7 @@ func TestDecide(t *testing.T) {
 	failedTree := &result.Item{Name: "c", Items: []result.Item{{Name: "a", Status: result.StatusFailed}}}
 	fast := result.NewMeasurement("api.latency", "seconds", nil, []float64{0.1}).WithSLO("p99", 1, "slo")
 	slow := result.NewMeasurement("api.latency", "seconds", nil, []float64{3}).WithSLO("p99", 1, "slo")
+	missing := result.NotMeasured("pods.startup.latency", "seconds", nil, "no pod ran").WithSLO("p99", 5, "slo")
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, tc := range []struct {
@@ -40,6 +41,7 @@ func TestDecide(t *testing.T) {
 		{"failed phase", context.Background(), report([]result.Status{result.StatusPassed, result.StatusFailed}, nil), result.StatusFailed, "phase up: boom"},
 		{"failed spec", context.Background(), report([]result.Status{result.StatusPassed}, failedTree), result.StatusFailed, "1 of 1 specs failed"},
 		{"missed SLO", context.Background(), report([]result.Status{result.StatusPassed}, passedTree, slow), result.StatusFailed, "SLO missed: api.latency"},
+		{"SLO of a figure not measured", context.Background(), report([]result.Status{result.StatusPassed}, passedTree, missing), result.StatusFailed, "pods.startup.latency map[] not measured: no pod ran"},
 		{"interrupted", cancelled, report([]result.Status{result.StatusPassed}, passedTree), result.StatusFailed, "interrupted"},
 	} {
 		decide(tc.ctx, tc.r)
