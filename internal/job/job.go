@@ -4,8 +4,9 @@
 // the report is written whatever happens (failure, Ctrl-C), so a run always
 // leaves evidence behind. On a cluster with nodes (agents), up also measures
 // the time to node Ready, conformance adds the nodes suite (after the api
-// suite, with the cluster as the node controller of its disruptive specs) and
-// bench adds agent memory and pod startup latency (nodes.go).
+// suite, with the cluster as the node controller of its disruptive specs),
+// footprint measures every node (its own cgroup, pods apart) in the same
+// idle window as the server, and bench adds pod startup latency (nodes.go).
 package job
 
 import (
