@@ -361,7 +361,7 @@ func unitSeries(u Unit, ticks []tick, i int) series {
 	var s series
 	for k, t := range ticks {
 		us := t.units[i]
-		all, agent := sum(us.own), sum(withoutPID(us.own, u.PID))
+		all, agent := sum(us.own), sum(agentPart(u, us.own))
 		s.rss, s.pss = append(s.rss, float64(all.RSS)), append(s.pss, float64(all.PSS))
 		s.agentRSS, s.agentPSS = append(s.agentRSS, float64(agent.RSS)), append(s.agentPSS, float64(agent.PSS))
 		s.podsPSS = append(s.podsPSS, float64(sum(us.pods).PSS))
@@ -382,14 +382,15 @@ func unitSeries(u Unit, ticks []tick, i int) series {
 	return s
 }
 
-// withoutPID is procs without the server process, for the agent's part of
-// the server's node; procs itself for an agent node.
-func withoutPID(procs map[int32]procSample, pid int) map[int32]procSample {
-	if _, ok := procs[int32(pid)]; !ok {
+// agentPart is the agent's share of a node's own processes: all of them on
+// an agent node; on the server's node all but the server process (whose
+// memory is the control plane's too).
+func agentPart(u Unit, procs map[int32]procSample) map[int32]procSample {
+	if u.Role != RoleServer {
 		return procs
 	}
 	out := maps.Clone(procs)
-	delete(out, int32(pid))
+	delete(out, int32(u.PID))
 	return out
 }
 

@@ -52,6 +52,19 @@ func TestTreeCPU(t *testing.T) {
 	}
 }
 
+func TestUnitSeriesAgentPart(t *testing.T) {
+	own := map[int32]procSample{10: {pss: 100, rss: 200}, 11: {pss: 5, rss: 7}}
+	ticks := []tick{{units: []unitSample{{own: own}}}}
+	server := unitSeries(Unit{Role: RoleServer, PID: 10}, ticks, 0)
+	if server.pss[0] != 105 || server.agentPSS[0] != 5 || server.agentRSS[0] != 7 {
+		t.Errorf("server node: pss %v agent pss %v rss %v, want 105, 5 (without the server process), 7", server.pss, server.agentPSS, server.agentRSS)
+	}
+	agent := unitSeries(Unit{Role: RoleAgent, PID: 10}, ticks, 0)
+	if agent.agentPSS[0] != 105 {
+		t.Errorf("agent node: agent pss %v, want 105 (the agent process counts)", agent.agentPSS)
+	}
+}
+
 // measured sums a CPU measurement's samples back into CPU seconds.
 func measured(m result.Measurement, interval time.Duration) float64 {
 	var s float64
