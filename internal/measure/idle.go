@@ -60,6 +60,7 @@ type Settle struct {
 // resyncs) is over once a node keeps under a quarter of a core.
 var DefaultSettle = Settle{Min: 30 * time.Second, Max: 3 * time.Minute, Interval: 5 * time.Second, CPU: 25}
 
+// String states the rule, for the idle.settle attribute.
 func (s Settle) String() string {
 	return fmt.Sprintf("at least %s, then until every unit (own processes + pods) used <= %g%% of one core over %s; at most %s",
 		s.Min, s.CPU, s.Interval, s.Max)
