@@ -121,7 +121,7 @@ func Idle(ctx context.Context, o IdleOptions) ([]result.Measurement, error) {
 	if err != nil {
 		return nil, err
 	}
-	attrs := map[string]string{
+	attrs := provenance{
 		"idle.settle": settled,
 		"idle.window": fmt.Sprintf("%s, a sample every %s", o.Window, o.Interval),
 	}
@@ -406,17 +406,24 @@ func addSeries(a, b []float64) []float64 {
 	return a
 }
 
-func idleMeasurements(sm *sampler, ticks []tick, attrs, labels map[string]string) []result.Measurement {
+// provenance are the attributes every idle figure carries: how idle was
+// reached and the window.
+type provenance map[string]string
+
+// on describes m and gives it the attributes, plus how CPU time was read
+// for a CPU figure (cpuMethod non-empty).
+func (a provenance) on(m result.Measurement, desc, cpuMethod string) result.Measurement {
+	m = described(m, desc)
+	m.Attributes = maps.Clone(a)
+	if cpuMethod != "" {
+		m.Attributes["cpu.method"] = cpuMethod
+	}
+	return m
+}
+
+func idleMeasurements(sm *sampler, ticks []tick, attrs provenance, labels map[string]string) []result.Measurement {
 	units, method := sm.units, sm.method
 	var out []result.Measurement
-	mk := func(name, unit string, l map[string]string, samples []float64, desc, cpuMethod string) result.Measurement {
-		m := described(result.NewMeasurement(name, unit, l, samples), desc)
-		m.Attributes = maps.Clone(attrs)
-		if cpuMethod != "" {
-			m.Attributes["cpu.method"] = cpuMethod
-		}
-		return m
-	}
 	var total series
 	var methods []string
 	var server *series
@@ -435,7 +442,7 @@ func idleMeasurements(sm *sampler, ticks []tick, attrs, labels map[string]string
 			methods = append(methods, u.Role+" "+u.Name+": "+method(u))
 		}
 		if u.Pods != "" {
-			out = append(out, nodeMeasurements(u, s, method(u), sm.h.Describe()+" of the pods' cgroup", labels, mk)...)
+			out = append(out, nodeMeasurements(u, s, method(u), sm.h.Describe()+" of the pods' cgroup", labels, attrs)...)
 		}
 	}
 	if server == nil {
@@ -444,9 +451,9 @@ func idleMeasurements(sm *sampler, ticks []tick, attrs, labels map[string]string
 	const set = "the server's own processes (on simulated hosts the members of its node's cgroup without the pods: server, containerd, shims and all they started; else its process tree)"
 	idle := func(s series, scope, who, cpuMethod string, l map[string]string) []result.Measurement {
 		return []result.Measurement{
-			mk("footprint.idle.rss", "bytes", maps.Clone(l), s.rss, "resident set size of "+who+" while idle"+scope, ""),
-			mk("footprint.idle.pss", "bytes", maps.Clone(l), s.pss, "proportional set size (shared pages split between their users) of "+who+" while idle"+scope, ""),
-			mk("footprint.idle.cpu", "percent", maps.Clone(l), s.cpu, "CPU use of "+who+" while idle, percent of one core per interval, exited processes included"+scope, cpuMethod),
+			attrs.on(result.NewMeasurement("footprint.idle.rss", "bytes", maps.Clone(l), s.rss), "resident set size of "+who+" while idle"+scope, ""),
+			attrs.on(result.NewMeasurement("footprint.idle.pss", "bytes", maps.Clone(l), s.pss), "proportional set size (shared pages split between their users) of "+who+" while idle"+scope, ""),
+			attrs.on(result.NewMeasurement("footprint.idle.cpu", "percent", maps.Clone(l), s.cpu), "CPU use of "+who+" while idle, percent of one core per interval, exited processes included"+scope, cpuMethod),
 		}
 	}
 	if datastores == 0 {
@@ -457,18 +464,16 @@ func idleMeasurements(sm *sampler, ticks []tick, attrs, labels map[string]string
 		withLabels(labels, map[string]string{"scope": "server-only"}))...)
 }
 
-type mkFunc func(name, unit string, l map[string]string, samples []float64, desc, cpuMethod string) result.Measurement
-
-func nodeMeasurements(u Unit, s series, cpuMethod, podsMethod string, labels map[string]string, mk mkFunc) []result.Measurement {
+func nodeMeasurements(u Unit, s series, cpuMethod, podsMethod string, labels map[string]string, attrs provenance) []result.Measurement {
 	l := withLabels(labels, map[string]string{"node": u.Name, "role": u.Role})
 	agent := "the agent's own processes (agent, containerd, shims and what they started; members of the node's cgroup), without pods"
 	if u.Role == RoleServer {
 		agent = "the agent's part of the server's node: the node's own processes (members of its cgroup) without the server process and without pods; the kubelet inside the server process is not counted"
 	}
 	out := []result.Measurement{
-		mk("footprint.agent.pss", "bytes", maps.Clone(l), s.agentPSS, "proportional set size of "+agent+", while idle", ""),
-		mk("footprint.agent.rss", "bytes", maps.Clone(l), s.agentRSS, "resident set size of "+agent+", while idle", ""),
-		mk("footprint.node.cpu", "percent", maps.Clone(l), s.cpu,
+		attrs.on(result.NewMeasurement("footprint.agent.pss", "bytes", maps.Clone(l), s.agentPSS), "proportional set size of "+agent+", while idle", ""),
+		attrs.on(result.NewMeasurement("footprint.agent.rss", "bytes", maps.Clone(l), s.agentRSS), "resident set size of "+agent+", while idle", ""),
+		attrs.on(result.NewMeasurement("footprint.node.cpu", "percent", maps.Clone(l), s.cpu),
 			"CPU use of the node's own processes (server or agent, containerd, shims, and every process they started, exited ones included), without pods, while idle; percent of one core per interval", cpuMethod),
 	}
 	if s.podsMissing != "" {
@@ -477,8 +482,8 @@ func nodeMeasurements(u Unit, s series, cpuMethod, podsMethod string, labels map
 			result.NotMeasured("footprint.node.pods.cpu", "percent", maps.Clone(l), s.podsMissing))
 	}
 	return append(out,
-		mk("footprint.node.pods.pss", "bytes", maps.Clone(l), s.podsPSS, "proportional set size of the node's pod processes (pause and containers: members of the kubelet's pods cgroup), while idle", ""),
-		mk("footprint.node.pods.cpu", "percent", maps.Clone(l), s.podsCPU, "CPU use of the node's pods (the kubelet's pods cgroup, exited processes included), while idle; percent of one core per interval", podsMethod),
+		attrs.on(result.NewMeasurement("footprint.node.pods.pss", "bytes", maps.Clone(l), s.podsPSS), "proportional set size of the node's pod processes (pause and containers: members of the kubelet's pods cgroup), while idle", ""),
+		attrs.on(result.NewMeasurement("footprint.node.pods.cpu", "percent", maps.Clone(l), s.podsCPU), "CPU use of the node's pods (the kubelet's pods cgroup, exited processes included), while idle; percent of one core per interval", podsMethod),
 	)
 }
 
