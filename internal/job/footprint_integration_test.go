@@ -79,7 +79,8 @@ func TestFootprintIntegration(t *testing.T) {
 	for _, m := range ms {
 		t.Logf("%s%v: p50 %.4g %s (n=%d) %s", m.Name, m.Labels, m.Summary.P50, m.Unit, m.Summary.Count, m.Missing)
 	}
-	t.Logf("idle: %s; cpu: %s", ms[0].Attributes["idle.settle"], ms[0].Attributes["cpu.method"])
+	cpu := findMeasurement(t, ms, "footprint.idle.cpu", nil)
+	t.Logf("idle: %s; cpu: %s", cpu.Attributes["idle.settle"], cpu.Attributes["cpu.method"])
 
 	h, err := cgroup.CPU()
 	if err != nil {
