@@ -4,8 +4,9 @@
 // the report is written whatever happens (failure, Ctrl-C), so a run always
 // leaves evidence behind. On a cluster with nodes (agents), up also measures
 // the time to node Ready, conformance adds the nodes suite (after the api
-// suite, with the cluster as the node controller of its disruptive specs) and
-// bench adds agent memory and pod startup latency (nodes.go).
+// suite, with the cluster as the node controller of its disruptive specs),
+// footprint measures every node (its own cgroup, pods apart) in the same
+// idle window as the server, and bench adds pod startup latency (nodes.go).
 package job
 
 import (
@@ -452,25 +453,18 @@ func (r *runner) recordVersions(c *deploy.Cluster) {
 	}
 }
 
-// Footprint samples the idle server and datastore process trees (RSS, PSS,
-// CPU) over o.IdleWindow. The main job calls it on a fresh server, before
-// the suites load it, so "idle" means idle (the figure K3s users compare).
+// Footprint measures the idle cluster: it waits until the cluster idles
+// (measure.DefaultSettle, the one definition of idle), then samples the
+// server's node, every agent node and the datastore servers in one window
+// of o.IdleWindow. The main job calls it on a fresh cluster, before the
+// suites load it, so "idle" means idle (the figure K3s users compare).
 func Footprint(ctx context.Context, c *deploy.Cluster, o BenchOptions, pr *progress.Printer) ([]result.Measurement, error) {
-	labels := map[string]string{"datastore": c.Datastore}
-	pr.Status("idle footprint over %s", o.IdleWindow)
-	roots := append([]int{c.ServerPID}, c.DatastorePIDs...)
-	out, err := measure.Idle(ctx, measure.IdleOptions{PIDs: roots, Window: o.IdleWindow, Labels: labels})
+	out, err := measure.Idle(ctx, measure.IdleOptions{
+		Units: idleUnits(c), Settle: measure.DefaultSettle, Window: o.IdleWindow,
+		Labels: map[string]string{"datastore": c.Datastore}, Progress: func(s string) { pr.Status("%s", s) },
+	})
 	if err != nil {
 		return out, fmt.Errorf("idle footprint: %w", err)
-	}
-	if len(c.DatastorePIDs) > 0 {
-		// With a datastore server of its own, also report the server alone.
-		ms, err := measure.Idle(ctx, measure.IdleOptions{PIDs: []int{c.ServerPID}, Window: o.IdleWindow / 4,
-			Labels: map[string]string{"datastore": c.Datastore, "scope": "server-only"}})
-		if err != nil {
-			return out, fmt.Errorf("idle footprint of the server alone: %w", err)
-		}
-		out = append(out, ms...)
 	}
 	return out, nil
 }
