@@ -18,7 +18,7 @@ const (
 
 // FormatValue renders v in the measurement unit for people: bytes as MiB
 // with one decimal (KiB or B below 1 MiB so small values do not read as
-// 0.0), seconds as ms below one second, percent, ops/s. Unknown units are
+// 0.0), seconds as ms below one second, percent, ratios as percent, ops/s. Unknown units are
 // printed as "<value> <unit>".
 func FormatValue(v float64, unit string) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -39,6 +39,8 @@ func FormatValue(v float64, unit string) string {
 		return FormatSeconds(v)
 	case "percent", "%":
 		return fmt.Sprintf("%.1f %%", v)
+	case "ratio": // a fraction (api.error_rate): shown as a percentage
+		return fmt.Sprintf("%.2f %%", v*100)
 	case "ops/s":
 		if math.Abs(v) >= 1000 {
 			return fmt.Sprintf("%.0f ops/s", v)
@@ -101,6 +103,65 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// statLabel names a percentile as reports show it: "max" when its nearest
+// rank is the largest of n samples (a p99 of fewer than 100 samples, a p90
+// of fewer than 10), since that percentile is not resolved by so few.
+func statLabel(stat string, n int) string {
+	if result.IsMax(stat, n) {
+		return "max"
+	}
+	return stat
+}
+
+// statText is one percentile of m for a table cell: "41.0 ms", or
+// "max 5.60 s" where the percentile is the largest sample.
+func statText(m *result.Measurement, stat string) string {
+	v := FormatValue(m.Summary.Stat(stat), m.Unit)
+	if result.IsMax(stat, m.Summary.Count) {
+		return "max " + v
+	}
+	return v
+}
+
+// rangeText is "min–max" of m's samples, or one value when they are equal.
+func rangeText(m *result.Measurement) string {
+	lo, hi := FormatValue(m.Summary.Min, m.Unit), FormatValue(m.Summary.Max, m.Unit)
+	if lo == hi {
+		return lo
+	}
+	return lo + "–" + hi
+}
+
+// cvText is the coefficient of variation as a percentage, or "–" where it
+// is undefined (fewer than two samples, a mean of 0).
+func cvText(s result.Summary) string {
+	if !s.HasCV() {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f %%", s.CV*100)
+}
+
+// missingText is what a figure that could not be measured shows instead
+// of a value.
+func missingText(m *result.Measurement) string {
+	return "not measured: " + m.Missing
+}
+
+// sloJudged is the value an SLO was judged on, with its sample count:
+// "max 5.60 s, n=30", "p99 41.0 ms, n=201"; or why there was none.
+func sloJudged(m *result.Measurement) string {
+	switch {
+	case m.SLO == nil:
+		return ""
+	case m.Missing != "":
+		return missingText(m)
+	case m.Summary.Count == 0:
+		return "no samples"
+	}
+	stat := m.SLO.Statistic
+	return fmt.Sprintf("%s %s, n=%d", statLabel(stat, m.Summary.Count), FormatValue(m.Summary.Stat(stat), m.Unit), m.Summary.Count)
 }
 
 // sloText is "p99 ≤ 1.0 s" for a measurement's SLO, or "".

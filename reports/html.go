@@ -29,6 +29,8 @@ func statusIcon(status string) string {
 		return "✗"
 	case result.StatusSkipped:
 		return "–"
+	case result.StatusNotSelected:
+		return "○"
 	}
 	return "!"
 }
@@ -56,12 +58,17 @@ type itemView struct {
 	Counts                          result.Counts
 }
 
+// measurementView is one row of the measurements table. P90 and P99 read
+// "max ..." where that percentile is the largest sample (see statText).
 type measurementView struct {
 	ID, Name, Labels, Unit, Description string
-	P50, P90, P99, Min, Max, Mean       string
+	P50, P90, P99, Range, CV, CVTitle   string
 	N                                   int
-	SLO, SLOVerdict, SLOSource          string
-	Strip                               template.HTML
+	// Missing is "not measured: <reason>", shown instead of every value.
+	Missing                               string
+	Attributes                            []kv
+	SLO, SLOVerdict, SLOSource, SLOJudged string
+	Strip                                 template.HTML
 }
 
 type chartView struct {
@@ -79,7 +86,8 @@ type htmlView struct {
 	PhaseChart                  template.HTML
 	HasTests                    bool
 	Counts                      result.Counts
-	Total                       int
+	Total                       int    // selected tests (not selected ones apart)
+	PassRate                    string // passed of selected, "" when none was
 	CountsBar                   template.HTML
 	Tree                        []itemView
 	Failed                      []string
@@ -140,6 +148,7 @@ func buildHTMLView(r *result.Report) htmlView {
 		v.HasTests = true
 		v.Counts = r.Tests.Counts()
 		v.Total = v.Counts.Total()
+		v.PassRate = FormatPassRate(v.Counts)
 		v.CountsBar = countsBar(v.Counts)
 		if len(r.Tests.Items) == 0 {
 			v.Tree = []itemView{itemTree(r.Tests)}
@@ -156,23 +165,14 @@ func buildHTMLView(r *result.Report) htmlView {
 	}
 	for i := range r.Measurements {
 		m := &r.Measurements[i]
-		s := m.Summary
-		mv := measurementView{
-			ID: measurementID(m), Name: m.Name, Labels: formatLabels(m.Labels), Unit: m.Unit,
-			Description: m.Description, N: s.Count,
-			P50: FormatValue(s.P50, m.Unit), P90: FormatValue(s.P90, m.Unit), P99: FormatValue(s.P99, m.Unit),
-			Min: FormatValue(s.Min, m.Unit), Max: FormatValue(s.Max, m.Unit), Mean: FormatValue(s.Mean, m.Unit),
-			SLO: sloText(m), SLOVerdict: sloVerdict(m), Strip: stripPlot(m),
-		}
 		if m.SLO != nil {
-			mv.SLOSource = m.SLO.Source
 			if m.SLO.Met {
 				v.SLOMet++
 			} else {
 				v.SLOMissed++
 			}
 		}
-		v.Measurements = append(v.Measurements, mv)
+		v.Measurements = append(v.Measurements, measurementRow(m))
 	}
 	for _, g := range measurementGroups(r.Measurements) {
 		v.Charts = append(v.Charts, chartView{
@@ -182,6 +182,34 @@ func buildHTMLView(r *result.Report) htmlView {
 	}
 	v.LogTail = strings.Join(r.ServerLogTail, "\n")
 	return v
+}
+
+// measurementRow is the table row of one measurement: n, percentiles,
+// range and CV so the reader sees the noise, or why it was not measured.
+func measurementRow(m *result.Measurement) measurementView {
+	s := m.Summary
+	mv := measurementView{
+		ID: measurementID(m), Name: m.Name, Labels: formatLabels(m.Labels), Unit: m.Unit,
+		Description: m.Description, N: s.Count,
+		SLO: sloText(m), SLOVerdict: sloVerdict(m), SLOJudged: sloJudged(m),
+	}
+	for _, k := range sortedKeys(m.Attributes) {
+		mv.Attributes = append(mv.Attributes, kv{k, m.Attributes[k]})
+	}
+	if m.SLO != nil {
+		mv.SLOSource = m.SLO.Source
+	}
+	if m.Missing != "" {
+		mv.Missing = missingText(m)
+		return mv
+	}
+	mv.P50, mv.P90, mv.P99 = statText(m, "p50"), statText(m, "p90"), statText(m, "p99")
+	mv.Range, mv.CV = rangeText(m), cvText(s)
+	if s.HasCV() {
+		mv.CVTitle = "mean " + FormatValue(s.Mean, m.Unit) + ", sample standard deviation " + FormatValue(s.StdDev, m.Unit)
+	}
+	mv.Strip = stripPlot(m)
+	return mv
 }
 
 func paramRows(r *result.Report) []kv {
@@ -262,12 +290,15 @@ type measurementGroup struct {
 
 // measurementGroups are the names measured more than once with the same
 // unit (different labels), in order of first appearance: they get a
-// comparison chart.
+// comparison chart. Figures without samples are left out of the charts.
 func measurementGroups(ms []result.Measurement) []measurementGroup {
 	var groups []measurementGroup
 	index := map[string]int{}
 	for i := range ms {
 		m := &ms[i]
+		if m.Missing != "" || m.Summary.Count == 0 {
+			continue // nothing to draw: the table says why
+		}
 		key := m.Name + "\x00" + m.Unit
 		gi, ok := index[key]
 		if !ok {

@@ -14,6 +14,9 @@ import (
 const (
 	// JUnitSLOSuite holds one testcase per measurement that has an SLO.
 	JUnitSLOSuite = "measurements.slo"
+	// JUnitMissingSuite holds one skipped testcase per figure that could not
+	// be measured ("not measured: <reason>"), so it is seen, never read as 0.
+	JUnitMissingSuite = "measurements.missing"
 	// JUnitRunSuite holds one testcase per failed phase (or one for the run
 	// itself when it failed outside any phase), with the server log tail.
 	JUnitRunSuite = "run.phases"
@@ -69,7 +72,8 @@ type junitMessage struct {
 // JUnit writes the report as JUnit XML: a testsuite per top-level item of
 // the test tree with a testcase per leaf (classname is the path of its
 // ancestors), a "measurements.slo" testsuite with a testcase per measurement
-// that has an SLO, and a "run.phases" testsuite with a testcase per failed
+// that has an SLO, a "measurements.missing" testsuite with a skipped testcase
+// per figure that could not be measured, and a "run.phases" testsuite with a testcase per failed
 // phase.
 func JUnit(w io.Writer, r *result.Report) error {
 	if r == nil {
@@ -119,6 +123,9 @@ func buildJUnit(r *result.Report) junitTestSuites {
 			s := newSuite(top.Name)
 			var total float64
 			for _, l := range top.Leaves() {
+				if l.Item.Status == result.StatusNotSelected {
+					continue // not part of the run: no test case, no pass rate
+				}
 				path := append([]string{top.Name}, l.Path...)
 				tc := junitTestCase{
 					Name:      l.Item.Name,
@@ -162,11 +169,10 @@ func buildJUnit(r *result.Report) junitTestSuites {
 		}
 		tc := junitTestCase{Name: measurementID(m), Classname: JUnitSLOSuite, Time: seconds(0)}
 		if !m.SLO.Met {
-			got := FormatValue(m.Summary.Stat(m.SLO.Statistic), m.Unit)
-			if m.Summary.Count == 0 {
-				got = "no samples"
+			text := fmt.Sprintf("%s %s is above the SLO %s", measurementID(m), sloJudged(m), sloText(m))
+			if m.Missing != "" || m.Summary.Count == 0 {
+				text = fmt.Sprintf("%s cannot meet the SLO %s: %s", measurementID(m), sloText(m), sloJudged(m))
 			}
-			text := fmt.Sprintf("%s %s %s is above the SLO %s", measurementID(m), m.SLO.Statistic, got, sloText(m))
 			if m.SLO.Source != "" {
 				text += " (" + m.SLO.Source + ")"
 			}
@@ -177,6 +183,20 @@ func buildJUnit(r *result.Report) junitTestSuites {
 	slo.Time = seconds(0)
 	if len(slo.Cases) > 0 {
 		doc.add(slo)
+	}
+
+	missing := newSuite(JUnitMissingSuite)
+	for i := range r.Measurements {
+		m := &r.Measurements[i]
+		if m.Missing == "" || m.SLO != nil { // a missing figure with an SLO fails in the SLO suite
+			continue
+		}
+		missing.add(junitTestCase{Name: measurementID(m), Classname: JUnitMissingSuite, Time: seconds(0),
+			Skipped: &junitMessage{Message: firstLine(missingText(m), 200)}})
+	}
+	missing.Time = seconds(0)
+	if len(missing.Cases) > 0 {
+		doc.add(missing)
 	}
 
 	run := newSuite(JUnitRunSuite)

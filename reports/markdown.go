@@ -73,7 +73,14 @@ func Markdown(w io.Writer, r *result.Report) error {
 		b.WriteString("No tests were run.\n\n")
 	} else {
 		c := r.Tests.Counts()
-		fmt.Fprintf(&b, "**%d passed**, **%d failed**, %d errored, %d skipped (%d total)\n\n", c.Passed, c.Failed, c.Errored, c.Skipped, c.Total())
+		fmt.Fprintf(&b, "**%d passed**, **%d failed**, %d errored, %d skipped of %d selected", c.Passed, c.Failed, c.Errored, c.Skipped, c.Total())
+		if rate := FormatPassRate(c); rate != "" {
+			fmt.Fprintf(&b, " (%s passed)", rate)
+		}
+		if c.NotSelected > 0 {
+			fmt.Fprintf(&b, "; %d not selected", c.NotSelected)
+		}
+		b.WriteString("\n\n")
 		var failed []result.Leaf
 		for _, l := range r.Tests.Leaves() {
 			if l.Item.Status == result.StatusFailed || l.Item.Status == result.StatusError {
@@ -98,20 +105,7 @@ func Markdown(w io.Writer, r *result.Report) error {
 	}
 
 	if len(r.Measurements) > 0 {
-		b.WriteString("### Measurements\n\n| Measurement | p50 | p99 | n | SLO |\n| --- | ---: | ---: | ---: | --- |\n")
-		for i := range r.Measurements {
-			m := &r.Measurements[i]
-			slo := "–"
-			switch sloVerdict(m) {
-			case "met":
-				slo = "✅ " + mdInline(sloText(m))
-			case "missed":
-				slo = "❌ " + mdInline(sloText(m))
-			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %d | %s |\n", mdCode(measurementID(m)),
-				FormatValue(m.Summary.P50, m.Unit), FormatValue(m.Summary.P99, m.Unit), m.Summary.Count, slo)
-		}
-		b.WriteString("\n")
+		writeMarkdownMeasurements(&b, r.Measurements)
 	}
 
 	if len(r.Phases) > 0 {
@@ -138,6 +132,42 @@ func Markdown(w io.Writer, r *result.Report) error {
 		return fmt.Errorf("write Markdown report %s: %w", r.RunID, err)
 	}
 	return nil
+}
+
+// writeMarkdownMeasurements writes the measurements table: n, p50, p99 (max
+// where n < 100), min–max and CV beside each figure, "not measured: ..."
+// instead of values for a missing one; then each measurement's attributes
+// in a collapsed block.
+func writeMarkdownMeasurements(b *bytes.Buffer, ms []result.Measurement) {
+	b.WriteString("### Measurements\n\n| Measurement | n | p50 | p99 | min–max | CV | SLO |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	var attrs []string
+	for i := range ms {
+		m := &ms[i]
+		slo := "–"
+		switch sloVerdict(m) {
+		case "met":
+			slo = "✅ " + mdInline(sloText(m)+": "+sloJudged(m))
+		case "missed":
+			slo = "❌ " + mdInline(sloText(m)+": "+sloJudged(m))
+		}
+		if m.Missing != "" {
+			fmt.Fprintf(b, "| `%s` | – | %s | – | – | – | %s |\n", mdCode(measurementID(m)), mdInline(missingText(m)), slo)
+		} else {
+			fmt.Fprintf(b, "| `%s` | %d | %s | %s | %s | %s | %s |\n", mdCode(measurementID(m)), m.Summary.Count,
+				statText(m, "p50"), statText(m, "p99"), rangeText(m), cvText(m.Summary), slo)
+		}
+		if len(m.Attributes) > 0 {
+			var kvs []string
+			for _, k := range sortedKeys(m.Attributes) {
+				kvs = append(kvs, k+": `"+mdCode(m.Attributes[k])+"`")
+			}
+			attrs = append(attrs, "- `"+mdCode(measurementID(m))+"`: "+strings.Join(kvs, "; "))
+		}
+	}
+	b.WriteString("\nPercentiles are nearest-rank; with fewer than 100 samples the p99 is the largest sample, shown as max. CV: sample standard deviation / mean.\n\n")
+	if len(attrs) > 0 {
+		fmt.Fprintf(b, "<details><summary>Measurement attributes</summary>\n\n%s\n\n</details>\n\n", strings.Join(attrs, "\n"))
+	}
 }
 
 // mdInline makes free text safe inside a Markdown table cell or list item:

@@ -112,7 +112,7 @@ func TestHTMLContent(t *testing.T) {
 		"✗ missed", "p99 ≤ 5.00 s", // SLO verdict
 		"timed out waiting for the condition",                  // failure message
 		`<pre class="log">`, "Shutting down, received SIGTERM", // log tail
-		"127.0 MiB", "442.9 MiB", "7.34 s", "14.9 ms", "3.5 %", "428.5 ops/s", // unit formatting
+		"127.0 MiB", "442.9 MiB", "7.40 s", "14.9 ms", "3.5 %", "428.5 ops/s", // unit formatting
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("failed report HTML lacks %q", want)
@@ -136,6 +136,8 @@ func TestNoSecretsInAnyFormat(t *testing.T) {
 	r.Params.Extra["token"] = "--token K10" + strings.Repeat("ab", 32) + "::server:extrasecret"
 	r.Phases[2].Error = "datastore mysql://root:hunter2@tcp(127.0.0.1:3306)/kine unreachable"
 	r.Measurements[2].SLO.Source = "dsn password=hunter2"
+	r.Measurements[9].Attributes["source"] = "mirror mysql://root:hunter2@tcp(127.0.0.1:3306)/kine"
+	r.Measurements[len(r.Measurements)-1].Missing = "dial mysql://root:hunter2@tcp(127.0.0.1:3306)/kine: refused"
 	for _, format := range Formats() {
 		out := renderString(t, r, format)
 		for _, secret := range []string{"hunter2", "pgsecret", "s3cr3t-join-token", "extrasecret"} {
@@ -190,8 +192,9 @@ func TestJUnitParsesAndCountsMatch(t *testing.T) {
 				t.Fatalf("JUnit does not parse: %v", err)
 			}
 			want := r.Tests.Counts()
+			want.NotSelected = 0 // not part of the run: no test case
 			var got result.Counts
-			var sloCases, sloFailures, runCases int
+			var sloCases, sloFailures, runCases, missingCases int
 			var sum result.Counts
 			for _, s := range doc.Suites {
 				var cases result.Counts
@@ -220,6 +223,11 @@ func TestJUnitParsesAndCountsMatch(t *testing.T) {
 				switch s.Name {
 				case JUnitSLOSuite:
 					sloCases, sloFailures = len(s.Cases), s.Failures
+				case JUnitMissingSuite:
+					missingCases = len(s.Cases)
+					if s.Skipped != len(s.Cases) {
+						t.Errorf("missing suite: %d of %d cases skipped, want all", s.Skipped, len(s.Cases))
+					}
 				case JUnitRunSuite:
 					runCases = len(s.Cases)
 					if fx.name == "failed" && !strings.Contains(s.SystemOut, "connection refused") {
@@ -238,8 +246,11 @@ func TestJUnitParsesAndCountsMatch(t *testing.T) {
 			if doc.Tests != sum.Total() || doc.Failures != sum.Failed || doc.Errors != sum.Errored || doc.Skipped != sum.Skipped {
 				t.Errorf("testsuites totals %d/%d/%d/%d, sum of suites %+v", doc.Tests, doc.Failures, doc.Errors, doc.Skipped, sum)
 			}
-			wantSLO, wantMissed, wantRun := 0, 0, 0
+			wantSLO, wantMissed, wantRun, wantMissing := 0, 0, 0, 0
 			for _, m := range r.Measurements {
+				if m.Missing != "" && m.SLO == nil {
+					wantMissing++
+				}
 				if m.SLO != nil {
 					wantSLO++
 					if !m.SLO.Met {
@@ -254,6 +265,9 @@ func TestJUnitParsesAndCountsMatch(t *testing.T) {
 			}
 			if sloCases != wantSLO || sloFailures != wantMissed {
 				t.Errorf("SLO suite: %d cases %d failures, want %d and %d", sloCases, sloFailures, wantSLO, wantMissed)
+			}
+			if missingCases != wantMissing {
+				t.Errorf("missing suite: %d cases, want %d", missingCases, wantMissing)
 			}
 			if runCases != wantRun {
 				t.Errorf("run suite: %d cases, want %d failed phases", runCases, wantRun)

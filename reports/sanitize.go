@@ -57,6 +57,8 @@ func sanitize(r *result.Report) *result.Report {
 			m.Name = s(m.Name)
 			m.Description = s(m.Description)
 			m.Labels = redactMap(m.Labels)
+			m.Attributes = redactMap(m.Attributes)
+			m.Missing = s(m.Missing)
 			m.Samples = append([]float64(nil), m.Samples...)
 			if m.SLO != nil {
 				slo := *m.SLO

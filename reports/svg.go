@@ -34,6 +34,8 @@ func statusColor(s result.Status) string {
 		return colFailed
 	case result.StatusSkipped:
 		return colSkipped
+	case result.StatusNotSelected:
+		return colMuted
 	}
 	return colError
 }
@@ -188,7 +190,8 @@ func phaseChart(r *result.Report) template.HTML {
 
 // groupChart compares p50 and p99 of measurements sharing a name and unit
 // (e.g. api.latency per verb) as horizontal bars from zero, with each row's
-// SLO threshold marked in red.
+// SLO threshold marked in red. A p99 of fewer than 100 samples is the
+// maximum and is labelled so.
 func groupChart(name string, ms []*result.Measurement) template.HTML {
 	if len(ms) == 0 {
 		return ""
@@ -221,16 +224,17 @@ func groupChart(name string, ms []*result.Measurement) template.HTML {
 	b.rect(labelW, 4, 10, 10, colP50, "")
 	b.text(labelW+14, 13, "start", colText, 11, "p50")
 	b.rect(labelW+50, 4, 10, 10, colP99, "")
-	b.text(labelW+64, 13, "start", colText, 11, "p99")
-	b.line(labelW+104, 3, labelW+104, 15, colFailed, 2, true)
-	b.text(labelW+110, 13, "start", colText, 11, "SLO threshold")
+	b.text(labelW+64, 13, "start", colText, 11, "p99 (max where n < 100)")
+	b.line(labelW+214, 3, labelW+214, 15, colFailed, 2, true)
+	b.text(labelW+220, 13, "start", colText, 11, "SLO threshold")
 	scale := func(v float64) float64 { return labelW + barW*math.Max(v, 0)/maxV }
 	for i, m := range ms {
 		y := top + rowH*float64(i)
 		b.text(labelW-8, y+19, "end", colText, 12, truncate(labels[i], 26))
 		p50, p99 := m.Summary.P50, m.Summary.P99
-		b.rect(labelW, y+4, scale(p50)-labelW, 11, colP50, "p50 "+FormatValue(p50, unit))
-		b.rect(labelW, y+17, scale(p99)-labelW, 11, colP99, "p99 "+FormatValue(p99, unit))
+		n := fmt.Sprintf(", n=%d", m.Summary.Count)
+		b.rect(labelW, y+4, scale(p50)-labelW, 11, colP50, "p50 "+FormatValue(p50, unit)+n)
+		b.rect(labelW, y+17, scale(p99)-labelW, 11, colP99, statLabel("p99", m.Summary.Count)+" "+FormatValue(p99, unit)+n)
 		if m.SLO != nil {
 			if m.SLO.Threshold <= maxV {
 				x := scale(m.SLO.Threshold)
@@ -244,7 +248,7 @@ func groupChart(name string, ms []*result.Measurement) template.HTML {
 			}
 		}
 		b.haloText(scale(p50)+5, y+13.5, "start", colText, 11, FormatValue(p50, unit))
-		b.haloText(scale(p99)+5, y+26.5, "start", colText, 11, FormatValue(p99, unit))
+		b.haloText(scale(p99)+5, y+26.5, "start", colText, 11, statText(m, "p99"))
 	}
 	axisY := top + rowH*float64(len(ms))
 	b.line(labelW, axisY, labelW+barW, axisY, colAxis, 1, false)

@@ -44,6 +44,13 @@ func distrobench(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("end-to-end: starts real k3lite servers (run without -short, as make test does)")
 	}
+	return harnessBinary(t)
+}
+
+// harnessBinary returns the harness binary, also under -short (for the cheap
+// cases that start no cluster): DISTROBENCH_BIN, or one built here.
+func harnessBinary(t *testing.T) string {
+	t.Helper()
 	if bin := os.Getenv("DISTROBENCH_BIN"); bin != "" {
 		return bin
 	}
@@ -55,10 +62,24 @@ func distrobench(t *testing.T) string {
 	return bin
 }
 
+// Exit codes, as the README defines them.
+const (
+	exitPassed      = 0   // the run passed
+	exitFailed      = 1   // the run completed and failed (a spec, an SLO, a phase)
+	exitBadInput    = 2   // bad input or setup error
+	exitInterrupted = 130 // interrupted (Ctrl-C, SIGTERM)
+)
+
 // runCLI runs distrobench and returns stdout, stderr and the exit code.
 func runCLI(t *testing.T, ctx context.Context, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, distrobench(t), append([]string{"--repo", repoRoot(t)}, args...)...)
+	return runBinary(t, ctx, distrobench(t), args...)
+}
+
+// runBinary runs the harness binary bin with args.
+func runBinary(t *testing.T, ctx context.Context, bin string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--repo", repoRoot(t)}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(&stderr, testWriter{t})
@@ -109,11 +130,11 @@ func testMainJob(t *testing.T, datastore, upstreamMode string) {
 	stdout, _, code := runCLI(t, ctx, "run", "--profile", "k3s", "--datastore", datastore,
 		"--repeats", "3", "--idle-window", "10s", "--api-objects", "100", "--upstream", upstreamMode)
 	r := reportFrom(t, stdout)
-	if code != 0 || r.Status != result.StatusPassed {
+	if code != exitPassed || r.Status != result.StatusPassed {
 		// SLO verdicts are measurements of this machine at this moment (a
 		// busy CI box can miss one); the test checks they are recorded, not
 		// met. Anything else failing fails the test.
-		if !failedOnlyOnSLOs(r) || code != 1 {
+		if !failedOnlyOnSLOs(r) || code != exitFailed {
 			t.Fatalf("run exit %d, status %s: %s", code, r.Status, r.Reason)
 		}
 		t.Logf("the run failed only on SLO verdicts (recorded, not asserted here): %s", r.Reason)
@@ -126,7 +147,7 @@ func testMainJob(t *testing.T, datastore, upstreamMode string) {
 		t.Errorf("specs: %+v, want passed > 0 and none failed", c)
 	}
 	for _, name := range []string{"binary.size", "startup.readyz", "footprint.idle.rss", "footprint.idle.pss",
-		"footprint.datastore.size", "api.latency", "api.throughput", "shutdown.sigterm"} {
+		"footprint.datastore.size", "api.latency", "api.rate.achieved", "shutdown.sigterm"} {
 		m := r.Measurement(name, nil)
 		if m == nil {
 			t.Errorf("measurement %s missing", name)
@@ -145,6 +166,9 @@ func testMainJob(t *testing.T, datastore, upstreamMode string) {
 	for _, verb := range []string{"create", "get", "list", "update", "delete"} {
 		if r.Measurement("api.latency", map[string]string{"verb": verb}) == nil {
 			t.Errorf("api.latency for %s missing", verb)
+		}
+		if m := r.Measurement("api.error_rate", map[string]string{"verb": verb}); m == nil || m.SLO == nil {
+			t.Errorf("api.error_rate for %s missing or without its error-budget verdict", verb)
 		}
 	}
 	// The profile runs the server's own node plus one agent: real pods.
@@ -269,7 +293,7 @@ func TestRKE2Profile(t *testing.T) {
 	defer cancel()
 	stdout, _, code := runCLI(t, ctx, "run", "--profile", "rke2", "--skip-bench")
 	r := reportFrom(t, stdout)
-	if code != 0 || r.Status != result.StatusPassed {
+	if code != exitPassed || r.Status != result.StatusPassed {
 		t.Fatalf("rke2 run exit %d, status %s: %s", code, r.Status, r.Reason)
 	}
 	if r.Params.Datastore != "embedded-etcd" {
@@ -302,12 +326,13 @@ func checkUpstream(t *testing.T, r *result.Report, mode string) {
 		t.Fatalf("no %s subtree in the report (children: %d)", upstream.RootName, len(r.Tests.Items))
 	}
 	c := up.Counts()
-	if c.Passed != len(upstream.CoreSpecs) || c.Failed+c.Errored != 0 {
-		t.Errorf("upstream core: %+v, want %d passed and none failed", c, len(upstream.CoreSpecs))
+	if c.Passed != len(upstream.CoreSpecs) || c.Total() != len(upstream.CoreSpecs) {
+		t.Errorf("upstream core: %+v, want all %d selected specs passed", c, len(upstream.CoreSpecs))
 	}
-	// Every other [Conformance] spec of the suite is in the report, as not run.
-	if c.Skipped < 400 {
-		t.Errorf("upstream core lists only %d specs as not run; the suite has about 460 [Conformance] specs", c.Skipped)
+	// Every other [Conformance] spec of the suite is in the report, as not
+	// selected (apart from the selected ones: not a skip, not in the rate).
+	if c.NotSelected < 400 || c.Skipped != 0 {
+		t.Errorf("upstream core lists %d specs as not selected and %d as skipped; the suite has about 460 [Conformance] specs, none skipped", c.NotSelected, c.Skipped)
 	}
 	if ph := r.Phase(job.PhaseUpstream); ph == nil || ph.Status != result.StatusPassed {
 		t.Errorf("phase %s: %+v", job.PhaseUpstream, ph)
@@ -315,7 +340,8 @@ func checkUpstream(t *testing.T, r *result.Report, mode string) {
 }
 
 // TestCtrlCLeavesReportAndNoOrphans interrupts a run once the server is up:
-// the run must still write a failed report and leave no process behind.
+// the run must exit 130, still write a failed report and leave no process
+// behind.
 func TestCtrlCLeavesReportAndNoOrphans(t *testing.T) {
 	bin := distrobench(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -343,8 +369,8 @@ func TestCtrlCLeavesReportAndNoOrphans(t *testing.T) {
 	}
 	err = cmd.Wait()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
-		t.Fatalf("interrupted run exited with %v, want a non-zero code", err)
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("interrupted run exited with %v, want exit code %d", err, exitInterrupted)
 	}
 	r := reportFrom(t, stdout.String())
 	if r.Status == result.StatusPassed || !strings.Contains(r.Reason, "interrupted") {
@@ -366,7 +392,7 @@ func TestUpDownNoOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _, code := runCLI(t, ctx, "up", "--profile", "k3s", "--datastore", "mysql")
-	if code != 0 {
+	if code != exitPassed {
 		t.Fatalf("up exited %d:\n%s", code, out)
 	}
 	var runDir string
@@ -378,15 +404,15 @@ func TestUpDownNoOrphans(t *testing.T) {
 	if runDir == "" {
 		t.Fatalf("no run dir in:\n%s", out)
 	}
-	if _, _, code := runCLI(t, ctx, "status", "--run-dir", runDir); code != 0 {
-		t.Errorf("status after up exited %d", code)
+	if _, _, code := runCLI(t, ctx, "status", "--run-dir", runDir); code != exitPassed {
+		t.Errorf("status after up exited %d, want %d", code, exitPassed)
 	}
-	if _, _, code := runCLI(t, ctx, "down", "--run-dir", runDir); code != 0 {
-		t.Errorf("down exited %d", code)
+	if _, _, code := runCLI(t, ctx, "down", "--run-dir", runDir); code != exitPassed {
+		t.Errorf("down exited %d, want %d", code, exitPassed)
 	}
 	assertNoProcessMentions(t, filepath.Base(runDir))
-	if _, _, code := runCLI(t, ctx, "status", "--run-dir", runDir); code == 0 {
-		t.Error("status after down still says ready")
+	if _, _, code := runCLI(t, ctx, "status", "--run-dir", runDir); code != exitBadInput {
+		t.Errorf("status after down exited %d, want %d (no cluster there: a setup error)", code, exitBadInput)
 	}
 	// Two real nodes (kubelet, kube-proxy, flannel, pods) ran on simulated
 	// hosts: the machine's own network must be exactly as before.
@@ -409,11 +435,44 @@ func TestARM64ServesReadyz(t *testing.T) {
 	out, _, code := runCLI(t, ctx, "run", "--profile", "k3s", "--arch", "arm64", "--agents", "0",
 		"--server-arg=--disable-agent", "--skip-bench", "--skip-conformance")
 	r := reportFrom(t, out)
-	if code != 0 {
+	if code != exitPassed {
 		t.Fatalf("arm64 run exited %d: %s", code, r.Reason)
 	}
 	if r.Params.Arch != "arm64" || r.Phase("up") == nil || r.Phase("up").Status != result.StatusPassed {
 		t.Errorf("arm64 run did not deploy: %+v", r.Phases)
+	}
+}
+
+// TestExitCodesWithoutCluster checks the README's exit code for bad input
+// and setup errors, on cases that start no cluster (cheap: they also run
+// under -short).
+func TestExitCodesWithoutCluster(t *testing.T) {
+	bin := harnessBinary(t)
+	corrupt := filepath.Join(t.TempDir(), "report.json")
+	if err := os.WriteFile(corrupt, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range map[string][]string{
+		"unknown flag":                 {"run", "--no-such-flag"},
+		"unknown command":              {"no-such-command"},
+		"unknown profile":              {"run", "--profile", "no-such-profile"},
+		"bad upstream mode":            {"run", "--upstream", "everything"},
+		"missing kubeconfig":           {"conformance", "--kubeconfig", filepath.Join(t.TempDir(), "missing")},
+		"corrupt report":               {"report", "--from", corrupt},
+		"label filter with --upstream": {"conformance", "--upstream", "--label-filter", "api"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if _, stderr, code := runBinary(t, ctx, bin, args...); code != exitBadInput {
+				t.Errorf("distrobench %v exited %d, want %d (bad input)\n%s", args, code, exitBadInput, stderr)
+			}
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, _, code := runBinary(t, ctx, bin, "version"); code != exitPassed {
+		t.Errorf("distrobench version exited %d, want %d", code, exitPassed)
 	}
 }
 

@@ -167,3 +167,38 @@ func TestMatrixDryRunExpandsCells(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchFlagsRejectBadLoad(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--api-rate", "100", "--api-concurrency", "64"}, "give only one of them"},
+		{[]string{"--api-rate", "-5"}, "negative"},
+		{[]string{"--api-error-budget", "2"}, "between 0 and 1"},
+	} {
+		for _, sub := range []string{"run", "bench"} {
+			args := append([]string{sub, "--kubeconfig", "testdata/no-such-kubeconfig"}, tc.args...)
+			if sub == "run" {
+				args = append([]string{sub}, tc.args...)
+			}
+			_, _, err := run(t, args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || ExitCode(err) != 2 {
+				t.Errorf("%v: err %v (exit %d), want exit 2 and one saying %q", args, err, ExitCode(err), tc.want)
+			}
+		}
+	}
+}
+
+func TestMatrixForwardsAPILoadFlags(t *testing.T) {
+	out, _, err := run(t, "matrix", "../../profiles/matrix/datastores.yaml", "--dry-run",
+		"--api-rate", "250", "--api-error-budget", "0.01", "--api-request-timeout", "5s")
+	if err != nil {
+		t.Fatalf("matrix --dry-run: %v\n%s", err, out)
+	}
+	for _, want := range []string{"--api-rate=250", "--api-error-budget=0.01", "--api-request-timeout=5s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("matrix output lacks %q:\n%s", want, out)
+		}
+	}
+}

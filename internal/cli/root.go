@@ -83,8 +83,10 @@ report (JSON, self-contained HTML, JUnit, Markdown under reports/out/).`,
 	return err
 }
 
-// ExitCode maps an error to the process exit code: 0 ok, 1 the run completed
-// and failed (tests, SLOs), 2 usage or setup error, 130 interrupted.
+// ExitCode maps an error to the process exit code, as the README defines
+// them: 0 ok, 1 the run completed and failed (a spec, an SLO, a phase: the
+// error wraps job.ErrRunFailed), 2 bad input or setup error (anything else),
+// 130 interrupted (the error wraps context.Canceled; it wins over 1).
 func ExitCode(err error) int {
 	switch {
 	case err == nil:

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -30,8 +31,22 @@ func (f *benchFlags) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&f.o.Repeats, "repeats", 5, "repeat every figure this many times (samples + median + min/max)")
 	fs.DurationVar(&f.o.IdleWindow, "idle-window", 60*time.Second, "how long idle memory and CPU are sampled")
 	fs.IntVar(&f.o.Objects, "api-objects", 200, "API latency: ConfigMaps per verb per repeat")
-	fs.IntVar(&f.o.Concurrency, "api-concurrency", 8, "API latency: concurrent clients")
+	fs.IntVar(&f.o.Concurrency, "api-concurrency", 8, "API latency: closed-loop workers, each sending its next request when the previous one returns")
+	fs.Float64Var(&f.o.Rate, "api-rate", 0, "API latency: open-loop requests/s on a fixed schedule, timed from each scheduled send (0: closed loop of --api-concurrency workers)")
+	fs.DurationVar(&f.o.RequestTimeout, "api-request-timeout", time.Minute, "API latency: time limit of one request; a timed-out request fails and counts at its timeout")
+	fs.Float64Var(&f.o.ErrorBudget, "api-error-budget", 0, "API latency: fraction (0..1) of a verb's requests that may fail or time out before the run fails")
 	fs.IntVar(&f.o.ObjectSize, "api-object-size", 1024, "API latency: bytes of data per ConfigMap")
+}
+
+// validate rejects bench flags that cannot work before anything starts.
+func (f *benchFlags) validate(fs *pflag.FlagSet) error {
+	if f.o.Rate > 0 && fs.Changed("api-concurrency") {
+		return errors.New("--api-rate runs an open loop and --api-concurrency a closed one: give only one of them")
+	}
+	if err := f.o.Validate(); err != nil {
+		return fmt.Errorf("bench flags: %w", err)
+	}
+	return nil
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -60,6 +75,9 @@ reason and the tail of the server log.`,
   distrobench run --upstream certified`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bf.validate(cmd.Flags()); err != nil {
+				return err
+			}
 			p, err := pf.load(g, cmd)
 			if err != nil {
 				return err
@@ -127,9 +145,11 @@ func (f *upstreamRunFlags) parse() (upstream.Mode, error) {
 
 func printOutcome(g *globals, out *job.Outcome) {
 	r := out.Report
-	c := r.Tests.Counts()
-	fmt.Fprintf(g.stdout, "\n%s: %s  (%d passed, %d failed, %d skipped specs; %d measurements)\n",
-		r.RunID, r.Status, c.Passed, c.Failed, c.Skipped, len(r.Measurements))
+	specs := "no specs"
+	if r.Tests != nil {
+		specs = "specs: " + job.CountsLine(r.Tests.Counts())
+	}
+	fmt.Fprintf(g.stdout, "\n%s: %s  (%s; %d measurements)\n", r.RunID, r.Status, specs, len(r.Measurements))
 	if r.Reason != "" {
 		fmt.Fprintf(g.stdout, "reason: %s\n", r.Reason)
 	}

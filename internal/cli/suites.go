@@ -63,7 +63,8 @@ sonobuoy's quick spec, core a fixed subset touching every SIG (a few minutes),
 certified all [Conformance] specs (parallel-safe ones on --procs processes, then
 the [Serial] ones on one, as sonobuoy's certified-conformance runs them).
 --rerun-failed REPORT.json runs only the specs that failed in an earlier report.
-Every [Conformance] spec is in the report: not run ones as skipped, with why.
+Every [Conformance] spec is in the report: those the run did not select as
+"not selected", with why (counted apart: pass rates are over the selected ones).
 JUnit and the ginkgo log of each pass land in the report directory's upstream/.
 
 With --runner sonobuoy, sonobuoy (v0.57.3, through its Go client) runs the
@@ -262,15 +263,21 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Short: "Measure footprint and API latency of a cluster and write a report",
 		Long: `Measure the cluster from 'distrobench up': idle RSS/PSS/CPU of the server and
 datastore process trees, datastore size on disk, API latency (create/get/list/
-update/delete of ConfigMaps, p50/p90/p99 against the Kubernetes API SLOs) with
-the harness's own overhead, on a cluster with nodes the agents' memory (PSS
+update/delete of ConfigMaps from a closed loop of --api-concurrency workers or
+an open loop of --api-rate requests/s, with no client-side throttling;
+p50/p90/p99 against the Kubernetes API SLOs, the error rate against
+--api-error-budget, offered and achieved rates) with the harness's own overhead, on a cluster with nodes the agents' memory (PSS
 apart from the pods') and pod startup latency (30 pause pods, SLO p99 <= 5 s),
 and start-to-/readyz and SIGTERM times over server restarts. With --kubeconfig only the API latency is measured (the processes are
 not ours to watch or restart).`,
 		Example: `  distrobench bench --repeats 3 --idle-window 30s
-  distrobench bench --kubeconfig ~/.kube/config --api-concurrency 16`,
+  distrobench bench --kubeconfig ~/.kube/config --api-concurrency 16
+  distrobench bench --kubeconfig ~/.kube/config --api-rate 500 --api-error-budget 0.001`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bf.validate(cmd.Flags()); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			pr := progress.New(g.stderr)
 			pr.Phase("bench")
@@ -287,8 +294,9 @@ not ours to watch or restart).`,
 					return fmt.Errorf("kubeconfig %s: %w", t.kubeconfig, cerr)
 				}
 				stopSelf := measure.SelfUsage(ctx, time.Second, map[string]string{"phase": "api-latency"})
-				ms, err = measure.APILatency(ctx, measure.APIOptions{Config: cfg, Objects: bf.o.Objects, Concurrency: bf.o.Concurrency,
-					ObjectSize: bf.o.ObjectSize, Repeats: bf.o.Repeats, Log: g.log, Progress: func(s string) { pr.Status("%s", s) }})
+				ao := bf.o.API(cfg, g.log, func(s string) { pr.Status("%s", s) })
+				pr.Status("API latency: %s", ao.Describe())
+				ms, err = measure.APILatency(ctx, ao)
 				ms = append(ms, stopSelf()...)
 			} else {
 				c, lerr := t.runDir.load(g)
@@ -382,15 +390,15 @@ func phaseOf(name string, start time.Time, err error) result.Phase {
 }
 
 // finishReport records the command's phase, writes the report in every
-// format and prints where it is; the phase's own error wins over the verdict.
+// format and prints where it is. The verdict is job.Finish's, as for the
+// main job: a failed phase is a run that completed and failed (exit 1, the
+// phase's error in the reason), an interrupted one exits 130; only a report
+// that could not be written is a setup error.
 func finishReport(ctx context.Context, g *globals, rep *result.Report, phase string, start time.Time, err error) error {
 	rep.Phases = append(rep.Phases, phaseOf(phase, start, err))
 	out, ferr := job.Finish(ctx, rep, g.outBase(), g.log)
 	if out != nil && out.Paths.Dir != "" {
 		printOutcome(g, out)
-	}
-	if err != nil {
-		return err
 	}
 	return ferr
 }

@@ -226,7 +226,7 @@ func Run(ctx context.Context, o Options) (*result.Item, error) {
 	})
 	ginkgo.BeforeEach(func() {
 		if err := context.Cause(ctx); err != nil {
-			ginkgo.AbortSuite(fmt.Sprintf("run cancelled: %v", err))
+			ginkgo.AbortSuite(fmt.Sprintf("%s: %v", abortCancelled, err))
 		}
 	})
 	ginkgo.ReportBeforeEach(func(s types.SpecReport) {
@@ -280,7 +280,7 @@ func Run(ctx context.Context, o Options) (*result.Item, error) {
 
 	gomega.RegisterFailHandler(ginkgo.Fail)
 	t := &testingT{}
-	ginkgo.RunSpecs(t, "distrobench conformance", suiteConfig, reporterConfig)
+	passed := ginkgo.RunSpecs(t, "distrobench conformance", suiteConfig, reporterConfig)
 
 	mu.Lock()
 	report := final
@@ -288,9 +288,15 @@ func Run(ctx context.Context, o Options) (*result.Item, error) {
 	if report == nil {
 		return nil, errors.New("ginkgo finished without a suite report (was the run interrupted before it started?)")
 	}
+	if !passed {
+		// RunSpecs' verdict covers what came after our report node ran
+		// (later ReportAfterSuite nodes): toItem must not pass it.
+		report.SuiteSucceeded = false
+	}
 	root := toItem(*report, suites, filter)
-	log.Info("conformance: done", "status", root.Status, "seconds", report.RunTime.Seconds(),
-		"passed", root.Counts().Passed, "failed", root.Counts().Failed, "skipped", root.Counts().Skipped)
+	c := root.Counts()
+	log.Info("conformance: done", "status", root.Status, "seconds", report.RunTime.Seconds(), "passed", c.Passed,
+		"failed", c.Failed, "errored", c.Errored, "skipped", c.Skipped, "notSelected", c.NotSelected)
 	if o.JUnitPath != "" {
 		if err := reporters.GenerateJUnitReport(*report, o.JUnitPath); err != nil {
 			return root, fmt.Errorf("write JUnit report %s: %w", o.JUnitPath, err)

@@ -170,7 +170,7 @@ func TestToItemBuildsTree(t *testing.T) {
 		t.Errorf("Skip()ped spec = %+v", sk)
 	}
 	ns := find(t, root, "api", "watch", "replays history")
-	if ns.Status != result.StatusSkipped || !strings.Contains(ns.Message, "label filter") {
+	if ns.Status != result.StatusNotSelected || !strings.Contains(ns.Message, "label filter") {
 		t.Errorf("filtered spec = %+v", ns)
 	}
 
@@ -179,7 +179,7 @@ func TestToItemBuildsTree(t *testing.T) {
 		t.Errorf("AfterSuite item = %+v (password must be redacted)", as)
 	}
 
-	if c := root.Counts(); c != (result.Counts{Passed: 2, Failed: 3, Skipped: 2}) {
+	if c := root.Counts(); c != (result.Counts{Passed: 2, Failed: 3, Skipped: 1, NotSelected: 1}) {
 		t.Errorf("counts = %+v", c)
 	}
 	if s := find(t, root, "api", "watch").Status; s != result.StatusFailed {
@@ -187,23 +187,74 @@ func TestToItemBuildsTree(t *testing.T) {
 	}
 }
 
-func TestToItemInterruptedRunIsNotAPass(t *testing.T) {
+// TestToItemUnreachedSpecsAreErrors: a suite that ended early (Ctrl-C,
+// its time limit, our abort when the run's context ends) with nothing
+// failed is not a pass: the specs it never reached are errors saying why,
+// and the root stays in error through RollUp.
+func TestToItemUnreachedSpecsAreErrors(t *testing.T) {
+	filter, _ := composeFilter([]string{"api"}, "")
+	cancelled := spec("/w/suites/api/a.go", 2, []string{"a"}, [][]string{{"suite:api"}}, "two", nil, types.SpecStateAborted)
+	cancelled.Failure = types.Failure{Message: abortCancelled + ": context canceled"}
+	for _, tc := range []struct {
+		name    string
+		reasons []string
+		second  types.SpecReport
+		want    string
+	}{
+		{"interrupted", []string{"Interrupted by User"},
+			spec("/w/suites/api/a.go", 2, []string{"a"}, [][]string{{"suite:api"}}, "two", nil, types.SpecStateSkipped),
+			"not run: interrupted after 3m0s"},
+		{"timed out", []string{"Suite Timeout Elapsed"},
+			spec("/w/suites/api/a.go", 2, []string{"a"}, [][]string{{"suite:api"}}, "two", nil, types.SpecStateSkipped),
+			"not run: suite timed out after 3m0s"},
+		{"context ended", nil, cancelled, "not run: interrupted after 3m0s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := types.Report{
+				SuiteSucceeded:             false,
+				SpecialSuiteFailureReasons: tc.reasons,
+				RunTime:                    3 * time.Minute,
+				SpecReports: []types.SpecReport{
+					spec("/w/suites/api/a.go", 1, []string{"a"}, [][]string{{"suite:api"}}, "one", nil, types.SpecStatePassed),
+					tc.second,
+					spec("/w/suites/api/a.go", 3, []string{"a"}, [][]string{{"suite:api"}}, "three", nil, types.SpecStateSkipped),
+				},
+			}
+			root := toItem(r, []string{"api"}, filter)
+			three := find(t, root, "api", "a", "three")
+			if three.Status != result.StatusError || three.Message != tc.want {
+				t.Errorf("spec never reached: %s %q, want error %q", three.Status, three.Message, tc.want)
+			}
+			if c := root.Counts(); c.Passed != 1 || c.Errored != 2 || c.Skipped != 0 {
+				t.Errorf("counts %+v, want 1 passed and 2 errored", c)
+			}
+			if root.Status != result.StatusError {
+				t.Errorf("root %s, want error (the suite ended early)", root.Status)
+			}
+			root.RollUp()
+			if root.Status != result.StatusError {
+				t.Errorf("root after another RollUp: %s, want error kept", root.Status)
+			}
+		})
+	}
+}
+
+// TestToItemGinkgoFailedWithoutFailedSpec: Ginkgo's verdict says failed
+// (RunSpecs returned false) but every spec passed: the tree must not pass.
+func TestToItemGinkgoFailedWithoutFailedSpec(t *testing.T) {
 	filter, _ := composeFilter([]string{"api"}, "")
 	r := types.Report{
-		SuiteSucceeded:             false,
-		SpecialSuiteFailureReasons: []string{"Interrupted by User"},
+		SuiteSucceeded: false,
 		SpecReports: []types.SpecReport{
 			spec("/w/suites/api/a.go", 1, []string{"a"}, [][]string{{"suite:api"}}, "one", nil, types.SpecStatePassed),
-			spec("/w/suites/api/a.go", 2, []string{"a"}, [][]string{{"suite:api"}}, "two", nil, types.SpecStateSkipped),
 		},
 	}
 	root := toItem(r, []string{"api"}, filter)
-	if root.Status != result.StatusError || root.Message != "Interrupted by User" {
-		t.Errorf("root = %s %q, want error with the reason", root.Status, root.Message)
+	if c := root.Counts(); c.Errored != 1 || root.Status == result.StatusPassed {
+		t.Errorf("root %s counts %+v, want an error leaf saying Ginkgo failed the suite", root.Status, c)
 	}
-	two := find(t, root, "api", "a", "two")
-	if !strings.Contains(two.Message, "interrupted") {
-		t.Errorf("spec never reached: message %q", two.Message)
+	if g := find(t, root, "[Ginkgo]"); !strings.Contains(g.Message, "no spec failed") {
+		t.Errorf("[Ginkgo] leaf message %q", g.Message)
 	}
 }
 
@@ -211,8 +262,8 @@ func TestToItemSuiteWithoutSpecs(t *testing.T) {
 	filter, _ := composeFilter([]string{"api"}, "nothing-has-this")
 	root := toItem(types.Report{SuiteSucceeded: true}, []string{"api"}, filter)
 	api := find(t, root, "api")
-	if api.Status != result.StatusSkipped || root.Status != result.StatusSkipped {
-		t.Errorf("empty run: root %s, api %s %q; want skipped", root.Status, api.Status, api.Message)
+	if api.Status != result.StatusNotSelected || root.Status != result.StatusNotSelected {
+		t.Errorf("empty run: root %s, api %s %q; want not selected", root.Status, api.Status, api.Message)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/onsi/ginkgo/v2/types"
 
@@ -67,11 +68,12 @@ func toItem(r types.Report, suites []string, filter string) *result.Item {
 		bySuite[root.Items[i].Name] = &root.Items[i]
 	}
 
+	notRun := endedEarly(r)
 	var suiteNodes []result.Item
 	for _, s := range specs {
 		if !s.LeafNodeType.Is(types.NodeTypeIt) {
 			if s.State.Is(types.SpecStateFailureStates) {
-				it := specItem(s, matches)
+				it := specItem(s, matches, notRun)
 				it.Name = "[" + s.LeafNodeType.String() + "]"
 				suiteNodes = append(suiteNodes, it)
 			}
@@ -85,26 +87,56 @@ func toItem(r types.Report, suites []string, filter string) *result.Item {
 		for _, text := range s.ContainerHierarchyTexts {
 			parent = child(parent, text)
 		}
-		parent.Items = append(parent.Items, specItem(s, matches))
+		parent.Items = append(parent.Items, specItem(s, matches, notRun))
 	}
 	for i := range root.Items {
 		if len(root.Items[i].Items) == 0 {
-			root.Items[i].Status = result.StatusSkipped
+			root.Items[i].Status = result.StatusNotSelected
 			root.Items[i].Message = "no specs in this suite match the label filter"
 		}
 	}
 	root.Items = append(root.Items, suiteNodes...)
 	if len(root.Items) == 0 {
-		root.Status = result.StatusSkipped
+		root.Status = result.StatusNotSelected
 		root.Message = strings.TrimPrefix(root.Message+"; no suites selected", "; ")
 		return root
 	}
-	root.RollUp()
-	if !r.SuiteSucceeded && root.Status != result.StatusFailed && len(r.SpecialSuiteFailureReasons) > 0 {
-		// Interrupted or timed out with nothing failed: not a pass.
+	if c := root.Counts(); !r.SuiteSucceeded && c.Failed+c.Errored == 0 {
+		// Ginkgo says the suite failed, yet no spec shows it (a failure
+		// after the report was taken, --fail-on-pending ...): not a pass.
+		root.Items = append(root.Items, result.Item{Name: "[Ginkgo]", Status: result.StatusError,
+			Message: "Ginkgo reported the suite as failed though no spec failed: " + cmp.Or(root.Message, "it gave no reason (see its output with -v)")})
+	}
+	if notRun != "" {
+		// Interrupted or timed out: the root says so whatever its specs
+		// did (RollUp keeps an error it finds).
 		root.Status = result.StatusError
 	}
+	root.RollUp()
 	return root
+}
+
+// abortCancelled starts the message of the spec that aborts the suite
+// because the run's context ended (see Run).
+const abortCancelled = "run cancelled"
+
+// endedEarly says why the specs the run never reached did not run ("" when
+// the suite ran to its end): Ginkgo's interrupt or timeout, or a spec that
+// aborted the suite (ours does when the run's context ends).
+func endedEarly(r types.Report) string {
+	if why := result.EndedEarly(strings.Join(r.SpecialSuiteFailureReasons, ","), r.RunTime); why != "" {
+		return why
+	}
+	for _, s := range r.SpecReports {
+		if !s.State.Is(types.SpecStateAborted) {
+			continue
+		}
+		if strings.HasPrefix(s.Failure.Message, abortCancelled) {
+			return result.Interrupted(r.RunTime)
+		}
+		return fmt.Sprintf("the suite was aborted after %s by %q", r.RunTime.Round(time.Second), s.FullText())
+	}
+	return ""
 }
 
 // child returns the child item of parent with that name, adding it if new.
@@ -118,8 +150,9 @@ func child(parent *result.Item, name string) *result.Item {
 	return &parent.Items[len(parent.Items)-1]
 }
 
-// specItem is the leaf item of one spec.
-func specItem(s types.SpecReport, matchesFilter types.LabelFilter) result.Item {
+// specItem is the leaf item of one spec; notRun says why the suite ended
+// before its end ("" if it did not).
+func specItem(s types.SpecReport, matchesFilter types.LabelFilter, notRun string) result.Item {
 	it := result.Item{
 		Name:            s.LeafNodeText,
 		DurationSeconds: s.RunTime.Seconds(),
@@ -148,10 +181,15 @@ func specItem(s types.SpecReport, matchesFilter types.LabelFilter) result.Item {
 		switch {
 		case !s.Failure.IsZero():
 			it.Message = "skipped: " + s.Failure.Message
-		case matchesFilter(s.Labels()):
-			it.Message = "not run: the run was interrupted, aborted or timed out before this spec"
-		default:
+		case !matchesFilter(s.Labels()):
+			it.Status = result.StatusNotSelected
 			it.Message = "not selected by the label filter"
+		case notRun != "":
+			// Selected, never reached: an error, not a skip.
+			it.Status = result.StatusError
+			it.Message = result.NotRunPrefix + notRun
+		default:
+			it.Message = "not run: Ginkgo skipped it without a reason"
 		}
 	default: // failed, panicked, timed out, interrupted, aborted
 		it.Status = result.StatusFailed

@@ -143,6 +143,9 @@ type Cluster struct {
 	ServerKubeconfig string `json:"serverKubeconfig,omitempty"`
 	// ServerCgroupRoot is the kubelet cgroup root of the server's node.
 	ServerCgroupRoot string `json:"serverCgroupRoot,omitempty"`
+	// ServerCgroup is the server's own cgroup on a simulated host (see
+	// ownCgroup), which every start of the server is placed in.
+	ServerCgroup string `json:"serverCgroup,omitempty"`
 	// RegistriesFile is the nodes' registries.yaml (RUN/registries.yaml,
 	// see registriesYAML) on a cluster with nodes.
 	RegistriesFile string `json:"registriesFile,omitempty"`
@@ -726,8 +729,11 @@ func (c *Cluster) startAndWait(ctx context.Context) (time.Duration, error) {
 	if c.Network != nil {
 		path, args = c.Network.Hosts[0].Command(c.Binary, c.rawArgs...)
 	}
+	if err := createCgroup(c.ServerCgroup); err != nil {
+		return 0, fmt.Errorf("server: %w", err)
+	}
 	p, err := c.group.Start(ctx, process.Spec{
-		Name: "server", Path: path, Args: args, Env: c.env, LogPath: c.LogPath,
+		Name: "server", Path: path, Args: args, Env: c.env, LogPath: c.LogPath, Cgroup: c.ServerCgroup,
 	})
 	if err != nil {
 		return 0, err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/distrobench/distrobench/internal/atomicfile"
+	"github.com/distrobench/distrobench/internal/cgroup"
 	"github.com/distrobench/distrobench/internal/datastore"
 	"github.com/distrobench/distrobench/internal/netns"
 	"github.com/distrobench/distrobench/internal/process"
@@ -41,6 +43,19 @@ const runDirEnv = "DISTROBENCH_RUN_DIR"
 // of its own nodes.
 const cgroupParent = "/k3lite"
 
+// Every node's cgroup root (its kubelet's --cgroup-root) holds two cgroups:
+// ownCgroup, which the node's first process (server or agent) is started in,
+// so that everything the node runs outside its pods (containerd, shims,
+// runc, CNI plugins, mount helpers), short-lived or re-parented to init, is
+// a member and its CPU time is accounted; and podsCgroup, which the kubelet
+// (cgroupfs driver) creates for the pods. Only the hierarchy that accounts
+// CPU holds ownCgroup (internal/cgroup); memory is measured per member
+// process (PSS).
+const (
+	ownCgroup  = "node"
+	podsCgroup = "kubepods"
+)
+
 // Agent is one agent node (node1..nodeN) of a cluster, as recorded in the
 // state file (no secrets: agents read the node token from the server's
 // data dir).
@@ -51,6 +66,7 @@ type Agent struct {
 	DataDir    string   `json:"dataDir"`
 	LogPath    string   `json:"logPath"`
 	CgroupRoot string   `json:"cgroupRoot"` // kubelet --cgroup-root
+	Cgroup     string   `json:"cgroup"`     // the agent's own cgroup (ownCgroup under CgroupRoot)
 	Args       []string `json:"args"`       // redacted
 	PID        int      `json:"pid"`        // 0 while stopped
 	PGID       int      `json:"pgid"`
@@ -101,11 +117,15 @@ func (c *Cluster) cgroupRoot(i int) string {
 	return cgroupParent + "/" + c.Network.ID + "-" + nodeName(i)
 }
 
-// cgroupRoots are every node's kubelet cgroup root.
+// cgroupRoots are every node's kubelet cgroup root (the server's cgroup
+// root also when it runs no agent: its own cgroup is there).
 func (c *Cluster) cgroupRoots() []string {
 	var out []string
-	if c.ServerCgroupRoot != "" {
+	switch {
+	case c.ServerCgroupRoot != "":
 		out = append(out, c.ServerCgroupRoot)
+	case c.ServerCgroup != "":
+		out = append(out, path.Dir(c.ServerCgroup))
 	}
 	for _, a := range c.Agents {
 		out = append(out, a.CgroupRoot)
@@ -135,6 +155,7 @@ func (c *Cluster) createNetwork(agents int) error {
 	if c.ServerAgent {
 		c.ServerCgroupRoot = c.cgroupRoot(0)
 	}
+	c.ServerCgroup = c.cgroupRoot(0) + "/" + ownCgroup
 	if err := c.writeState(); err != nil {
 		return err
 	}
@@ -282,6 +303,7 @@ func (c *Cluster) prepareAgents(p *profile.Profile, n int) error {
 			DataDir:    filepath.Join(c.NodesDir, nodeName(i)),
 			LogPath:    filepath.Join(c.RunDir, nodeName(i)+".log"),
 			CgroupRoot: c.cgroupRoot(i),
+			Cgroup:     c.cgroupRoot(i) + "/" + ownCgroup,
 		}
 		a.rawArgs = []string{"agent",
 			"--server", c.ServerURL,
@@ -399,8 +421,11 @@ func (c *Cluster) startAgent(ctx context.Context, a *Agent) error {
 			h = hh
 		}
 	}
-	path, args := h.Command(c.Binary, a.rawArgs...)
-	p, err := c.group.Start(ctx, process.Spec{Name: a.Name, Path: path, Args: args, Env: a.env, LogPath: a.LogPath})
+	if err := createCgroup(a.Cgroup); err != nil {
+		return fmt.Errorf("agent %s: %w", a.Name, err)
+	}
+	bin, args := h.Command(c.Binary, a.rawArgs...)
+	p, err := c.group.Start(ctx, process.Spec{Name: a.Name, Path: bin, Args: args, Env: a.env, LogPath: a.LogPath, Cgroup: a.Cgroup})
 	if err != nil {
 		return err
 	}
@@ -411,6 +436,55 @@ func (c *Cluster) startAgent(ctx context.Context, a *Agent) error {
 		c.log.Warn("could not record the agent in the state file", "agent", a.Name, "err", err)
 	}
 	return nil
+}
+
+// createCgroup creates a node's own cgroup in the hierarchy that accounts
+// CPU time ("" creates nothing).
+func createCgroup(p string) error {
+	if p == "" {
+		return nil
+	}
+	h, err := cgroup.CPU()
+	if err != nil {
+		return err
+	}
+	return h.Create(p)
+}
+
+// NodeCgroup says where one running node's processes are accounted.
+type NodeCgroup struct {
+	// Node is the node's name; "server" for a server that runs no agent.
+	Node string
+	// PID is the server or agent process.
+	PID int
+	// Server is true for the server's own node (or the server alone).
+	Server bool
+	// Cgroup is the node's own cgroup, which its first process was started
+	// in ("" when the server runs on the machine itself: no cgroup).
+	Cgroup string
+	// Pods is the cgroup the node's kubelet puts its pods under ("" when
+	// the node runs no kubelet).
+	Pods string
+}
+
+// NodeCgroups lists the running server and agents and their cgroups, the
+// server first.
+func (c *Cluster) NodeCgroups() []NodeCgroup {
+	var out []NodeCgroup
+	if c.ServerPID > 0 {
+		s := NodeCgroup{Node: "server", PID: c.ServerPID, Server: true, Cgroup: c.ServerCgroup}
+		if c.ServerAgent {
+			s.Node = nodeName(0)
+			s.Pods = c.ServerCgroupRoot + "/" + podsCgroup
+		}
+		out = append(out, s)
+	}
+	for _, a := range c.Agents {
+		if a.PID > 0 {
+			out = append(out, NodeCgroup{Node: a.Name, PID: a.PID, Cgroup: a.Cgroup, Pods: a.CgroupRoot + "/" + podsCgroup})
+		}
+	}
+	return out
 }
 
 // waitNodes polls the node list until WantNodes nodes are Ready, printing

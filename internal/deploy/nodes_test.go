@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distrobench/distrobench/internal/cgroup"
 	"github.com/distrobench/distrobench/internal/netns"
 	"github.com/distrobench/distrobench/internal/profile"
 )
@@ -299,6 +301,9 @@ func TestNodesUpDownLeaveHostUnchanged(t *testing.T) {
 	if len(mounts) != 6 || len(cgroups) == 0 {
 		t.Fatalf("fake nodes made mounts %q cgroups %q", mounts, cgroups)
 	}
+	// Every node's process and its shim (double-forked, re-parented to
+	// init) are members of the node's own cgroup, which accounts their CPU.
+	own := assertNodeCgroups(t, c, recs)
 
 	// Down from the state file, as 'distrobench down' in another process.
 	loaded, err := Load(c.RunDir)
@@ -325,7 +330,7 @@ func TestNodesUpDownLeaveHostUnchanged(t *testing.T) {
 	if b, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(b, []byte(c.RunDir)) {
 		t.Errorf("mounts under %s left after Down", c.RunDir)
 	}
-	for _, cg := range cgroups {
+	for _, cg := range append(cgroups, own...) {
 		if _, err := os.Stat(cg); err == nil {
 			t.Errorf("cgroup %s left after Down", cg)
 		}
@@ -342,6 +347,38 @@ func TestNodesUpDownLeaveHostUnchanged(t *testing.T) {
 	if err := loaded.Down(context.Background()); err != nil {
 		t.Errorf("second Down: %v", err)
 	}
+}
+
+// assertNodeCgroups checks that every node's process and its fake shim
+// are members of the node's own cgroup, and returns those cgroups'
+// directories.
+func assertNodeCgroups(t *testing.T, c *Cluster, recs []FakeNodeRecord) []string {
+	t.Helper()
+	h, err := cgroup.CPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := c.NodeCgroups()
+	if len(nodes) != len(recs) {
+		t.Fatalf("NodeCgroups = %+v, want one per node (%d)", nodes, len(recs))
+	}
+	var dirs []string
+	for i, n := range nodes {
+		if n.Cgroup == "" || n.Pods != path.Dir(n.Cgroup)+"/kubepods" || n.Server != (i == 0) {
+			t.Errorf("node %d: %+v, want its own cgroup beside the kubelet's pods", i, n)
+			continue
+		}
+		members, err := h.Procs(n.Cgroup)
+		if err != nil {
+			t.Errorf("node %s: %v", n.Node, err)
+			continue
+		}
+		if !slices.Contains(members, n.PID) || !slices.Contains(members, recs[i].ShimPID) {
+			t.Errorf("node %s: members of %s = %v, want its process %d and its shim %d", n.Node, n.Cgroup, members, n.PID, recs[i].ShimPID)
+		}
+		dirs = append(dirs, h.Dir(n.Cgroup))
+	}
+	return dirs
 }
 
 // TestNodesAgentFailureCleansUp: an agent that exits fails Up with its log

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/distrobench/distrobench/internal/atomicfile"
 	"github.com/distrobench/distrobench/internal/images"
@@ -41,16 +43,38 @@ func Tarballs(imgs []images.Image) []string {
 	return out
 }
 
-// ImageMeasurements records what each node image is, where it came from and
-// its digest, so a report says exactly what ran.
+// ImageMeasurements records each node image's archive size as "image.size",
+// labelled by short keys only ({image: "<name>:<tag>", arch}), so charts can
+// tell the images apart; what exactly ran (the full reference, where it came
+// from, its digests) is kept in the measurement's attributes.
 func ImageMeasurements(imgs []images.Image) []result.Measurement {
 	out := make([]result.Measurement, 0, len(imgs))
 	for _, img := range imgs {
-		out = append(out, result.NewMeasurement("image.size", "bytes", map[string]string{
-			"image": img.Name, "arch": img.Arch, "digest": img.Digest, "source": img.Source,
-		}, []float64{float64(img.SizeBytes)}))
+		m := result.NewMeasurement("image.size", "bytes", map[string]string{
+			"image": shortImageName(img.Name), "arch": img.Arch,
+		}, []float64{float64(img.SizeBytes)})
+		m.Description = "size of the image archive every node imports (nodes pull nothing)"
+		m.Attributes = nonEmptyAttributes(map[string]string{
+			"reference": img.Name, "digest": img.Digest, "id": img.ID, "source": img.Source,
+		})
+		out = append(out, m)
 	}
 	return out
+}
+
+// shortImageName is the last path element of an image reference with its
+// tag: "registry.k8s.io/e2e-test-images/agnhost:2.66.1" -> "agnhost:2.66.1".
+// The catalog's images are unique by it, and it fits a chart's axis.
+func shortImageName(ref string) string {
+	if i := strings.LastIndexByte(ref, '/'); i >= 0 {
+		return ref[i+1:]
+	}
+	return ref
+}
+
+func nonEmptyAttributes(attrs map[string]string) map[string]string {
+	maps.DeleteFunc(attrs, func(_, v string) bool { return v == "" })
+	return attrs
 }
 
 // ImagesFile is the file in a run directory listing the images its nodes

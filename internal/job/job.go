@@ -4,8 +4,9 @@
 // the report is written whatever happens (failure, Ctrl-C), so a run always
 // leaves evidence behind. On a cluster with nodes (agents), up also measures
 // the time to node Ready, conformance adds the nodes suite (after the api
-// suite, with the cluster as the node controller of its disruptive specs) and
-// bench adds agent memory and pod startup latency (nodes.go).
+// suite, with the cluster as the node controller of its disruptive specs),
+// footprint measures every node (its own cgroup, pods apart) in the same
+// idle window as the server, and bench adds pod startup latency (nodes.go).
 package job
 
 import (
@@ -77,8 +78,15 @@ type BenchOptions struct {
 	Repeats     int           // every figure is repeated (default 5)
 	IdleWindow  time.Duration // footprint window (default 60s)
 	Objects     int           // API latency: objects per verb per repeat
-	Concurrency int
+	Concurrency int           // API latency: closed-loop workers
 	ObjectSize  int
+	// Rate, when above 0, runs the API latency benchmark as an open loop of
+	// Rate requests/s instead of a closed loop of Concurrency workers.
+	Rate float64
+	// RequestTimeout bounds one API request (default 1 minute); ErrorBudget
+	// is the fraction of a verb's requests that may fail (default 0).
+	RequestTimeout time.Duration
+	ErrorBudget    float64
 	// SkipIdle leaves out the idle footprint (the main job measures it
 	// before the suites run).
 	SkipIdle bool
@@ -257,14 +265,12 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 				return err
 			}
 			c := tree.Counts()
-			o.Progress.Linef("conformance: %d passed, %d failed, %d skipped", c.Passed, c.Failed, c.Skipped)
-			if c.Failed+c.Errored > 0 {
-				return fmt.Errorf("%d of %d specs failed", c.Failed+c.Errored, c.Total())
+			o.Progress.Linef("conformance: %s", CountsLine(c))
+			err = TestsVerdict(c)
+			if err != nil && o.Conform.LabelFilter != "" {
+				err = fmt.Errorf("%w (label filter %q)", err, o.Conform.LabelFilter)
 			}
-			if c.Passed == 0 {
-				return fmt.Errorf("no spec ran (label filter %q selects nothing?)", o.Conform.LabelFilter)
-			}
-			return nil
+			return err
 		})
 	}
 
@@ -312,9 +318,36 @@ func Finish(ctx context.Context, rep *result.Report, outBase string, log *slog.L
 		log.Warn("could not update the latest link", "err", err)
 	}
 	if rep.Status != result.StatusPassed {
+		if cause := context.Cause(ctx); cause != nil {
+			// Interrupted: the caller's exit code (130) needs the cause.
+			return out, fmt.Errorf("%w: %s (report: %s): %w", ErrRunFailed, rep.Reason, paths.HTML, cause)
+		}
 		return out, fmt.Errorf("%w: %s (report: %s)", ErrRunFailed, rep.Reason, paths.HTML)
 	}
 	return out, nil
+}
+
+// TestsVerdict is the verdict on a test tree's counts, the same for every
+// command that runs specs: nil only when no selected spec failed or errored
+// and at least one passed (a run that passed nothing proves nothing).
+func TestsVerdict(c result.Counts) error {
+	if c.Failed+c.Errored > 0 {
+		return fmt.Errorf("%d of %d specs failed (%d failed, %d errored)", c.Failed+c.Errored, c.Total(), c.Failed, c.Errored)
+	}
+	if c.Passed == 0 {
+		return fmt.Errorf("no spec passed (%d selected, %d skipped, %d not selected)", c.Total(), c.Skipped, c.NotSelected)
+	}
+	return nil
+}
+
+// CountsLine is the one-line summary of a test tree's counts: what was
+// selected, with errored specs and the not selected ones apart.
+func CountsLine(c result.Counts) string {
+	s := fmt.Sprintf("%d passed, %d failed, %d errored, %d skipped of %d selected", c.Passed, c.Failed, c.Errored, c.Skipped, c.Total())
+	if c.NotSelected > 0 {
+		s += fmt.Sprintf(" (%d not selected)", c.NotSelected)
+	}
+	return s
 }
 
 // NewReport starts a report for a command run against a profile.
@@ -374,7 +407,8 @@ func (r *runner) passed() bool {
 }
 
 // decide sets the run's status: passed only when every phase passed, no
-// test failed (and, when tests ran, at least one passed), and every SLO was met.
+// test failed or errored (and, when the report has tests, at least one
+// passed: see TestsVerdict), and every SLO was met.
 func decide(ctx context.Context, rep *result.Report) {
 	rep.FinishedAt = time.Now().UTC()
 	rep.Status = result.StatusPassed
@@ -388,13 +422,13 @@ func decide(ctx context.Context, rep *result.Report) {
 		}
 	}
 	if rep.Tests != nil {
-		if c := rep.Tests.Counts(); c.Failed+c.Errored > 0 {
-			reasons = append(reasons, fmt.Sprintf("%d of %d specs failed", c.Failed+c.Errored, c.Total()))
+		if err := TestsVerdict(rep.Tests.Counts()); err != nil {
+			reasons = append(reasons, err.Error())
 		}
 	}
 	for _, m := range rep.Measurements {
 		if m.SLO != nil && !m.SLO.Met {
-			reasons = append(reasons, fmt.Sprintf("SLO missed: %s %v %s %.3g > %.3g", m.Name, m.Labels, m.SLO.Statistic, m.Summary.Stat(m.SLO.Statistic), m.SLO.Threshold))
+			reasons = append(reasons, sloReason(m))
 		}
 	}
 	if len(reasons) > 0 {
@@ -422,25 +456,18 @@ func (r *runner) recordVersions(c *deploy.Cluster) {
 	}
 }
 
-// Footprint samples the idle server and datastore process trees (RSS, PSS,
-// CPU) over o.IdleWindow. The main job calls it on a fresh server, before
-// the suites load it, so "idle" means idle (the figure K3s users compare).
+// Footprint measures the idle cluster: it waits until the cluster idles
+// (measure.DefaultSettle, the one definition of idle), then samples the
+// server's node, every agent node and the datastore servers in one window
+// of o.IdleWindow. The main job calls it on a fresh cluster, before the
+// suites load it, so "idle" means idle (the figure K3s users compare).
 func Footprint(ctx context.Context, c *deploy.Cluster, o BenchOptions, pr *progress.Printer) ([]result.Measurement, error) {
-	labels := map[string]string{"datastore": c.Datastore}
-	pr.Status("idle footprint over %s", o.IdleWindow)
-	roots := append([]int{c.ServerPID}, c.DatastorePIDs...)
-	out, err := measure.Idle(ctx, measure.IdleOptions{PIDs: roots, Window: o.IdleWindow, Labels: labels})
+	out, err := measure.Idle(ctx, measure.IdleOptions{
+		Units: idleUnits(c), Settle: measure.DefaultSettle, Window: o.IdleWindow,
+		Labels: map[string]string{"datastore": c.Datastore}, Progress: func(s string) { pr.Status("%s", s) },
+	})
 	if err != nil {
 		return out, fmt.Errorf("idle footprint: %w", err)
-	}
-	if len(c.DatastorePIDs) > 0 {
-		// With a datastore server of its own, also report the server alone.
-		ms, err := measure.Idle(ctx, measure.IdleOptions{PIDs: []int{c.ServerPID}, Window: o.IdleWindow / 4,
-			Labels: map[string]string{"datastore": c.Datastore, "scope": "server-only"}})
-		if err != nil {
-			return out, fmt.Errorf("idle footprint of the server alone: %w", err)
-		}
-		out = append(out, ms...)
 	}
 	return out, nil
 }
@@ -465,22 +492,16 @@ func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Log
 		}
 	}
 
-	if size, err := measure.DirSize(c.DatastoreDirs()...); err == nil {
-		out = append(out, result.NewMeasurement("footprint.datastore.size", "bytes", labels, []float64{float64(size)}))
-	} else {
-		log.Warn("datastore size not measured", "err", err)
-	}
+	out = append(out, datastoreSize(ctx, c, c.Datastore, labels, log)...)
 
 	cfg, err := c.RESTConfig()
 	if err != nil {
 		return out, err
 	}
-	pr.Status("API latency: %d objects x 5 verbs x %d repeats at concurrency %d", o.Objects, o.Repeats, o.Concurrency)
+	ao := o.API(cfg, log, func(s string) { pr.Status("API latency: %s", s) })
+	pr.Status("API latency: %s", ao.Describe())
 	stopSelf := measure.SelfUsage(ctx, time.Second, map[string]string{"phase": "api-latency"})
-	ms, err := measure.APILatency(ctx, measure.APIOptions{
-		Config: cfg, Objects: o.Objects, Concurrency: o.Concurrency, ObjectSize: o.ObjectSize, Repeats: o.Repeats, Log: log,
-		Progress: func(s string) { pr.Status("API latency: %s", s) },
-	})
+	ms, err := measure.APILatency(ctx, ao)
 	out = append(out, stopSelf()...)
 	out = append(out, ms...)
 	if err != nil {
@@ -533,4 +554,14 @@ func timeoutMultiplier(arch string) float64 {
 		return deploy.EmulationSlowdown
 	}
 	return 1
+}
+
+// sloReason says why a measurement missed its SLO; a figure that was not
+// measured misses it with its reason, never with a made-up value.
+func sloReason(m result.Measurement) string {
+	if m.Missing != "" || m.Summary.Count == 0 {
+		return fmt.Sprintf("SLO missed: %s %v not measured: %s", m.Name, m.Labels, m.Missing)
+	}
+	return fmt.Sprintf("SLO missed: %s %v %s %.3g > %.3g (n=%d)", m.Name, m.Labels, m.SLO.Statistic,
+		m.Summary.Stat(m.SLO.Statistic), m.SLO.Threshold, m.Summary.Count)
 }

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ func TestDecide(t *testing.T) {
 	failedTree := &result.Item{Name: "c", Items: []result.Item{{Name: "a", Status: result.StatusFailed}}}
 	fast := result.NewMeasurement("api.latency", "seconds", nil, []float64{0.1}).WithSLO("p99", 1, "slo")
 	slow := result.NewMeasurement("api.latency", "seconds", nil, []float64{3}).WithSLO("p99", 1, "slo")
+	missing := result.NotMeasured("pods.startup.latency", "seconds", nil, "no pod ran").WithSLO("p99", 5, "slo")
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	for _, tc := range []struct {
@@ -39,6 +41,7 @@ func TestDecide(t *testing.T) {
 		{"failed phase", context.Background(), report([]result.Status{result.StatusPassed, result.StatusFailed}, nil), result.StatusFailed, "phase up: boom"},
 		{"failed spec", context.Background(), report([]result.Status{result.StatusPassed}, failedTree), result.StatusFailed, "1 of 1 specs failed"},
 		{"missed SLO", context.Background(), report([]result.Status{result.StatusPassed}, passedTree, slow), result.StatusFailed, "SLO missed: api.latency"},
+		{"SLO of a figure not measured", context.Background(), report([]result.Status{result.StatusPassed}, passedTree, missing), result.StatusFailed, "pods.startup.latency map[] not measured: no pod ran"},
 		{"interrupted", cancelled, report([]result.Status{result.StatusPassed}, passedTree), result.StatusFailed, "interrupted"},
 	} {
 		decide(tc.ctx, tc.r)
@@ -68,3 +71,49 @@ func TestFinishWritesEveryFormatAndLinksLatest(t *testing.T) {
 }
 
 func mustTime() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
+
+// TestDecideNothingPassed: a report whose tests passed nothing fails, "no
+// spec passed", whatever the command: a label filter selecting nothing, an
+// upstream run where every spec skipped, a sonobuoy tarball whose specs were
+// all dropped.
+func TestDecideNothingPassed(t *testing.T) {
+	for name, tree := range map[string]*result.Item{
+		"filter selects nothing": {Name: "conformance", Items: []result.Item{
+			{Name: "api", Items: []result.Item{{Name: "a", Status: result.StatusNotSelected}, {Name: "b", Status: result.StatusNotSelected}}}}},
+		"every spec skipped": {Name: "upstream-conformance", Items: []result.Item{
+			{Name: "sig-node", Items: []result.Item{{Name: "a", Status: result.StatusSkipped}}}}},
+		"every spec dropped": {Name: "upstream-conformance", Status: result.StatusSkipped},
+	} {
+		r := report([]result.Status{result.StatusPassed}, tree)
+		decide(context.Background(), r)
+		if r.Status != result.StatusFailed || !strings.Contains(r.Reason, "no spec passed") {
+			t.Errorf("%s: status %s reason %q, want failed: no spec passed", name, r.Status, r.Reason)
+		}
+	}
+}
+
+// TestDecideUnreachedSpecsFail: an interrupted suite's unreached specs are
+// error leaves: the run fails on them even with nothing failed.
+func TestDecideUnreachedSpecsFail(t *testing.T) {
+	tree := &result.Item{Name: "conformance", Items: []result.Item{
+		{Name: "a", Status: result.StatusPassed},
+		{Name: "b", Status: result.StatusError, Message: result.NotRunPrefix + result.Interrupted(time.Minute)},
+	}}
+	r := report([]result.Status{result.StatusPassed}, tree)
+	decide(context.Background(), r)
+	if r.Status != result.StatusFailed || !strings.Contains(r.Reason, "1 errored") {
+		t.Errorf("status %s reason %q, want failed with 1 errored", r.Status, r.Reason)
+	}
+}
+
+// TestFinishKeepsTheInterrupt: Finish of an interrupted run returns an
+// error that is both a failed run and the interrupt, so the CLI exits 130.
+func TestFinishKeepsTheInterrupt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := report([]result.Status{result.StatusPassed}, &result.Item{Name: "c", Items: []result.Item{{Name: "a", Status: result.StatusPassed}}})
+	_, err := Finish(ctx, r, t.TempDir(), nil)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrRunFailed) {
+		t.Fatalf("Finish of an interrupted run: %v, want it to wrap context.Canceled and ErrRunFailed", err)
+	}
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -34,43 +32,38 @@ type NodeAgents interface {
 type nodePlan struct {
 	// Expected is how many nodes the deployment starts (0: no agent at all).
 	Expected int
-	// Agents are the running agent processes, by node name.
-	Agents []measure.AgentProcess
 	// Controller stops/starts agents for the disruptive specs (nil: none).
 	Controller framework.NodeController
 }
 
 // planNodes works out the nodes of a cluster this process started.
 func planNodes(c *deploy.Cluster) nodePlan {
-	d := deployNodes{c}
-	p := planFrom(d.AgentPIDs(), c.WantNodes(), d, c.ServerPID)
-	// Shims and pods are not the agents' descendants: say where else to
-	// find each node's processes.
-	for i := range p.Agents {
-		a := &p.Agents[i]
-		if a.InServer {
-			a.DataDir, a.CgroupRoot = c.DataDir, c.ServerCgroupRoot
-			continue
-		}
-		for _, ag := range c.Agents {
-			if ag.Name == a.Node {
-				a.DataDir, a.CgroupRoot = ag.DataDir, ag.CgroupRoot
-			}
-		}
-	}
-	return p
+	return planFrom(c.WantNodes(), deployNodes{c})
 }
 
-func planFrom(agents map[string]int, expected int, ctl framework.NodeController, serverPID int) nodePlan {
+func planFrom(expected int, ctl framework.NodeController) nodePlan {
 	if expected == 0 {
 		return nodePlan{}
 	}
-	p := nodePlan{Expected: expected, Controller: ctl}
-	for _, node := range slices.Sorted(maps.Keys(agents)) {
-		pid := agents[node]
-		p.Agents = append(p.Agents, measure.AgentProcess{Node: node, PID: pid, InServer: pid == serverPID})
+	return nodePlan{Expected: expected, Controller: ctl}
+}
+
+// idleUnits are what the idle footprint measures: the server (with its
+// node), every running agent node, each in its own cgroup when it runs on a
+// simulated host, and the datastore servers the run started.
+func idleUnits(c *deploy.Cluster) []measure.Unit {
+	var out []measure.Unit
+	for _, n := range c.NodeCgroups() {
+		role := measure.RoleAgent
+		if n.Server {
+			role = measure.RoleServer
+		}
+		out = append(out, measure.Unit{Name: n.Node, Role: role, PID: n.PID, Cgroup: n.Cgroup, Pods: n.Pods})
 	}
-	return p
+	for i, pid := range c.DatastorePIDs {
+		out = append(out, measure.Unit{Name: fmt.Sprintf("%s-%d", c.Datastore, i), Role: measure.RoleDatastore, PID: pid})
+	}
+	return out
 }
 
 // suitesFor selects the suites the main job runs on the plan's cluster.
@@ -120,36 +113,26 @@ func (t *nodeTimer) stop() {
 	}
 }
 
-// benchNodes measures what the agents add: their memory apart from the pods
-// (while the cluster idles) and the pod startup latency.
+// benchNodes measures the pod startup latency of a cluster with nodes (the
+// agents' memory is measured with the idle footprint, in the same idle
+// window as the server's: Footprint).
 func benchNodes(ctx context.Context, c *deploy.Cluster, p nodePlan, o BenchOptions, log *slog.Logger, pr *progress.Printer) ([]result.Measurement, error) {
 	if p.Expected == 0 || o.SkipPods {
 		return nil, nil
 	}
-	labels := map[string]string{"datastore": c.Datastore}
-	var out []result.Measurement
-
-	window := max(o.IdleWindow/2, 10*time.Second)
-	pr.Status("agent memory of %d node(s) over %s", len(p.Agents), window)
-	ms, err := measure.AgentMemory(ctx, measure.AgentMemoryOptions{Agents: p.Agents, Window: window, Labels: labels})
-	out = append(out, ms...)
-	if err != nil {
-		return out, fmt.Errorf("agent memory: %w", err)
-	}
-
 	cfg, err := c.RESTConfig()
 	if err != nil {
-		return out, err
+		return nil, err
 	}
-	ms, err = measure.PodStartup(ctx, measure.PodStartupOptions{
-		Config: cfg, Pods: o.Pods, QPS: o.PodQPS, Concurrency: o.PodConcurrency, Labels: labels, Log: log,
+	ms, err := measure.PodStartup(ctx, measure.PodStartupOptions{
+		Config: cfg, Pods: o.Pods, QPS: o.PodQPS, Concurrency: o.PodConcurrency,
+		Labels: map[string]string{"datastore": c.Datastore}, Log: log,
 		Progress: func(s string) { pr.Status("pod startup: %s", s) },
 	})
-	out = append(out, ms...)
 	if err != nil {
-		return out, fmt.Errorf("pod startup: %w", err)
+		return ms, fmt.Errorf("pod startup: %w", err)
 	}
-	return out, nil
+	return ms, nil
 }
 
 func clientFor(c *deploy.Cluster) (kubernetes.Interface, error) {

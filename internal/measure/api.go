@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"strconv"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/flowcontrol"
 
 	"github.com/distrobench/distrobench/internal/result"
 )
@@ -31,7 +32,9 @@ var Verbs = []string{"create", "get", "list", "update", "delete"}
 
 // APIOptions configure an API latency benchmark.
 type APIOptions struct {
-	// Config reaches the cluster under test; nothing else is contacted.
+	// Config reaches the cluster under test; nothing else is contacted. Its
+	// rate limiter (QPS, Burst, RateLimiter) is replaced by one that never
+	// waits: the load shape below sets the load, not the client.
 	Config *rest.Config
 	// Namespace is the name of the namespace to create for the benchmark; it
 	// must not exist yet and is deleted at the end. Default: a generated
@@ -40,8 +43,19 @@ type APIOptions struct {
 	// Objects is the number of ConfigMaps per repeat (default 200); every
 	// verb runs Objects times per repeat.
 	Objects int
-	// Concurrency is the number of parallel workers (default 8).
+	// Load is the load shape: LoadClosed (Concurrency workers) or LoadOpen
+	// (Rate requests/s). Default: LoadOpen when Rate > 0, else LoadClosed.
+	Load Load
+	// Concurrency is the number of workers of a closed loop (default 8).
 	Concurrency int
+	// Rate is the requests per second of an open loop.
+	Rate float64
+	// RequestTimeout bounds one request (default 1 minute); a request that
+	// runs out of it fails and counts as a latency sample of its timeout.
+	RequestTimeout time.Duration
+	// ErrorBudget is the fraction of a verb's requests that may fail
+	// (0..1, default 0: none); more fails the api.error_rate SLO.
+	ErrorBudget float64
 	// ObjectSize is the bytes of data in each ConfigMap (default 1024).
 	ObjectSize int
 	// Repeats of the whole create..delete cycle (default 5).
@@ -53,15 +67,28 @@ type APIOptions struct {
 	Progress func(string)
 }
 
-func (o *APIOptions) setDefaults() error {
-	if o.Config == nil {
-		return errors.New("API benchmark: no cluster config (pass a kubeconfig)")
-	}
+// ErrorBudgetSource names where the api.error_rate target comes from.
+const ErrorBudgetSource = "distrobench API error budget (--api-error-budget)"
+
+// requestTimeout bounds one request so a hung server fails the request
+// instead of the run (the API benchmark's default; pods.go uses it too).
+const requestTimeout = time.Minute
+
+func (o *APIOptions) setDefaults() {
 	if o.Objects <= 0 {
 		o.Objects = 200
 	}
+	if o.Load == "" {
+		o.Load = LoadClosed
+		if o.Rate > 0 {
+			o.Load = LoadOpen
+		}
+	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = requestTimeout
 	}
 	if o.ObjectSize <= 0 {
 		o.ObjectSize = 1024
@@ -72,27 +99,76 @@ func (o *APIOptions) setDefaults() error {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	return nil
+}
+
+// Validate reports every option that cannot work, all at once; zero values
+// take their defaults and are valid. It does not need Config.
+func (o APIOptions) Validate() error {
+	var errs []error
+	switch o.Load {
+	case "", LoadClosed:
+		if o.Load == LoadClosed && o.Rate > 0 {
+			errs = append(errs, fmt.Errorf("API benchmark: a rate (%g/s) is for an open loop, not a closed one", o.Rate))
+		}
+	case LoadOpen:
+		if o.Rate <= 0 {
+			errs = append(errs, errors.New("API benchmark: an open loop needs a rate above 0 requests/s"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("API benchmark: load %q is neither %q nor %q", o.Load, LoadClosed, LoadOpen))
+	}
+	if o.Rate < 0 || math.IsNaN(o.Rate) || math.IsInf(o.Rate, 0) {
+		errs = append(errs, fmt.Errorf("API benchmark: rate %g is negative or not a number (0 runs a closed loop)", o.Rate))
+	}
+	if o.ErrorBudget < 0 || o.ErrorBudget > 1 || math.IsNaN(o.ErrorBudget) {
+		errs = append(errs, fmt.Errorf("API benchmark: error budget %g is not a fraction between 0 and 1", o.ErrorBudget))
+	}
+	if o.RequestTimeout < 0 {
+		errs = append(errs, fmt.Errorf("API benchmark: request timeout %s is negative", o.RequestTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+func (o APIOptions) generator() generator {
+	return generator{load: o.Load, concurrency: o.Concurrency, rate: o.Rate, timeout: o.RequestTimeout}
+}
+
+// Describe says the benchmark's size and load shape in a few words, for a
+// progress line.
+func (o APIOptions) Describe() string {
+	o.setDefaults()
+	return fmt.Sprintf("%d objects x %d verbs x %d repeats, %s", o.Objects, len(Verbs), o.Repeats, o.generator())
 }
 
 // verbStats collects one verb's figures over all repeats.
 type verbStats struct {
-	latencies  []float64 // seconds, every successful request of every repeat
-	throughput []float64 // ops/s, one per repeat
-	errors     []float64 // failed requests, one per repeat
+	latencies []float64 // seconds, every issued request of every repeat
+	failed    []float64 // per issued request: 1 failed, 0 succeeded
+	achieved  []float64 // successful requests/s, one per repeat
+	offered   []float64 // requests sent/s, one per repeat
 }
 
 // APILatency runs Repeats cycles of create, get, list (of the namespace),
-// update and delete of Objects ConfigMaps with Concurrency workers in a fresh
-// namespace, and returns per verb:
-//   - "api.latency" (seconds): every successful request's latency as a
-//     sample, judged against the Kubernetes API call latency SLO;
-//   - "api.throughput" (ops/s): successful requests per second, one sample
-//     per repeat;
-//   - "api.errors" (count): failed requests, one sample per repeat;
+// update and delete of Objects ConfigMaps in a fresh namespace, each verb
+// under the load shape of o (closed loop: Concurrency workers; open loop:
+// Rate requests/s on a schedule), with no client-side rate limiter, and
+// returns per verb:
+//   - "api.latency" (seconds): every issued request is a sample, from its
+//     (scheduled) send time until it answered or failed; a timed-out
+//     request counts at its timeout. Judged against the Kubernetes API call
+//     latency SLO;
+//   - "api.error_rate" (ratio): one sample per issued request, 1 when it
+//     failed or timed out, else 0, so its mean is the fraction that failed
+//     and n the requests issued. Judged (mean) against ErrorBudget;
+//   - "api.rate.achieved" (ops/s): successful requests per second of wall
+//     time, one sample per repeat;
+//   - "api.rate.offered" (ops/s): requests sent per second, one sample per
+//     repeat: an open loop's scheduled rate; for a closed loop, whose
+//     workers send only when answers come back, the requests issued
+//     (answered or failed) per second of wall time;
 //
-// all labelled {verb, concurrency, objectSize} plus o.Labels; and
-// "apiserver.requests" (count): the growth of the apiserver's
+// all labelled {verb, load, concurrency or rate, objectSize} plus o.Labels;
+// and "apiserver.requests" (count): the growth of the apiserver's
 // apiserver_request_total during the benchmark (all clients, so it includes
 // the cluster's own chatter), when its /metrics is readable.
 //
@@ -100,17 +176,16 @@ type verbStats struct {
 // returned along with an error when a verb failed for every object of a
 // repeat (the cluster could not do the work at all).
 func APILatency(ctx context.Context, o APIOptions) ([]result.Measurement, error) {
-	if err := o.setDefaults(); err != nil {
+	if o.Config == nil {
+		return nil, errors.New("API benchmark: no cluster config (pass a kubeconfig)")
+	}
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	cfg := rest.CopyConfig(o.Config)
-	// client-go throttles itself to QPS 5 / burst 10 by default; that would
-	// measure the client's rate limiter, not the server. Raise it well above
-	// what Concurrency workers can issue so every wait is the server's.
-	cfg.QPS, cfg.Burst = 500, 1000
-	cs, err := kubernetes.NewForConfig(cfg)
+	o.setDefaults()
+	cs, cfg, err := unthrottledClient(o.Config)
 	if err != nil {
-		return nil, fmt.Errorf("API benchmark: client for %s: %w", cfg.Host, err)
+		return nil, err
 	}
 
 	before, scrapeErr := ScrapeMetrics(ctx, cfg, "/metrics")
@@ -144,10 +219,7 @@ func APILatency(ctx context.Context, o APIOptions) ([]result.Measurement, error)
 	}()
 
 	b := &bench{o: o, cm: cs.CoreV1().ConfigMaps(ns.Name), payload: payload(o.ObjectSize)}
-	stats := map[string]*verbStats{}
-	for _, v := range Verbs {
-		stats[v] = &verbStats{}
-	}
+	stats := newVerbStats()
 	var runErr error
 	for r := range o.Repeats {
 		if err := b.repeat(ctx, r, stats); err != nil {
@@ -169,6 +241,28 @@ func APILatency(ctx context.Context, o APIOptions) ([]result.Measurement, error)
 	return ms, runErr
 }
 
+// unthrottledClient builds the benchmark's client from c with client-go's
+// always-allow rate limiter. client-go otherwise waits in a token bucket
+// (QPS 5 / burst 10 by default) before sending, inside the call the
+// benchmark times, and that wait would be reported as server latency.
+func unthrottledClient(c *rest.Config) (*kubernetes.Clientset, *rest.Config, error) {
+	cfg := rest.CopyConfig(c)
+	cfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("API benchmark: client for %s: %w", cfg.Host, err)
+	}
+	return cs, cfg, nil
+}
+
+func newVerbStats() map[string]*verbStats {
+	stats := map[string]*verbStats{}
+	for _, v := range Verbs {
+		stats[v] = &verbStats{}
+	}
+	return stats
+}
+
 type bench struct {
 	o       APIOptions
 	cm      typedcorev1.ConfigMapInterface
@@ -187,10 +281,6 @@ func payload(n int) string {
 	}
 	return string(b)
 }
-
-// requestTimeout bounds one request so a hung server fails the request
-// instead of the run.
-const requestTimeout = time.Minute
 
 func (b *bench) repeat(ctx context.Context, r int, stats map[string]*verbStats) error {
 	n := b.o.Objects
@@ -228,22 +318,22 @@ func (b *bench) repeat(ctx context.Context, r int, stats map[string]*verbStats) 
 		},
 	}
 	line := fmt.Sprintf("API benchmark repeat %d/%d:", r+1, b.o.Repeats)
+	gen := b.o.generator()
 	for _, v := range Verbs {
-		lat, failed, wall, firstErr := runConcurrently(ctx, n, b.o.Concurrency, ops[v])
+		bt := gen.run(ctx, n, ops[v])
 		if ctx.Err() != nil {
 			return fmt.Errorf("API benchmark interrupted: %w", ctx.Err())
 		}
-		s := stats[v]
-		s.latencies = append(s.latencies, lat...)
-		s.throughput = append(s.throughput, float64(len(lat))/wall.Seconds())
-		s.errors = append(s.errors, float64(failed))
+		stats[v].add(bt, b.o)
+		failed := bt.failures()
+		line += fmt.Sprintf(" %s p99 %.0fms", v, result.Summarize(bt.latencies).P99*1000)
 		if failed > 0 {
-			b.o.Log.Warn("API requests failed", "verb", v, "repeat", r+1, "failed", failed, "of", n, "first", firstErr)
+			line += fmt.Sprintf(" (%d failed)", failed)
+			b.o.Log.Warn("API requests failed", "verb", v, "repeat", r+1, "failed", failed, "of", n, "first", bt.firstErr)
 		}
 		if failed == n {
-			return fmt.Errorf("API benchmark: every %s of repeat %d failed: %w (is the apiserver healthy?)", v, r+1, firstErr)
+			return fmt.Errorf("API benchmark: every %s of repeat %d failed: %w (is the apiserver healthy?)", v, r+1, bt.firstErr)
 		}
-		line += fmt.Sprintf(" %s p99 %.0fms", v, result.Summarize(lat).P99*1000)
 	}
 	if b.o.Progress == nil {
 		b.o.Log.Info(line)
@@ -254,76 +344,68 @@ func (b *bench) repeat(ctx context.Context, r int, stats map[string]*verbStats) 
 	return nil
 }
 
-// runConcurrently calls op(ctx, i) for i in [0, n) from workers goroutines
-// and returns the latency in seconds of each successful call, the number of
-// failed calls, the wall time of the whole batch and the first error.
-func runConcurrently(ctx context.Context, n, workers int, op func(ctx context.Context, i int) error) ([]float64, int, time.Duration, error) {
-	next := make(chan int)
-	var (
-		mu       sync.Mutex
-		lat      = make([]float64, 0, n)
-		failed   int
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	start := time.Now()
-	for range min(workers, n) {
-		wg.Go(func() {
-			for i := range next {
-				rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-				t0 := time.Now()
-				err := op(rctx, i)
-				d := time.Since(t0).Seconds()
-				cancel()
-				mu.Lock()
-				if err != nil {
-					failed++
-					if firstErr == nil {
-						firstErr = err
-					}
-				} else {
-					lat = append(lat, d)
-				}
-				mu.Unlock()
-			}
-		})
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
+// add records one repeat's batch of a verb.
+func (s *verbStats) add(bt batch, o APIOptions) {
+	s.latencies = append(s.latencies, bt.latencies...)
+	for _, f := range bt.failed {
+		v := 0.0
+		if f {
+			v = 1
 		}
+		s.failed = append(s.failed, v)
 	}
-	close(next)
-	wg.Wait()
-	return lat, failed, time.Since(start), firstErr
+	issued := len(bt.failed)
+	s.achieved = append(s.achieved, float64(issued-bt.failures())/bt.wall.Seconds())
+	offered := o.Rate // an open loop offers its schedule
+	if o.Load == LoadClosed {
+		offered = float64(issued) / bt.wall.Seconds()
+	}
+	s.offered = append(s.offered, offered)
+}
+
+// offeredHow says how each load shape's offered rate is known.
+var offeredHow = map[Load]string{
+	LoadOpen:   "the open-loop schedule's rate",
+	LoadClosed: "calls issued (answered or failed) per second of wall time; a closed loop sends only as answers come back",
+}
+
+// labels are a verb's measurement labels: the verb, the load shape and the
+// object size, plus the caller's.
+func (b *bench) labels(verb string) map[string]string {
+	labels := maps.Clone(b.o.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels["verb"] = verb
+	labels["load"] = string(b.o.Load)
+	if b.o.Load == LoadOpen {
+		labels["rate"] = strconv.FormatFloat(b.o.Rate, 'f', -1, 64)
+	} else {
+		labels["concurrency"] = strconv.Itoa(b.o.Concurrency)
+	}
+	labels["objectSize"] = strconv.Itoa(b.o.ObjectSize)
+	return labels
 }
 
 func (b *bench) measurements(stats map[string]*verbStats) []result.Measurement {
 	var ms []result.Measurement
 	for _, v := range Verbs {
 		s := stats[v]
-		labels := maps.Clone(b.o.Labels)
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels["verb"] = v
-		labels["concurrency"] = strconv.Itoa(b.o.Concurrency)
-		labels["objectSize"] = strconv.Itoa(b.o.ObjectSize)
-
 		threshold := 1.0 // mutating calls and single-object reads
 		if v == "list" {
 			threshold = 5.0 // namespace-scoped lists
 		}
 		ms = append(ms,
-			described(result.NewMeasurement("api.latency", "seconds", labels, s.latencies),
-				fmt.Sprintf("latency of each successful ConfigMap %s", v)).WithSLO("p99", threshold, SLOSource),
-			described(result.NewMeasurement("api.throughput", "ops/s", maps.Clone(labels), s.throughput),
-				fmt.Sprintf("successful ConfigMap %s calls per second, one sample per repeat", v)),
-			described(result.NewMeasurement("api.errors", "count", maps.Clone(labels), s.errors),
-				fmt.Sprintf("failed ConfigMap %s calls, one sample per repeat", v)),
+			described(result.NewMeasurement("api.latency", "seconds", b.labels(v), s.latencies),
+				fmt.Sprintf("latency of every issued ConfigMap %s, from its (scheduled) send time until it answered or failed; a timed-out request counts at its timeout (%s)", v, b.o.RequestTimeout)).
+				WithSLO("p99", threshold, SLOSource),
+			described(result.NewMeasurement("api.error_rate", "ratio", b.labels(v), s.failed),
+				fmt.Sprintf("one sample per issued ConfigMap %s: 1 when it failed or timed out, else 0; the mean is the fraction that failed", v)).
+				WithSLO("mean", b.o.ErrorBudget, ErrorBudgetSource),
+			described(result.NewMeasurement("api.rate.offered", "ops/s", b.labels(v), s.offered),
+				fmt.Sprintf("ConfigMap %s calls sent per second, one sample per repeat: %s", v, offeredHow[b.o.Load])),
+			described(result.NewMeasurement("api.rate.achieved", "ops/s", b.labels(v), s.achieved),
+				fmt.Sprintf("successful ConfigMap %s calls per second of wall time (first send to last answer; open loop: at least the schedule's span), one sample per repeat", v)),
 		)
 	}
 	return ms

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,16 +29,8 @@ import (
 
 func newFakeBench(o APIOptions) (*bench, *fake.Clientset) {
 	cs := fake.NewClientset()
-	_ = o.setDefaults()
+	o.setDefaults()
 	return &bench{o: o, cm: cs.CoreV1().ConfigMaps("bench"), payload: payload(o.ObjectSize)}, cs
-}
-
-func newStats() map[string]*verbStats {
-	s := map[string]*verbStats{}
-	for _, v := range Verbs {
-		s[v] = &verbStats{}
-	}
-	return s
 }
 
 func find(t *testing.T, ms []result.Measurement, name, verb string) result.Measurement {
@@ -53,7 +48,7 @@ func TestBenchRepeats(t *testing.T) {
 	var progress []string
 	b, cs := newFakeBench(APIOptions{Config: &rest.Config{}, Objects: 30, Concurrency: 4, ObjectSize: 100, Repeats: 2,
 		Labels: map[string]string{"datastore": "sqlite"}, Progress: func(s string) { progress = append(progress, s) }})
-	stats := newStats()
+	stats := newVerbStats()
 	for r := range 2 {
 		if err := b.repeat(context.Background(), r, stats); err != nil {
 			t.Fatalf("repeat %d: %v", r, err)
@@ -86,15 +81,15 @@ func TestBenchRepeats(t *testing.T) {
 	}
 
 	ms := b.measurements(stats)
-	if len(ms) != 3*len(Verbs) {
-		t.Fatalf("got %d measurements, want %d", len(ms), 3*len(Verbs))
+	if len(ms) != 4*len(Verbs) {
+		t.Fatalf("got %d measurements, want %d", len(ms), 4*len(Verbs))
 	}
 	for _, v := range Verbs {
 		lat := find(t, ms, "api.latency", v)
 		if lat.Unit != "seconds" || lat.Summary.Count != 60 {
 			t.Errorf("%s latency: unit %s, %d samples; want seconds, 60", v, lat.Unit, lat.Summary.Count)
 		}
-		if lat.Labels["concurrency"] != "4" || lat.Labels["objectSize"] != "100" || lat.Labels["datastore"] != "sqlite" {
+		if lat.Labels["load"] != "closed" || lat.Labels["concurrency"] != "4" || lat.Labels["objectSize"] != "100" || lat.Labels["datastore"] != "sqlite" {
 			t.Errorf("%s latency labels = %v", v, lat.Labels)
 		}
 		wantThreshold := 1.0
@@ -105,13 +100,18 @@ func TestBenchRepeats(t *testing.T) {
 		if lat.SLO == nil || lat.SLO.Statistic != "p99" || lat.SLO.Threshold != wantThreshold || lat.SLO.Source != SLOSource {
 			t.Errorf("%s latency SLO = %+v, want a p99 <= %v verdict", v, lat.SLO, wantThreshold)
 		}
-		thr := find(t, ms, "api.throughput", v)
-		if thr.Summary.Count != 2 || thr.Summary.Min <= 0 {
-			t.Errorf("%s throughput samples %v, want 2 positive", v, thr.Samples)
+		thr := find(t, ms, "api.rate.achieved", v)
+		if thr.Summary.Count != 2 || thr.Summary.Min <= 0 || thr.Unit != "ops/s" {
+			t.Errorf("%s achieved rate samples %v %s, want 2 positive ops/s", v, thr.Samples, thr.Unit)
 		}
-		errs := find(t, ms, "api.errors", v)
-		if errs.Summary.Count != 2 || errs.Summary.Max != 0 {
-			t.Errorf("%s error samples %v, want [0 0]", v, errs.Samples)
+		// A closed loop offers what its workers send: with no failure,
+		// every sent call succeeded, so offered and achieved agree.
+		if off := find(t, ms, "api.rate.offered", v); off.Summary.Count != 2 || off.Samples[0] != thr.Samples[0] {
+			t.Errorf("%s offered rate %v, want the achieved %v", v, off.Samples, thr.Samples)
+		}
+		errs := find(t, ms, "api.error_rate", v)
+		if errs.Summary.Count != 60 || errs.Summary.Mean != 0 || errs.SLO == nil || !errs.SLO.Met {
+			t.Errorf("%s error rate: mean %v of %d, SLO %+v; want 0 of 60, met", v, errs.Summary.Mean, errs.Summary.Count, errs.SLO)
 		}
 	}
 }
@@ -127,21 +127,26 @@ func TestBenchCountsErrors(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	stats := newStats()
+	stats := newVerbStats()
 	if err := b.repeat(context.Background(), 0, stats); err != nil {
 		t.Fatalf("repeat: %v", err)
 	}
 	ms := b.measurements(stats)
 	for _, v := range []string{"create", "get", "update", "delete"} {
-		if e := find(t, ms, "api.errors", v); e.Samples[0] != 5 {
-			t.Errorf("%s errors = %v, want [5]", v, e.Samples)
+		if e := find(t, ms, "api.error_rate", v); e.Summary.Count != 20 || e.Summary.Mean != 0.25 || e.SLO.Met {
+			t.Errorf("%s error rate: mean %v of %d, SLO met %v; want 0.25 of 20, missed", v, e.Summary.Mean, e.Summary.Count, e.SLO.Met)
 		}
-		if l := find(t, ms, "api.latency", v); l.Summary.Count != 15 {
-			t.Errorf("%s latency samples = %d, want 15 (failed requests are not latencies)", v, l.Summary.Count)
+		if l := find(t, ms, "api.latency", v); l.Summary.Count != 20 {
+			t.Errorf("%s latency samples = %d, want 20 (failed requests count too)", v, l.Summary.Count)
 		}
 	}
-	if e := find(t, ms, "api.errors", "list"); e.Samples[0] != 0 {
-		t.Errorf("list errors = %v, want [0]", e.Samples)
+	// Failed calls were offered but not achieved.
+	off, ach := find(t, ms, "api.rate.offered", "create").Samples[0], find(t, ms, "api.rate.achieved", "create").Samples[0]
+	if math.Abs(ach/off-0.75) > 1e-9 {
+		t.Errorf("create achieved %v of offered %v ops/s, want 75 %%", ach, off)
+	}
+	if e := find(t, ms, "api.error_rate", "list"); e.Summary.Mean != 0 || !e.SLO.Met {
+		t.Errorf("list error rate = %v, want 0, met", e.Summary.Mean)
 	}
 }
 
@@ -150,7 +155,7 @@ func TestBenchFailsWhenAVerbNeverWorks(t *testing.T) {
 	cs.PrependReactor("update", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New("injected: storage is read-only")
 	})
-	err := b.repeat(context.Background(), 0, newStats())
+	err := b.repeat(context.Background(), 0, newVerbStats())
 	if err == nil || !strings.Contains(err.Error(), "every update") || !strings.Contains(err.Error(), "read-only") {
 		t.Errorf("error = %v, want one saying every update failed, with the cause", err)
 	}
@@ -215,5 +220,88 @@ func TestScrapeMetrics(t *testing.T) {
 
 	if _, err := ScrapeMetrics(context.Background(), &rest.Config{Host: srv.URL}, "/metrics"); err == nil || !strings.Contains(err.Error(), "nonResourceURL") {
 		t.Errorf("forbidden scrape: got %v, want an error saying which permission is needed", err)
+	}
+}
+
+func TestAPIOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    APIOptions
+		want string // "" = valid
+	}{
+		{"zero values take defaults", APIOptions{}, ""},
+		{"open loop", APIOptions{Rate: 100}, ""},
+		{"explicit open loop", APIOptions{Load: LoadOpen, Rate: 100, ErrorBudget: 0.01}, ""},
+		{"open loop without rate", APIOptions{Load: LoadOpen}, "needs a rate"},
+		{"closed loop with rate", APIOptions{Load: LoadClosed, Rate: 5}, "not a closed one"},
+		{"unknown load", APIOptions{Load: "burst"}, `load "burst"`},
+		{"negative rate", APIOptions{Rate: -1}, "negative"},
+		{"budget above 1", APIOptions{ErrorBudget: 1.5}, "between 0 and 1"},
+		{"negative timeout", APIOptions{RequestTimeout: -time.Second}, "timeout"},
+	} {
+		err := tc.o.Validate()
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: Validate() = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if err := (APIOptions{Rate: -1, ErrorBudget: 2}).Validate(); err == nil || !strings.Contains(err.Error(), "negative") || !strings.Contains(err.Error(), "between") {
+		t.Errorf("Validate() = %v, want every problem at once", err)
+	}
+}
+
+// An open loop sends on its schedule whatever the answers do: request 0 is
+// answered only once the last request was sent, which a loop that waited
+// for answers (or capped the requests in flight below n) never reaches.
+func TestOpenLoopSendsWithoutWaitingForAnswers(t *testing.T) {
+	const n, rate = 50, 1000.0
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lastSent := make(chan struct{})
+	bt := generator{load: LoadOpen, rate: rate, timeout: time.Minute}.run(ctx, n, func(ctx context.Context, i int) error {
+		switch i {
+		case 0:
+			select {
+			case <-lastSent:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		case n - 1:
+			close(lastSent)
+		}
+		return nil
+	})
+	if bt.firstErr != nil || len(bt.latencies) != n {
+		t.Fatalf("%d of %d requests done, first error %v: the loop waited for request 0's answer before sending the rest", len(bt.latencies), n, bt.firstErr)
+	}
+	// Request 0 is timed from its scheduled send at the start, so its
+	// latency spans the schedule up to the last send.
+	if slowest := result.Summarize(bt.latencies).Max; slowest < (n-1)/rate {
+		t.Errorf("slowest request took %v s, want at least the %v s request 0 waited for the last send", slowest, (n-1)/rate)
+	}
+}
+
+// A closed loop has at most Concurrency requests in flight.
+func TestClosedLoopWorkers(t *testing.T) {
+	const n, workers = 40, 3
+	var (
+		mu             sync.Mutex
+		inFlight, most int
+	)
+	bt := generator{load: LoadClosed, concurrency: workers, timeout: time.Minute}.run(context.Background(), n, func(context.Context, int) error {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		time.Sleep(time.Millisecond)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return nil
+	})
+	if len(bt.latencies) != n || bt.failures() != 0 {
+		t.Errorf("%d requests, %d failed; want %d, 0", len(bt.latencies), bt.failures(), n)
+	}
+	if most > workers {
+		t.Errorf("%d requests in flight at once, want at most %d workers", most, workers)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/procfs"
 	"github.com/shirou/gopsutil/v4/process"
 
 	"github.com/distrobench/distrobench/internal/result"
@@ -29,15 +30,21 @@ import (
 type TreeSample struct {
 	RSS        uint64  // bytes, summed over the tree (shared pages counted once per process)
 	PSS        uint64  // bytes, summed over the tree (shared pages split between their users)
-	CPUSeconds float64 // user + system CPU time consumed so far by the live processes
+	CPUSeconds float64 // user + system CPU time consumed so far by the live processes (without reaped children)
 	Procs      int     // processes in the tree
 }
 
-// procSample is one process of a tree sample.
+// procSample is one process of a sample.
 type procSample struct {
 	rss, pss uint64
-	cpu      float64
+	cpu      float64 // seconds: the process's own user + system time
+	reaped   float64 // seconds: user + system time of the children it reaped (cutime + cstime)
+	ppid     int32
 }
+
+// userHZ is the unit of the CPU times in /proc/PID/stat: fixed at 100 by
+// the kernel's user-space ABI, whatever its internal tick rate.
+const userHZ = 100
 
 // SampleTree samples the process tree rooted at rootPID. It fails when the
 // root is not running; descendants that exit while being sampled are left out.
@@ -99,14 +106,19 @@ func sampleChildren(ctx context.Context, p *process.Process, procs map[int32]pro
 	return nil
 }
 
-// sampleProc reads one process's RSS and CPU times through gopsutil and its
-// PSS from /proc.
+// sampleProc reads one process's RSS through gopsutil, and its PSS and CPU
+// times (its own and its reaped children's, which gopsutil leaves out) from
+// /proc.
 func sampleProc(ctx context.Context, p *process.Process) (procSample, error) {
 	mem, err := p.MemoryInfoWithContext(ctx)
 	if err != nil {
 		return procSample{}, err
 	}
-	t, err := p.TimesWithContext(ctx)
+	fs, err := procfs.NewProc(int(p.Pid))
+	if err != nil {
+		return procSample{}, err
+	}
+	st, err := fs.Stat()
 	if err != nil {
 		return procSample{}, err
 	}
@@ -114,7 +126,11 @@ func sampleProc(ctx context.Context, p *process.Process) (procSample, error) {
 	if err != nil {
 		return procSample{}, err
 	}
-	return procSample{rss: mem.RSS, pss: pss, cpu: t.User + t.System}, nil
+	return procSample{
+		rss: mem.RSS, pss: pss, ppid: int32(st.PPID),
+		cpu:    float64(st.UTime+st.STime) / userHZ,
+		reaped: float64(st.CUTime+st.CSTime) / userHZ,
+	}, nil
 }
 
 // readPSS returns a process's proportional set size in bytes. gopsutil v4 has
@@ -153,102 +169,6 @@ func readPSS(pid int) (uint64, error) {
 		kb += v
 	}
 	return kb * 1024, nil
-}
-
-// IdleOptions configure an idle footprint measurement.
-type IdleOptions struct {
-	// PIDs are the roots of the measured trees: the server and any datastore
-	// servers the run started. Their trees are summed (overlaps count once).
-	PIDs []int
-	// Window is how long to sample (default 60s).
-	Window time.Duration
-	// Interval between samples (default 5s).
-	Interval time.Duration
-	// Labels are put on every measurement (profile, datastore, arch, ...).
-	Labels map[string]string
-}
-
-// Idle samples the process trees of o.PIDs every o.Interval over o.Window and
-// returns "footprint.idle.rss" and "footprint.idle.pss" (bytes, one sample per
-// tick including the start) and "footprint.idle.cpu" (percent of one core, one
-// sample per interval, from the CPU time consumed by the trees during the
-// interval; time of processes that exit mid-interval is not seen).
-func Idle(ctx context.Context, o IdleOptions) ([]result.Measurement, error) {
-	if len(o.PIDs) == 0 {
-		return nil, errors.New("idle footprint: no process to measure (is the server running?)")
-	}
-	if o.Window <= 0 {
-		o.Window = 60 * time.Second
-	}
-	if o.Interval <= 0 {
-		o.Interval = 5 * time.Second
-	}
-	ticks := max(int(o.Window/o.Interval), 1)
-
-	sample := func() (map[int32]procSample, time.Time, error) {
-		procs := map[int32]procSample{}
-		for _, pid := range o.PIDs {
-			if err := sampleTree(ctx, int32(pid), procs); err != nil {
-				return nil, time.Time{}, fmt.Errorf("idle footprint: %w", err)
-			}
-		}
-		return procs, time.Now(), nil
-	}
-
-	var rss, pss, cpu []float64
-	prev, prevAt, err := sample()
-	if err != nil {
-		return nil, err
-	}
-	s := sum(prev)
-	rss, pss = append(rss, float64(s.RSS)), append(pss, float64(s.PSS))
-
-	ticker := time.NewTicker(o.Interval)
-	defer ticker.Stop()
-	for range ticks {
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("idle footprint interrupted: %w", ctx.Err())
-		case <-ticker.C:
-		}
-		cur, at, err := sample()
-		if err != nil {
-			return nil, err
-		}
-		s := sum(cur)
-		rss, pss = append(rss, float64(s.RSS)), append(pss, float64(s.PSS))
-		cpu = append(cpu, cpuPercent(prev, cur, at.Sub(prevAt)))
-		prev, prevAt = cur, at
-	}
-
-	return []result.Measurement{
-		described(result.NewMeasurement("footprint.idle.rss", "bytes", maps.Clone(o.Labels), rss),
-			"resident set size of the process trees while idle"),
-		described(result.NewMeasurement("footprint.idle.pss", "bytes", maps.Clone(o.Labels), pss),
-			"proportional set size (shared pages split between their users) of the process trees while idle"),
-		described(result.NewMeasurement("footprint.idle.cpu", "percent", maps.Clone(o.Labels), cpu),
-			"CPU use of the process trees while idle, percent of one core per interval"),
-	}, nil
-}
-
-// cpuPercent is the CPU time the processes of cur consumed since prev, as a
-// percentage of one core over wall. A process new in cur counts with all its
-// CPU time (it started during the interval).
-func cpuPercent(prev, cur map[int32]procSample, wall time.Duration) float64 {
-	if wall <= 0 {
-		return 0
-	}
-	var used float64
-	for pid, c := range cur {
-		d := c.cpu
-		if p, ok := prev[pid]; ok {
-			d -= p.cpu
-		}
-		if d > 0 { // a reused PID could go backwards
-			used += d
-		}
-	}
-	return used / wall.Seconds() * 100
 }
 
 func described(m result.Measurement, d string) result.Measurement {

@@ -81,7 +81,8 @@ func TestIdle(t *testing.T) {
 	defer close(stop)
 
 	ms, err := Idle(context.Background(), IdleOptions{
-		PIDs: []int{os.Getpid(), os.Getpid()}, Window: time.Second, Interval: 250 * time.Millisecond,
+		Units:  []Unit{{Name: "server", Role: RoleServer, PID: os.Getpid()}},
+		Window: time.Second, Interval: 250 * time.Millisecond,
 		Labels: map[string]string{"profile": "k3s"},
 	})
 	if err != nil {
@@ -98,7 +99,6 @@ func TestIdle(t *testing.T) {
 	if len(ms) != len(want) {
 		t.Fatalf("got %d measurements, want %d", len(ms), len(want))
 	}
-	var rssMin float64
 	for _, m := range ms {
 		w, ok := want[m.Name]
 		if !ok {
@@ -114,48 +114,33 @@ func TestIdle(t *testing.T) {
 		if m.Summary.Min < 0 {
 			t.Errorf("%s: negative sample %v", m.Name, m.Samples)
 		}
-		if m.Name == "footprint.idle.rss" {
-			rssMin = m.Summary.Min
+		if m.Attributes["idle.settle"] == "" || m.Attributes["idle.window"] == "" {
+			t.Errorf("%s: attributes %v do not say how idle was defined", m.Name, m.Attributes)
 		}
-		if m.Name == "footprint.idle.cpu" && m.Summary.Max <= 0 {
-			t.Errorf("cpu samples %v: a spinning goroutine was not seen", m.Samples)
+		if m.Name == "footprint.idle.cpu" {
+			if m.Summary.Max <= 0 {
+				t.Errorf("cpu samples %v: a spinning goroutine was not seen", m.Samples)
+			}
+			if !strings.Contains(m.Attributes["cpu.method"], "cutime") {
+				t.Errorf("cpu.method = %q, want the tree method named", m.Attributes["cpu.method"])
+			}
 		}
-	}
-	// The same root twice counts once: one sample of the tree alone is the
-	// same order as the figure, not twice it.
-	alone, err := SampleTree(context.Background(), os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rssMin > 1.5*float64(alone.RSS) {
-		t.Errorf("overlapping roots double counted: idle RSS %v vs tree %d", rssMin, alone.RSS)
 	}
 }
 
 func TestIdleErrors(t *testing.T) {
 	if _, err := Idle(context.Background(), IdleOptions{}); err == nil {
-		t.Error("Idle without PIDs succeeded")
+		t.Error("Idle without units succeeded")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Idle(ctx, IdleOptions{PIDs: []int{os.Getpid()}, Window: time.Hour, Interval: time.Minute}); !errors.Is(err, context.Canceled) {
+	self := []Unit{{Name: "server", Role: RoleServer, PID: os.Getpid()}}
+	if _, err := Idle(ctx, IdleOptions{Units: self, Window: time.Hour, Interval: time.Minute}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled Idle: got %v, want context.Canceled", err)
 	}
-}
-
-func TestCPUPercent(t *testing.T) {
-	prev := map[int32]procSample{1: {cpu: 10}, 2: {cpu: 5}, 3: {cpu: 1}}
-	cur := map[int32]procSample{
-		1: {cpu: 11},  // +1 s
-		2: {cpu: 4},   // reused PID: ignored, not negative
-		4: {cpu: 0.5}, // new during the interval: all of it
-		// 3 exited: its last interval is not seen
-	}
-	if got := cpuPercent(prev, cur, 2*time.Second); got != 75 {
-		t.Errorf("cpuPercent = %v, want 75 (1.5 s of CPU over 2 s)", got)
-	}
-	if got := cpuPercent(prev, cur, 0); got != 0 {
-		t.Errorf("cpuPercent over no time = %v", got)
+	gone := []Unit{{Name: "node1", Role: RoleAgent, PID: 1 << 22}}
+	if _, err := Idle(context.Background(), IdleOptions{Units: gone}); err == nil || !strings.Contains(err.Error(), "agent node1") {
+		t.Errorf("Idle of a missing process: err = %v, want one naming the unit", err)
 	}
 }
 

@@ -3,7 +3,6 @@ package measure
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -196,78 +195,3 @@ func TestPodStartupRefusesAnExistingNamespace(t *testing.T) {
 	}
 }
 
-func TestInPodCgroup(t *testing.T) {
-	const hybridPod = `12:pids:/k3lite/node-1/kubepods/besteffort/pod1234/abcd
-11:memory:/k3lite/node-1/kubepods/besteffort/pod1234/abcd
-10:cpu,cpuacct:/k3lite/node-1/kubepods/besteffort/pod1234/abcd
-0::/
-`
-	const hybridShim = `11:memory:/k3lite/node-1
-10:cpu,cpuacct:/k3lite/node-1
-0::/
-`
-	for _, tc := range []struct {
-		name, file string
-		want       bool
-	}{
-		{"v1 container under the node's cgroup root", hybridPod, true},
-		{"v1 shim beside the pods", hybridShim, false},
-		{"v1 memory line decides over others", "11:memory:/agent\n4:pids:/kubepods/pod1\n", false},
-		{"v2 systemd driver", "0::/kubepods.slice/kubepods-besteffort.slice/cri-containerd-1.scope\n", true},
-		{"v2 outside", "0::/user.slice/session-1.scope\n", false},
-		{"a name merely containing the marker", "11:memory:/my-kubepods-backup\n", false},
-		{"empty", "", false},
-	} {
-		if got := InPodCgroup([]byte(tc.file), PodCgroupMarker); got != tc.want {
-			t.Errorf("%s: InPodCgroup = %v, want %v", tc.name, got, tc.want)
-		}
-	}
-}
-
-func TestSplitByCgroup(t *testing.T) {
-	procs := map[int32]procSample{1: {pss: 10}, 2: {pss: 20}, 3: {pss: 300}, 4: {pss: 400}}
-	agent, pods := splitByCgroup(procs, func(pid int32) bool { return pid >= 3 })
-	if a, p := sum(agent), sum(pods); a.PSS != 30 || a.Procs != 2 || p.PSS != 700 || p.Procs != 2 {
-		t.Errorf("agent %+v pods %+v, want 30 in 2 processes and 700 in 2", a, p)
-	}
-}
-
-func TestAgentMemoryNeedsAnAgent(t *testing.T) {
-	if _, err := AgentMemory(context.Background(), AgentMemoryOptions{}); err == nil || !strings.Contains(err.Error(), "no agent") {
-		t.Fatalf("err = %v, want no agent", err)
-	}
-}
-
-func TestSampleAgentLeavesTheServerProcessOut(t *testing.T) {
-	startSleep(t) // a child of this process, outside any pod cgroup
-	self := AgentProcess{Node: "n", PID: os.Getpid()}
-	whole, pods, err := SampleAgent(context.Background(), self)
-	if err != nil {
-		t.Fatalf("SampleAgent: %v", err)
-	}
-	if whole.Procs < 2 || pods.Procs != 0 {
-		t.Errorf("agent tree %+v pods %+v, want this process and its sleep child, no pod process", whole, pods)
-	}
-	self.InServer = true
-	children, _, err := SampleAgent(context.Background(), self)
-	if err != nil {
-		t.Fatalf("SampleAgent(InServer): %v", err)
-	}
-	if children.Procs != whole.Procs-1 || children.PSS >= whole.PSS {
-		t.Errorf("in-server agent %+v, want the tree %+v without its root", children, whole)
-	}
-	if _, _, err := SampleAgent(context.Background(), AgentProcess{Node: "gone", PID: 1 << 22}); err == nil || !strings.Contains(err.Error(), "node gone") {
-		t.Errorf("a missing agent: err = %v, want one naming the node", err)
-	}
-}
-
-func TestInCgroupRoot(t *testing.T) {
-	pod := []byte("12:memory:/k3lite/ab12-node0/kubepods/besteffort/pod1/c1\n11:cpu,cpuacct:/k3lite/ab12-node0/kubepods\n0::/\n")
-	other := []byte("12:memory:/k3lite/ab12-node01/kubepods\n0::/\n")
-	if !inCgroupRoot(pod, "/k3lite/ab12-node0") || !inCgroupRoot(pod, "k3lite/ab12-node0/") {
-		t.Error("a process under the node's cgroup root must be found")
-	}
-	if inCgroupRoot(other, "/k3lite/ab12-node0") {
-		t.Error("a sibling root sharing a name prefix must not match")
-	}
-}

@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/distrobench/distrobench/internal/cgroup"
 	"github.com/distrobench/distrobench/internal/redact"
 )
 
@@ -51,6 +52,10 @@ type Spec struct {
 	// StopSignal is sent by Stop before SIGKILL (default SIGTERM). PostgreSQL
 	// wants SIGINT ("fast shutdown"); SIGTERM waits for clients to leave.
 	StopSignal syscall.Signal
+	// Cgroup, when set, is the cgroup (a path in the hierarchy that
+	// accounts CPU time, see internal/cgroup; it must exist) the child is a
+	// member of from its start, so that all it ever spawns is too.
+	Cgroup string
 	// NetNS is reserved for simulated hosts (a network namespace name); not
 	// implemented yet: Start refuses a non-empty value.
 	NetNS string
@@ -118,7 +123,7 @@ func (g *Group) Start(ctx context.Context, s Spec) (*Proc, error) {
 
 	line := strings.Join(append([]string{s.Path}, redact.Args(s.Args)...), " ")
 	fmt.Fprintf(logf, "--- %s distrobench: starting %s\n", time.Now().UTC().Format(time.RFC3339), line)
-	if err := cmd.Start(); err != nil {
+	if err := start(cmd, s.Cgroup); err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", s.Name, s.Path, err)
 	}
 	sig := s.StopSignal
@@ -140,6 +145,18 @@ func (g *Group) Start(ctx context.Context, s Spec) (*Proc, error) {
 	g.procs = append(g.procs, p)
 	g.mu.Unlock()
 	return p, nil
+}
+
+// start starts cmd, inside cgroup cg when one is given.
+func start(cmd *exec.Cmd, cg string) error {
+	if cg == "" {
+		return cmd.Start()
+	}
+	h, err := cgroup.CPU()
+	if err != nil {
+		return err
+	}
+	return h.Start(cmd, cg)
 }
 
 // Procs returns the tracked processes in start order.

@@ -1,9 +1,6 @@
 package profile
 
-import (
-	"path/filepath"
-	"runtime"
-)
+import "runtime"
 
 // Defaults applied by SetDefaults.
 const (
@@ -11,8 +8,6 @@ const (
 	DefaultTokenFile    = "server/token"
 	DefaultReadyTimeout = "120s"
 	DefaultStopTimeout  = "30s"
-	// DefaultProcessName is what a bundled profile measures: the k3lite binary.
-	DefaultProcessName = "k3lite"
 )
 
 // SetDefaults fills every unset field. It is idempotent and never overrides
@@ -39,13 +34,6 @@ func (p *Profile) SetDefaults() {
 	}
 	if s.TokenFile == "" {
 		s.TokenFile = DefaultTokenFile
-	}
-	if len(s.Footprint.ProcessNames) == 0 {
-		name := DefaultProcessName
-		if s.Binary != "" {
-			name = filepath.Base(s.Binary)
-		}
-		s.Footprint.ProcessNames = []string{name}
 	}
 	if s.Timeouts.Ready == "" {
 		s.Timeouts.Ready = DefaultReadyTimeout

@@ -25,7 +25,6 @@ func (p *Profile) DeepCopy() *Profile {
 	}
 	s.Server = p.Spec.Server.deepCopy()
 	s.Agent = p.Spec.Agent.deepCopy()
-	s.Footprint.ProcessNames = slices.Clone(p.Spec.Footprint.ProcessNames)
 	return &out
 }
 

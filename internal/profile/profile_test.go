@@ -67,6 +67,12 @@ func TestInvalidFixtures(t *testing.T) {
 			},
 		},
 		{
+			// Removed: node processes are found by cgroup, not by name.
+			file:  "invalid-footprint.yaml",
+			stage: "decode",
+			want:  []string{`testdata/invalid-footprint.yaml:10: unknown field "spec.footprint"`},
+		},
+		{
 			file:  "invalid-datastore.yaml",
 			stage: "validate",
 			want: []string{
@@ -261,7 +267,7 @@ func TestDecodeEdgeCases(t *testing.T) {
 		{"no apiVersion", "kind: DistributionProfile\n", `x.yaml:1: apiVersion is required: expected "distrobench.io/v1alpha1"`},
 		{"no kind", "apiVersion: distrobench.io/v1alpha1\n", `kind is required: expected "DistributionProfile"`},
 		{"far from any field", "apiVersion: distrobench.io/v1alpha1\nkind: DistributionProfile\nspec:\n  zzzzzz: 1\n",
-			`x.yaml:4: unknown field "spec.zzzzzz" (known fields: style, bundled, binary, server, agent, nodes, datastore, arch, kubeconfig, tokenFile, footprint, timeouts)`},
+			`x.yaml:4: unknown field "spec.zzzzzz" (known fields: style, bundled, binary, server, agent, nodes, datastore, arch, kubeconfig, tokenFile, timeouts)`},
 		{"map value type", "apiVersion: distrobench.io/v1alpha1\nkind: DistributionProfile\nspec:\n  server:\n    env:\n      A: x\n      B: 1\n",
 			`x.yaml:7: spec.server.env.B: expected a string, got a number`},
 		{"bool for struct", "apiVersion: distrobench.io/v1alpha1\nkind: DistributionProfile\nspec:\n  bundled: true\n",
@@ -293,7 +299,6 @@ func TestSetDefaults(t *testing.T) {
 		Datastore: DatastoreSpec{Type: DatastoreSQLite},
 		Arch:      runtime.GOARCH,
 		TokenFile: "server/token",
-		Footprint: Footprint{ProcessNames: []string{"k3lite"}},
 		Timeouts:  Timeouts{Ready: "120s", Stop: "30s"},
 	}
 	if !reflect.DeepEqual(p.Spec, want) {
@@ -305,8 +310,7 @@ func TestSetDefaults(t *testing.T) {
 		t.Error("SetDefaults is not idempotent")
 	}
 
-	// Set values are kept; a binary gives its base name as process name and
-	// no Bundled.
+	// Set values are kept; a binary means no Bundled.
 	full, err := Load("testdata/valid-full.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -318,8 +322,8 @@ func TestSetDefaults(t *testing.T) {
 	}
 	b := &Profile{Spec: Spec{Binary: "/usr/local/bin/rke2"}}
 	b.SetDefaults()
-	if b.Spec.Bundled != nil || !reflect.DeepEqual(b.Spec.Footprint.ProcessNames, []string{"rke2"}) {
-		t.Errorf("binary defaults: bundled=%v processNames=%v", b.Spec.Bundled, b.Spec.Footprint.ProcessNames)
+	if b.Spec.Bundled != nil {
+		t.Errorf("binary defaults: bundled=%v", b.Spec.Bundled)
 	}
 }
 
@@ -486,7 +490,6 @@ func TestWithOverrides(t *testing.T) {
 	same.Spec.Bundled.Env["GOAMD64"] = "changed"
 	same.Spec.Server.Env["GOGC"] = "changed"
 	same.Spec.Agent.Args[0] = "changed"
-	same.Spec.Footprint.ProcessNames[0] = "changed"
 	if !reflect.DeepEqual(base, orig) {
 		t.Error("the copy shares memory with the base")
 	}

@@ -62,8 +62,7 @@ type Spec struct {
 	Kubeconfig string `json:"kubeconfig,omitempty"`
 	TokenFile  string `json:"tokenFile,omitempty"` // default "server/token"
 
-	Footprint Footprint `json:"footprint"`
-	Timeouts  Timeouts  `json:"timeouts"`
+	Timeouts Timeouts `json:"timeouts"`
 }
 
 // Bundled builds k3lite from distro/.
@@ -99,12 +98,6 @@ const MaxAgents = 252
 type DatastoreSpec struct {
 	Type     string `json:"type"`
 	Endpoint string `json:"endpoint,omitempty"`
-}
-
-// Footprint says what to measure.
-type Footprint struct {
-	// ProcessNames whose process trees are measured (default: the binary's base name).
-	ProcessNames []string `json:"processNames,omitempty"`
 }
 
 // Timeouts for the deployer, as Go durations ("90s").

@@ -170,12 +170,6 @@ func (p *Profile) validate() field.ErrorList {
 			fmt.Sprintf("must be between 0 and %d (agents share one /24 with the server)", MaxAgents)))
 	}
 
-	for i, n := range s.Footprint.ProcessNames {
-		if strings.TrimSpace(n) == "" {
-			errs = append(errs, field.Required(spec.Child("footprint", "processNames").Index(i), "process name must not be empty"))
-		}
-	}
-
 	tp := spec.Child("timeouts")
 	errs = append(errs, validateDuration(s.Timeouts.Ready, tp.Child("ready"))...)
 	errs = append(errs, validateDuration(s.Timeouts.Stop, tp.Child("stop"))...)

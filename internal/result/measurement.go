@@ -9,10 +9,14 @@ import (
 // derived from them (clusterloader2 PerfData style).
 type Measurement struct {
 	// Name is dotted, lower case: "footprint.idle.pss", "api.latency".
-	Name        string            `json:"name"`
-	Unit        string            `json:"unit"` // "bytes", "seconds", "percent", "ops/s", "count"
-	Description string            `json:"description,omitempty"`
-	Labels      map[string]string `json:"labels,omitempty"`
+	// reports/METHOD.md describes every name the code emits.
+	Name        string `json:"name"`
+	Unit        string `json:"unit"` // "bytes", "seconds", "percent", "ops/s", "count"
+	Description string `json:"description,omitempty"`
+	// Labels are short keys that tell measurements of one name apart and
+	// that charts group by (verb, node, arch); long provenance goes into
+	// Attributes.
+	Labels map[string]string `json:"labels,omitempty"`
 	// Attributes carry provenance that is not a dimension to chart by (an
 	// image's source list, a digest); labels stay short keys.
 	Attributes map[string]string `json:"attributes,omitempty"`
@@ -30,16 +34,29 @@ func NotMeasured(name, unit string, labels map[string]string, reason string) Mea
 	return Measurement{Name: name, Unit: unit, Labels: labels, Samples: []float64{}, Missing: reason}
 }
 
-// Summary statistics of a measurement's samples.
+// Summary statistics of a measurement's samples. Percentiles are
+// nearest-rank (see Percentile): every percentile is one of the samples, so
+// with fewer than 100 samples P99 is the maximum.
 type Summary struct {
 	Count int     `json:"count"`
 	Min   float64 `json:"min"`
 	Max   float64 `json:"max"`
 	Mean  float64 `json:"mean"`
-	P50   float64 `json:"p50"`
-	P90   float64 `json:"p90"`
-	P99   float64 `json:"p99"`
+	// StdDev is the sample standard deviation (divisor n-1: the samples are
+	// repetitions drawn from what is measured, not the whole population);
+	// 0 with fewer than two samples.
+	StdDev float64 `json:"stddev"`
+	// CV is the coefficient of variation, StdDev/|Mean| (0.05 = 5 %); 0 when
+	// it is undefined (fewer than two samples, or a mean of 0): see HasCV.
+	CV  float64 `json:"cv"`
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
 }
+
+// HasCV reports whether the coefficient of variation is defined: at least
+// two samples and a non-zero mean.
+func (s Summary) HasCV() bool { return s.Count >= 2 && s.Mean != 0 }
 
 // SLO is a target for one statistic of a measurement and whether it was met.
 type SLO struct {
@@ -58,6 +75,7 @@ func NewMeasurement(name, unit string, labels map[string]string, samples []float
 }
 
 // WithSLO judges the measurement against an upper bound on one statistic.
+// A measurement without samples (or a Missing one) never meets its SLO.
 func (m Measurement) WithSLO(statistic string, threshold float64, source string) Measurement {
 	v := m.Summary.Stat(statistic)
 	m.SLO = &SLO{Statistic: statistic, Threshold: threshold, Met: m.Summary.Count > 0 && v <= threshold, Source: source}
@@ -83,10 +101,15 @@ func (s Summary) Stat(name string) float64 {
 	return math.NaN()
 }
 
-// Summarize computes the summary of samples. Percentiles are interpolated
-// linearly between closest ranks (the "R-7" definition used by numpy and most
-// spreadsheets). It is a dozen lines, so it is written here rather than
-// pulling a statistics library into the harness.
+// Percentiles of the summary, in percent.
+const (
+	pct50 = 50
+	pct90 = 90
+	pct99 = 99
+)
+
+// Summarize computes the summary of samples. It is a dozen lines, so it is
+// written here rather than pulling a statistics library into the harness.
 func Summarize(samples []float64) Summary {
 	n := len(samples)
 	if n == 0 {
@@ -98,19 +121,41 @@ func Summarize(samples []float64) Summary {
 	for _, v := range s {
 		sum += v
 	}
-	return Summary{
-		Count: n, Min: s[0], Max: s[n-1], Mean: sum / float64(n),
-		P50: quantile(s, 0.50), P90: quantile(s, 0.90), P99: quantile(s, 0.99),
+	mean := sum / float64(n)
+	out := Summary{
+		Count: n, Min: s[0], Max: s[n-1], Mean: mean,
+		P50: s[Rank(pct50, n)-1], P90: s[Rank(pct90, n)-1], P99: s[Rank(pct99, n)-1],
 	}
+	if n >= 2 {
+		var sq float64
+		for _, v := range s {
+			sq += (v - mean) * (v - mean)
+		}
+		out.StdDev = math.Sqrt(sq / float64(n-1))
+		if mean != 0 {
+			out.CV = out.StdDev / math.Abs(mean)
+		}
+	}
+	return out
 }
 
-func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 1 {
-		return sorted[0]
+// Rank is the 1-based nearest rank of the percent-th percentile of n
+// sorted samples: ceil(percent/100 * n), at least 1 (clusterloader2's and
+// the Kubernetes SLOs' definition). It is computed in integers, so that
+// 99 % of 100 is rank 99 and not 100 through a rounding error. The
+// percentile is always a sample that was measured, never a value between
+// two samples; for percent = 99 and n < 100 it is the largest sample.
+func Rank(percent, n int) int {
+	if n <= 0 {
+		return 0
 	}
-	pos := q * float64(len(sorted)-1)
-	lo := int(math.Floor(pos))
-	hi := int(math.Ceil(pos))
-	frac := pos - float64(lo)
-	return sorted[lo] + (sorted[hi]-sorted[lo])*frac
+	return max((percent*n+99)/100, 1)
+}
+
+// IsMax reports whether the named statistic ("p50", "p90", "p99") of n
+// samples is, by its nearest rank, the largest sample: then reports show it
+// as "max", since a p99 of 30 samples does not exist.
+func IsMax(statistic string, n int) bool {
+	p := map[string]int{"p50": pct50, "median": pct50, "p90": pct90, "p99": pct99}[statistic]
+	return p > 0 && n > 1 && Rank(p, n) == n
 }

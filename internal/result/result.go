@@ -15,14 +15,22 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 )
 
 // APIVersion and Kind identify a distrobench run report document.
+// v1alpha2: percentiles are nearest-rank (v1alpha1 interpolated them), and
+// summaries carry the standard deviation and the coefficient of variation.
 const (
-	APIVersion = "distrobench.io/v1alpha1"
+	APIVersion = "distrobench.io/v1alpha2"
 	Kind       = "RunReport"
 )
+
+// APIVersionV1Alpha1 is the previous version, which Parse still reads: its
+// percentiles were interpolated between samples, so Parse recomputes every
+// summary from the kept samples.
+const APIVersionV1Alpha1 = "distrobench.io/v1alpha1"
 
 // Status is the outcome of a run, a phase or a test.
 type Status string
@@ -33,9 +41,47 @@ const (
 	StatusFailed  Status = "failed"
 	StatusSkipped Status = "skipped"
 	// StatusError means the step could not be carried out (as opposed to
-	// carried out and found wrong).
+	// carried out and found wrong), and marks a selected spec the run never
+	// reached (Message NotRunPrefix + why).
 	StatusError Status = "error"
+	// StatusNotSelected marks a test the run's selection (a mode, a focus, a
+	// label filter) left out: it is listed for completeness, not counted in
+	// Counts.Total, and never part of a pass rate.
+	StatusNotSelected Status = "not-selected"
 )
+
+// NotRunPrefix starts the message of a selected spec the run never reached
+// (an error leaf): "not run: interrupted after 3m0s".
+const NotRunPrefix = "not run: "
+
+// Interrupted says why a spec never ran when the run was interrupted
+// (Ctrl-C, SIGTERM) after it had run for the given time.
+func Interrupted(after time.Duration) string {
+	return "interrupted after " + after.Round(time.Second).String()
+}
+
+// TimedOut says why a spec never ran when the suite's time limit ran out
+// after the given time.
+func TimedOut(after time.Duration) string {
+	return "suite timed out after " + after.Round(time.Second).String()
+}
+
+// EndedEarly turns Ginkgo's special suite failure reasons ("Interrupted by
+// User", "Suite Timeout Elapsed", ... comma-joined as its JUnit report has
+// them) and the suite's run time into why its unreached specs never ran, or
+// "" when the reasons do not say the suite ended early.
+func EndedEarly(ginkgoReasons string, after time.Duration) string {
+	switch r := strings.TrimSpace(ginkgoReasons); {
+	case r == "":
+		return ""
+	case strings.Contains(r, "Timeout"):
+		return TimedOut(after)
+	case strings.Contains(r, "Interrupted"):
+		return Interrupted(after)
+	default:
+		return fmt.Sprintf("the suite ended early after %s (%s)", after.Round(time.Second), r)
+	}
+}
 
 // Report is one run of distrobench: parameters, environment, phases, the test
 // tree and the measurements.
@@ -119,16 +165,36 @@ type Item struct {
 	Items           []Item            `json:"items,omitempty"`
 }
 
-// Counts of leaf items by status.
+// Counts of leaf items by status. NotSelected is apart: Total and every
+// pass rate are over what the run selected.
 type Counts struct {
-	Passed  int `json:"passed"`
-	Failed  int `json:"failed"`
-	Skipped int `json:"skipped"`
-	Errored int `json:"errored"`
+	Passed      int `json:"passed"`
+	Failed      int `json:"failed"`
+	Skipped     int `json:"skipped"`
+	Errored     int `json:"errored"`
+	NotSelected int `json:"notSelected,omitempty"`
 }
 
-// Total is the number of leaves counted.
+// Total is the number of selected leaves: every leaf except not selected ones.
 func (c Counts) Total() int { return c.Passed + c.Failed + c.Skipped + c.Errored }
+
+// PassRate is Passed over Total in percent, and false when nothing was
+// selected (a rate of nothing is not 0 %).
+func (c Counts) PassRate() (float64, bool) {
+	if c.Total() == 0 {
+		return 0, false
+	}
+	return 100 * float64(c.Passed) / float64(c.Total()), true
+}
+
+// add adds o's counts to c.
+func (c *Counts) add(o Counts) {
+	c.Passed += o.Passed
+	c.Failed += o.Failed
+	c.Skipped += o.Skipped
+	c.Errored += o.Errored
+	c.NotSelected += o.NotSelected
+}
 
 // Counts walks the tree and counts its leaves (items without children).
 func (it *Item) Counts() Counts {
@@ -144,17 +210,15 @@ func (it *Item) Counts() Counts {
 			c.Failed++
 		case StatusSkipped:
 			c.Skipped++
+		case StatusNotSelected:
+			c.NotSelected++
 		default:
 			c.Errored++
 		}
 		return c
 	}
 	for i := range it.Items {
-		sub := it.Items[i].Counts()
-		c.Passed += sub.Passed
-		c.Failed += sub.Failed
-		c.Skipped += sub.Skipped
-		c.Errored += sub.Errored
+		c.add(it.Items[i].Counts())
 	}
 	return c
 }
@@ -185,13 +249,17 @@ type Leaf struct {
 }
 
 // RollUp sets the status of every inner node from its children: failed if
-// any child failed or errored, passed if any passed, skipped otherwise.
+// any child failed or errored, passed if any passed, not selected if every
+// child was, skipped otherwise. An inner node already in error keeps it: a
+// producer sets that to say the suite ended early (interrupted, timed out),
+// which passed children must not hide. RollUp itself never sets StatusError,
+// so calling it again changes nothing.
 func (it *Item) RollUp() {
 	if it == nil || len(it.Items) == 0 {
 		return
 	}
 	var total float64
-	anyPassed, anyFailed := false, false
+	anyPassed, anyFailed, anySkipped := false, false, false
 	for i := range it.Items {
 		it.Items[i].RollUp()
 		total += it.Items[i].DurationSeconds
@@ -200,18 +268,24 @@ func (it *Item) RollUp() {
 			anyFailed = true
 		case StatusPassed:
 			anyPassed = true
+		case StatusNotSelected:
+		default:
+			anySkipped = true
 		}
 	}
 	if it.DurationSeconds == 0 {
 		it.DurationSeconds = total
 	}
 	switch {
+	case it.Status == StatusError:
 	case anyFailed:
 		it.Status = StatusFailed
 	case anyPassed:
 		it.Status = StatusPassed
-	default:
+	case anySkipped:
 		it.Status = StatusSkipped
+	default:
+		it.Status = StatusNotSelected
 	}
 }
 
@@ -268,7 +342,8 @@ func (r *Report) Marshal() ([]byte, error) {
 var ErrNotAReport = errors.New("not a distrobench run report")
 
 // Parse decodes a report strictly: unknown fields, trailing data, a missing or
-// foreign apiVersion/kind are errors.
+// foreign apiVersion/kind are errors. A v1alpha1 report is converted to the
+// current version (see convertFromV1Alpha1).
 func Parse(data []byte) (*Report, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -283,11 +358,31 @@ func Parse(data []byte) (*Report, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the JSON document", ErrNotAReport)
 	}
-	if r.Kind != Kind || r.APIVersion != APIVersion {
-		return nil, fmt.Errorf("%w: kind %q apiVersion %q, want kind %q apiVersion %q",
-			ErrNotAReport, r.Kind, r.APIVersion, Kind, APIVersion)
+	if r.Kind != Kind || (r.APIVersion != APIVersion && r.APIVersion != APIVersionV1Alpha1) {
+		return nil, fmt.Errorf("%w: kind %q apiVersion %q, want kind %q apiVersion %q (or %q)",
+			ErrNotAReport, r.Kind, r.APIVersion, Kind, APIVersion, APIVersionV1Alpha1)
+	}
+	if r.APIVersion == APIVersionV1Alpha1 {
+		r.convertFromV1Alpha1()
 	}
 	return &r, nil
+}
+
+// convertFromV1Alpha1 brings a v1alpha1 report to the current version: every
+// summary is recomputed from its samples (nearest-rank percentiles, standard
+// deviation, CV) and every SLO judged again on the recomputed statistic, so
+// that no figure on a re-rendered page keeps an interpolated percentile. The
+// run's recorded Status and Reason are left as they were decided then.
+func (r *Report) convertFromV1Alpha1() {
+	for i := range r.Measurements {
+		m := &r.Measurements[i]
+		m.Summary = Summarize(m.Samples)
+		if m.SLO != nil {
+			judged := m.WithSLO(m.SLO.Statistic, m.SLO.Threshold, m.SLO.Source)
+			m.SLO = judged.SLO
+		}
+	}
+	r.APIVersion = APIVersion
 }
 
 // Load reads and parses a report file.

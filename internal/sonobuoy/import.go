@@ -1,14 +1,19 @@
 package sonobuoy
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	sonoresults "github.com/vmware-tanzu/sonobuoy/pkg/client/results"
 	sonoconfig "github.com/vmware-tanzu/sonobuoy/pkg/config"
@@ -52,7 +57,49 @@ type tarballContents struct {
 	durations  map[string]float64 // spec name -> seconds, from the plugin's JUnit files
 	skips      map[string]string  // spec name -> <skipped message=...> of the JUnit files
 	hasResults bool               // plugins/e2e/sonobuoy_results.yaml is there
+	// suite is how the e2e suite ended and what it selected, from its JUnit
+	// properties; willRun is the count of selected specs its log states
+	// ("Will run N of M specs"), -1 when the log does not say.
+	suite   suiteEnd
+	willRun int
 }
+
+// suiteEnd is what a Ginkgo JUnit report says about its suite's end and
+// selection (its <properties>).
+type suiteEnd struct {
+	description string        // the suite's name ("Kubernetes e2e suite")
+	reason      string        // SpecialSuiteFailureReason: "Interrupted by User" ...
+	runTime     time.Duration // how long the suite ran
+	focus, skip string        // FocusStrings, SkipStrings
+}
+
+// notRun says why the specs the suite never reached did not run, or "" when
+// it ran to its end.
+func (e suiteEnd) notRun() string { return result.EndedEarly(e.reason, e.runTime) }
+
+// selects reports whether Ginkgo's focus and skip patterns select the spec,
+// the way Ginkgo matches them (suite description, a space, the spec's full
+// text). The property holds Ginkgo's patterns joined by ","; sonobuoy passes
+// one focus and one skip regexp, read here as one each. A pattern that does
+// not compile selects the spec: a spec wrongly counted as not run is
+// visible, one wrongly dropped is not.
+func (e suiteEnd) selects(spec string) bool {
+	text := e.description + " " + spec
+	if e.focus != "" {
+		if re, err := regexp.Compile(e.focus); err == nil && !re.MatchString(text) {
+			return false
+		}
+	}
+	if e.skip != "" {
+		if re, err := regexp.Compile(e.skip); err == nil && re.MatchString(text) {
+			return false
+		}
+	}
+	return true
+}
+
+// willRunLine is Ginkgo's announcement of its selection in the suite's log.
+var willRunLine = regexp.MustCompile(`Will run (\d+) of (\d+) specs`)
 
 // ImportTarball reads a sonobuoy results tarball (what Run retrieves, or
 // `sonobuoy retrieve` writes) and returns the e2e plugin's results as
@@ -85,7 +132,11 @@ func ImportTarball(tarball string) (*result.Item, error) {
 
 	it := upstream.ItemFromSonobuoy(*sonoItem)
 	it.Name = upstream.RootName
-	notSelected := applySkips(it, c.skips)
+	notSelected := applySkips(it, c.skips, c.suite)
+	checkSelectedCount(it, c.willRun)
+	if c.suite.notRun() != "" {
+		it.Status = result.StatusError // ended early, whatever ran passed
+	}
 	it.RollUp()
 	setDurations(it, c.durations)
 	if it.Meta == nil {
@@ -129,7 +180,7 @@ func scanTarball(data []byte) (*tarballContents, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &tarballContents{durations: map[string]float64{}, skips: map[string]string{}}
+	c := &tarballContents{durations: map[string]float64{}, skips: map[string]string{}, willRun: -1}
 	junitDir := path.Join(sonoresults.PluginsDir, e2ePlugin, sonoresults.ResultsDir)
 	serverVersionFile := rd.ServerVersionFile()
 	err = rd.WalkFiles(func(p string, info os.FileInfo, err error) error {
@@ -158,6 +209,9 @@ func scanTarball(data []byte) (*tarballContents, error) {
 				return fmt.Errorf("JUnit file %s: %w", p, err)
 			}
 			for _, s := range jr.Suites.Suites {
+				if c.suite.reason == "" { // an early end in any suite counts
+					c.suite = suiteEndOf(s)
+				}
 				for _, tc := range s.TestCases {
 					name := upstream.SpecName(tc.Name)
 					if d, err := strconv.ParseFloat(tc.Time, 64); err == nil {
@@ -168,6 +222,12 @@ func scanTarball(data []byte) (*tarballContents, error) {
 					}
 				}
 			}
+		case strings.HasPrefix(p, junitDir) && path.Base(p) == "e2e.log":
+			n, err := willRun(info)
+			if err != nil {
+				return fmt.Errorf("e2e log %s: %w", p, err)
+			}
+			c.willRun = n
 		}
 		return nil
 	})
@@ -184,10 +244,13 @@ const ginkgoNotSelected = "skipped"
 
 // applySkips drops the skipped leaves the run never selected (see
 // MetaNotSelected) and gives the others the reason from the JUnit report
-// (sonobuoy's own tree drops it); empty groups go too. It returns how many
-// leaves it dropped.
-func applySkips(it *result.Item, skips map[string]string) int {
+// (sonobuoy's own tree drops it); empty groups go too. When the suite ended
+// early (interrupted, timed out), a plain "skipped" spec its focus and skip
+// patterns select was never reached: it becomes an error saying why. It
+// returns how many leaves it dropped.
+func applySkips(it *result.Item, skips map[string]string, end suiteEnd) int {
 	dropped := 0
+	notRun := end.notRun()
 	var walk func(n *result.Item) bool // false: remove n
 	walk = func(n *result.Item) bool {
 		if len(n.Items) == 0 {
@@ -195,12 +258,18 @@ func applySkips(it *result.Item, skips map[string]string) int {
 			if !ok || n.Status != result.StatusSkipped {
 				return true
 			}
-			if strings.TrimSpace(msg) == ginkgoNotSelected {
+			switch {
+			case strings.TrimSpace(msg) != ginkgoNotSelected:
+				if msg != "" {
+					n.Message = msg
+				}
+			case notRun != "" && end.selects(n.Name):
+				n.Status = result.StatusError
+				n.Message = result.NotRunPrefix + notRun
+				n.Meta[upstream.MetaSource] = "not-run"
+			default:
 				dropped++
 				return false
-			}
-			if msg != "" {
-				n.Message = msg
 			}
 			return true
 		}
@@ -217,6 +286,71 @@ func applySkips(it *result.Item, skips map[string]string) int {
 		walk(it) // the root stays, also when nothing was selected
 	}
 	return dropped
+}
+
+// checkSelectedCount adds an error leaf when the specs in the tree do not add
+// up to the count the suite's log says it selected (willRun; -1: unknown),
+// so no selected spec can silently go missing.
+func checkSelectedCount(it *result.Item, willRun int) {
+	if willRun < 0 {
+		return
+	}
+	specs := 0
+	for _, l := range it.Leaves() {
+		if l.Item.Meta[upstream.MetaSIG] != upstream.GroupSuite {
+			specs++
+		}
+	}
+	if specs == willRun {
+		return
+	}
+	leaf := result.Item{Name: "selected specs without a result", Status: result.StatusError,
+		Message: fmt.Sprintf("the e2e log says Ginkgo selected %d specs, the results hold %d: the JUnit report is incomplete (see plugins/e2e/results/global/e2e.log in the tarball)", willRun, specs),
+		Meta:    map[string]string{upstream.MetaSIG: upstream.GroupSuite, upstream.MetaSource: "sonobuoy"}}
+	for i := range it.Items {
+		if it.Items[i].Name == upstream.GroupSuite {
+			it.Items[i].Items = append(it.Items[i].Items, leaf)
+			return
+		}
+	}
+	it.Items = append(it.Items, result.Item{Name: upstream.GroupSuite, Items: []result.Item{leaf}})
+}
+
+// suiteEndOf reads the end and selection of a Ginkgo suite from its JUnit
+// properties.
+func suiteEndOf(s sonoresults.JUnitTestSuite) suiteEnd {
+	e := suiteEnd{description: s.Name, runTime: time.Duration(s.Time * float64(time.Second))}
+	for _, p := range s.Properties {
+		switch p.Name {
+		case "SpecialSuiteFailureReason":
+			e.reason = p.Value
+		case "FocusStrings":
+			e.focus = p.Value
+		case "SkipStrings":
+			e.skip = p.Value
+		}
+	}
+	return e
+}
+
+// willRun reads Ginkgo's "Will run N of M specs" from a log in the tarball;
+// -1 when the log does not say.
+func willRun(info os.FileInfo) (int, error) {
+	rd, ok := info.Sys().(io.Reader)
+	if !ok {
+		return -1, nil
+	}
+	sc := bufio.NewScanner(rd)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if m := willRunLine.FindStringSubmatch(sc.Text()); m != nil {
+			return strconv.Atoi(m[1])
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, bufio.ErrTooLong) {
+		return -1, err
+	}
+	return -1, nil // a line too long for the scanner is no announcement
 }
 
 // setDurations gives each leaf its JUnit duration and recomputes the inner

@@ -321,6 +321,13 @@ In [It] at: dns_common.go:476</failure>
 // meta/config.json.
 func writeFixtureTarball(t *testing.T, withConfig bool, plugins ...string) string {
 	t.Helper()
+	return fixtureTarball(t, withConfig, fixtureJUnit, "log\n", plugins...)
+}
+
+// fixtureTarball is writeFixtureTarball with the e2e plugin's JUnit report
+// and log given.
+func fixtureTarball(t *testing.T, withConfig bool, junit, e2eLog string, plugins ...string) string {
+	t.Helper()
 	root := t.TempDir()
 	write := func(rel string, data []byte) {
 		p := filepath.Join(root, filepath.FromSlash(rel))
@@ -348,8 +355,8 @@ func writeFixtureTarball(t *testing.T, withConfig bool, plugins ...string) strin
 			write("plugins/"+name+"/results/global/out.txt", []byte("x"))
 			continue
 		}
-		write("plugins/e2e/results/global/junit_01.xml", []byte(fixtureJUnit))
-		write("plugins/e2e/results/global/e2e.log", []byte("log\n"))
+		write("plugins/e2e/results/global/junit_01.xml", []byte(junit))
+		write("plugins/e2e/results/global/e2e.log", []byte(e2eLog))
 		p := job.NewPlugin(*sonoclient.E2EManifest(&sonoclient.GenConfig{}), "sonobuoy", DefaultSonobuoyImage(), "IfNotPresent", "", nil)
 		item, errs := sonoresults.PostProcessPlugin(p, root)
 		if len(errs) > 0 {
@@ -472,6 +479,64 @@ func TestImportTarball(t *testing.T) {
 				t.Errorf("Meta[%s] = %q without meta/config.json", MetaRunID, it.Meta[MetaRunID])
 			}
 		})
+	}
+}
+
+// interruptedJUnit is fixtureJUnit from a suite interrupted after 40.5 s
+// (41 s rounded) with the certified-conformance focus: the plain "skipped" [Conformance]
+// spec was never reached, the [Slow] CSI one was never selected.
+var interruptedJUnit = strings.Replace(fixtureJUnit, `time="40.5">
+    <testcase name="[SynchronizedBeforeSuite]"`, `time="40.5">
+    <properties>
+      <property name="SuiteSucceeded" value="false"></property>
+      <property name="SpecialSuiteFailureReason" value="Interrupted by User"></property>
+      <property name="FocusStrings" value="\[Conformance\]"></property>
+      <property name="SkipStrings" value=""></property>
+    </properties>
+    <testcase name="[SynchronizedBeforeSuite]"`, 1)
+
+// TestImportTarballInterrupted: after an interrupt the specs the suite never
+// reached are errors saying so, not dropped as not selected, and the counts
+// add up to what the suite selected ("Will run 4 of 6 specs").
+func TestImportTarballInterrupted(t *testing.T) {
+	if !strings.Contains(interruptedJUnit, "Interrupted by User") {
+		t.Fatal("fixture JUnit changed: the properties were not inserted")
+	}
+	tb := fixtureTarball(t, true, interruptedJUnit, "Running Suite: Kubernetes e2e suite\nWill run 4 of 6 specs\n", e2ePlugin)
+	it, err := ImportTarball(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := it.Counts(); c != (result.Counts{Passed: 1, Failed: 1, Skipped: 1, Errored: 1}) || c.Total() != 4 {
+		t.Errorf("counts %+v, want 1 passed, 1 failed, 1 skipped, 1 errored: the 4 selected specs", c)
+	}
+	var updated *result.Item
+	for _, l := range it.Leaves() {
+		if strings.HasPrefix(l.Item.Name, "[sig-node] Pods should be updated") {
+			updated = l.Item
+		}
+	}
+	if updated == nil || updated.Status != result.StatusError || updated.Message != "not run: interrupted after 41s" {
+		t.Errorf("spec never reached: %+v, want error \"not run: interrupted after 41s\"", updated)
+	}
+	if it.Meta[MetaNotSelected] != "1" {
+		t.Errorf("Meta[%s] = %q, want 1 (the [Slow] CSI spec)", MetaNotSelected, it.Meta[MetaNotSelected])
+	}
+	if it.Status != result.StatusError {
+		t.Errorf("root status %s, want error (the suite ended early)", it.Status)
+	}
+}
+
+// TestImportTarballCountsAddUpToSelection: when the log says more specs were
+// selected than the results hold, the gap is an error leaf, never silent.
+func TestImportTarballCountsAddUpToSelection(t *testing.T) {
+	tb := fixtureTarball(t, true, fixtureJUnit, "Will run 5 of 6 specs\n", e2ePlugin)
+	it, err := ImportTarball(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := it.Counts(); c.Errored != 1 {
+		t.Errorf("counts %+v, want one error for the selected spec without a result", c)
 	}
 }
 

@@ -154,7 +154,7 @@ type pass struct {
 type selection struct {
 	passes []pass
 	// notSelected is the reason given to the [Conformance] specs the run
-	// does not execute (listed as skipped).
+	// does not execute (listed as not selected).
 	notSelected string
 }
 

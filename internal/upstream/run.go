@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -174,9 +176,11 @@ type passRun struct {
 // Run runs the selected upstream conformance specs against the cluster of
 // o.Kubeconfig with the ginkgo CLI and returns the result tree: root
 // RootName -> one item per SIG -> specs. Every [Conformance] spec of the
-// binary is in the tree: the ones run with their verdict, the others skipped
-// with the reason; a selected spec that produced no result (interrupt,
-// timeout, crash) is an error leaf saying why. Failed specs do not make an
+// binary is in the tree: the ones run with their verdict, the others not
+// selected (result.StatusNotSelected) with the reason; a selected spec that
+// produced no result (interrupt, timeout, crash) is an error leaf saying why.
+// A ginkgo that exits non-zero while its JUnit report shows no failure fails
+// the pass too (checkExitCode). Failed specs do not make an
 // error: they are in the tree. Run returns an error when the suite could not
 // be run or ended early (bad options, ginkgo crashed, ctx cancelled); the
 // tree is then still returned with whatever results exist.
@@ -344,15 +348,16 @@ func runPass(ctx context.Context, o Options, pr *passRun, suite, progressURL str
 	log.Info("upstream conformance pass started", "pass", pr.Name, "specs", len(pr.selected), "procs", max(pr.Procs, 1), "log", logPath)
 
 	// Our own watchdog: ginkgo's --timeout should end the suite first.
+	started := time.Now()
 	watchdog := time.NewTimer(timeout + stopTimeout)
 	defer watchdog.Stop()
 	var stopReason string
 	select {
 	case <-proc.Wait():
 	case <-ctx.Done():
-		stopReason = "interrupted (Ctrl-C)"
+		stopReason = result.Interrupted(time.Since(started))
 	case <-watchdog.C:
-		stopReason = fmt.Sprintf("ginkgo did not end within its timeout (%s): killed", timeout)
+		stopReason = result.TimedOut(time.Since(started)) + " (ginkgo did not end by itself: killed)"
 	}
 	if stopReason != "" {
 		log.Warn("stopping ginkgo and its e2e.test processes", "pass", pr.Name, "why", stopReason, "grace", stopTimeout)
@@ -381,7 +386,7 @@ func runPass(ctx context.Context, o Options, pr *passRun, suite, progressURL str
 	case props["SpecialSuiteFailureReason"] != "":
 		// Ginkgo ended the suite early: "Suite Timeout Elapsed",
 		// "Interrupted by User" ...
-		pr.incomplete = "ginkgo ended the suite early: " + props["SpecialSuiteFailureReason"]
+		pr.incomplete = result.EndedEarly(props["SpecialSuiteFailureReason"], time.Since(started))
 	case jerr != nil:
 		pr.incomplete = fmt.Sprintf("ginkgo exited with code %d without a readable JUnit report", code)
 	}
@@ -390,7 +395,33 @@ func runPass(ctx context.Context, o Options, pr *passRun, suite, progressURL str
 			pr.Name, code, jerr, logPath, strings.Join(process.Tail(logPath, 15), "\n"))
 	}
 	log.Info("upstream conformance pass ended", "pass", pr.Name, "exit", code, "incomplete", pr.incomplete)
-	return nil
+	return pr.checkExitCode(code, logPath)
+}
+
+// checkExitCode fails a pass whose ginkgo exited non-zero although its JUnit
+// report shows no failure (a crashed e2e.test process, a failed report
+// node): the exit code is ginkgo's own verdict and must not be lost. The
+// failure is also an error leaf, so the tree shows it.
+func (pr *passRun) checkExitCode(code int, logPath string) error {
+	if code == 0 || pr.incomplete != "" || pr.anyFailed() {
+		return nil
+	}
+	msg := fmt.Sprintf("ginkgo exited with code %d although its JUnit report shows no failed spec; last lines of %s:\n%s",
+		code, logPath, strings.Join(process.Tail(logPath, 15), "\n"))
+	pr.suiteLeaves = append(pr.suiteLeaves, result.Item{Name: pr.Name + " pass: ginkgo exit code", Status: result.StatusError,
+		Message: msg, Meta: map[string]string{MetaSIG: GroupSuite, MetaSource: "ginkgo"}})
+	return fmt.Errorf("upstream conformance %s pass: %s", pr.Name, msg)
+}
+
+// anyFailed reports whether the pass's JUnit report holds a failed or
+// errored spec or suite node.
+func (pr *passRun) anyFailed() bool {
+	for _, l := range append(slices.Collect(maps.Values(pr.results)), pr.suiteLeaves...) {
+		if l.Status == result.StatusFailed || l.Status == result.StatusError {
+			return true
+		}
+	}
+	return false
 }
 
 // assemble builds the result tree from the passes' outcomes.
@@ -410,12 +441,12 @@ func assemble(universe []string, runs []*passRun, notSelected string) *result.It
 				if why == "" {
 					why = "no result in the JUnit report (see e2e.log)"
 				}
-				leaf = result.Item{Name: name, Status: result.StatusError, Message: "not run: " + why,
+				leaf = result.Item{Name: name, Status: result.StatusError, Message: result.NotRunPrefix + why,
 					Meta: map[string]string{MetaSource: "not-run"}}
 			case leaf.Status == result.StatusSkipped && leaf.Message == "skipped" && pr.incomplete != "":
 				// Ginkgo marks the specs it never reached as plain
 				// "skipped"; a spec skipped on purpose says why.
-				leaf = result.Item{Name: name, Status: result.StatusError, Message: "not run: " + pr.incomplete,
+				leaf = result.Item{Name: name, Status: result.StatusError, Message: result.NotRunPrefix + pr.incomplete,
 					Meta: map[string]string{MetaSource: "not-run"}}
 			}
 			leaf.Meta = withMeta(leaf.Meta, MetaSIG, SIGOf(name))
@@ -438,7 +469,7 @@ func assemble(universe []string, runs []*passRun, notSelected string) *result.It
 			continue
 		}
 		seen[name] = true
-		leaves = append(leaves, result.Item{Name: name, Status: result.StatusSkipped, Message: notSelected,
+		leaves = append(leaves, result.Item{Name: name, Status: result.StatusNotSelected, Message: notSelected,
 			Meta: map[string]string{MetaSIG: SIGOf(name), MetaSource: "not-selected"}})
 	}
 	return groupBySIG(RootName, leaves)

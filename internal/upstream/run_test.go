@@ -53,8 +53,8 @@ func TestAssembleCompletePass(t *testing.T) {
 		rollover: {result.StatusSkipped, "skipped"},
 		// not selected: skipped with the mode's reason, although the
 		// pass's JUnit lists it too
-		kubectlVer: {result.StatusSkipped, "not selected: mode core"},
-		serialSpec: {result.StatusSkipped, "not selected: mode core"},
+		kubectlVer: {result.StatusNotSelected, "not selected: mode core"},
+		serialSpec: {result.StatusNotSelected, "not selected: mode core"},
 	}
 	for name, w := range want {
 		leaf, _ := leafByName(t, tree, name)

@@ -1,0 +1,266 @@
+package measure
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/procfs"
+	"golang.org/x/sys/unix"
+
+	"github.com/distrobench/distrobench/internal/cgroup"
+	"github.com/distrobench/distrobench/internal/result"
+)
+
+// burner writes a script that burns CPU for a moment and exits, and
+// returns the command that runs it as a child process.
+func burner(t *testing.T) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "burn.sh")
+	if err := os.WriteFile(f, []byte("i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return "sh " + f
+}
+
+func TestTreeCPU(t *testing.T) {
+	prev := map[int32]procSample{
+		1: {cpu: 10, reaped: 2},         // the root
+		2: {cpu: 5, ppid: 1},            // a child the root reaps during the interval
+		3: {cpu: 1, ppid: 99},           // an orphan reaped outside the tree
+		4: {cpu: 7, reaped: 0, ppid: 1}, // PID reused by a younger process
+	}
+	cur := map[int32]procSample{
+		1: {cpu: 11, reaped: 2 + 6}, // +1 s own, +6 s from child 2 (5 s seen before, 1 s since)
+		4: {cpu: 1, ppid: 1},        // reused PID: not negative
+		5: {cpu: 0.5, ppid: 1},      // new during the interval: all of it
+	}
+	// 1 (own) + 1 (child 2's last second) + 0.5 (new) = 2.5 s.
+	if got := treeCPU(prev, cur); got < 2.4999 || got > 2.5001 {
+		t.Errorf("treeCPU = %v s, want 2.5 (a reaped child's earlier time must not count twice)", got)
+	}
+	if got := treeCPU(cur, cur); got != 0 {
+		t.Errorf("treeCPU with nothing used = %v", got)
+	}
+}
+
+func TestUnitSeriesAgentPart(t *testing.T) {
+	own := map[int32]procSample{10: {pss: 100, rss: 200}, 11: {pss: 5, rss: 7}}
+	ticks := []tick{{units: []unitSample{{own: own}}}}
+	server := unitSeries(Unit{Role: RoleServer, PID: 10}, ticks, 0)
+	if server.pss[0] != 105 || server.agentPSS[0] != 5 || server.agentRSS[0] != 7 {
+		t.Errorf("server node: pss %v agent pss %v rss %v, want 105, 5 (without the server process), 7", server.pss, server.agentPSS, server.agentRSS)
+	}
+	agent := unitSeries(Unit{Role: RoleAgent, PID: 10}, ticks, 0)
+	if agent.agentPSS[0] != 105 {
+		t.Errorf("agent node: agent pss %v, want 105 (the agent process counts)", agent.agentPSS)
+	}
+}
+
+// measured sums a CPU measurement's samples back into CPU seconds.
+func measured(m result.Measurement, interval time.Duration) float64 {
+	var s float64
+	for _, v := range m.Samples {
+		s += v / 100 * interval.Seconds()
+	}
+	return s
+}
+
+func findM(t *testing.T, ms []result.Measurement, name string, labels map[string]string) result.Measurement {
+	t.Helper()
+	for _, m := range ms {
+		match := m.Name == name
+		for k, v := range labels {
+			match = match && m.Labels[k] == v
+		}
+		if match {
+			return m
+		}
+	}
+	names := make([]string, 0, len(ms))
+	for _, m := range ms {
+		names = append(names, m.Name)
+	}
+	t.Fatalf("no measurement %s%v among %v", name, labels, names)
+	return result.Measurement{}
+}
+
+// stat reads a process's own and reaped children's CPU seconds.
+func stat(t *testing.T, pid int) float64 {
+	t.Helper()
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return float64(int(s.UTime+s.STime)+s.CUTime+s.CSTime) / userHZ
+}
+
+// TestIdleCountsExitedChildren measures a process whose short-lived
+// children burn CPU and exit between two samples: their time counts (the
+// parent reaped them), where summing the live processes saw nothing.
+func TestIdleCountsExitedChildren(t *testing.T) {
+	dir := t.TempDir()
+	gate, done := filepath.Join(dir, "go"), filepath.Join(dir, "done")
+	script := `while [ ! -e "$1" ]; do sleep 0.05; done
+for k in 1 2 3 4; do ` + burner(t) + `; done
+touch "$2"; exec sleep 60`
+	cmd := exec.Command("sh", "-c", script, "sh", gate, done)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	const interval = 500 * time.Millisecond
+	ms, err := Idle(context.Background(), IdleOptions{
+		Units:  []Unit{{Name: "server", Role: RoleServer, PID: cmd.Process.Pid}},
+		Window: 8 * time.Second, Interval: interval,
+		// Called once the window's first sample is taken: the burning starts.
+		Progress: func(string) { _ = os.WriteFile(gate, nil, 0o600) },
+	})
+	if err != nil {
+		t.Fatalf("Idle: %v", err)
+	}
+	if _, err := os.Stat(done); err != nil {
+		t.Fatalf("the children did not finish burning within the window (machine overloaded?): %v", err)
+	}
+	burned := stat(t, cmd.Process.Pid)
+	got := measured(findM(t, ms, "footprint.idle.cpu", nil), interval)
+	if burned <= 0 || got < 0.7*burned {
+		t.Errorf("idle CPU counted %.2f s, but the process and its exited children used %.2f s", got, burned)
+	}
+}
+
+// TestIdleCgroupNode measures a node started in its own cgroup, as the
+// deployer starts one: a daemon that double-forked away from the node's
+// process tree (as containerd shims do) counts for the node, so does the
+// CPU of short-lived processes that such an orphan started and that are
+// gone by the next sample, and a pod process in the node's pods cgroup is
+// reported apart.
+func TestIdleCgroupNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration: creates cgroups (needs root)")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("this test creates cgroups: run it as root (or with -short to leave it out)")
+	}
+	h, err := cgroup.CPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	root := "/distrobench-test-" + hex.EncodeToString(b)
+	own, pods := root+"/node", root+"/kubepods"
+	for _, p := range []string{own, pods + "/pod1"} {
+		if err := h.Create(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	gate, statFile := filepath.Join(dir, "go"), filepath.Join(dir, "orphan.stat")
+	script := `(exec sleep 60 &)
+while [ ! -e "$1" ]; do sleep 0.05; done
+(sh -c 'for k in 1 2 3 4; do ` + burner(t) + `; done; cat /proc/$$/stat > "$1"' sh "$2" &)
+exec sleep 60`
+	node := exec.Command("sh", "-c", script, "sh", gate, statFile)
+	if err := h.Start(node, own); err != nil {
+		t.Fatal(err)
+	}
+	pod := exec.Command("sleep", "60")
+	if err := h.Start(pod, pods+"/pod1"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = node.Process.Kill()
+		_ = pod.Process.Kill()
+		_ = node.Wait()
+		_ = pod.Wait()
+		if left, err := h.Procs(root); err == nil { // the daemon
+			for _, pid := range left {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+		removeTestCgroups(t, h, own, pods+"/pod1", pods, root)
+	})
+
+	const interval = 500 * time.Millisecond
+	ms, err := Idle(context.Background(), IdleOptions{
+		Units:  []Unit{{Name: "node0", Role: RoleServer, PID: node.Process.Pid, Cgroup: own, Pods: pods}},
+		Settle: Settle{Min: 0, Max: 10 * time.Second, Interval: interval, CPU: 1000},
+		Window: 8 * time.Second, Interval: interval,
+		Progress: func(msg string) {
+			if strings.HasPrefix(msg, "idle footprint over") {
+				_ = os.WriteFile(gate, nil, 0o600)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatalf("Idle: %v", err)
+	}
+	node0 := map[string]string{"node": "node0", "role": RoleServer}
+	if m := findM(t, ms, "footprint.agent.pss", node0); m.Summary.Min <= 0 {
+		t.Errorf("footprint.agent.pss = %v: the double-forked daemon in the node's cgroup was not counted", m.Samples)
+	}
+	if m := findM(t, ms, "footprint.node.pods.pss", node0); m.Summary.Min <= 0 {
+		t.Errorf("footprint.node.pods.pss = %v: the pod process was not counted", m.Samples)
+	}
+	raw, err := os.ReadFile(statFile)
+	if err != nil {
+		t.Fatalf("the orphan did not finish burning within the window (machine overloaded?): %v", err)
+	}
+	burned := orphanCPU(t, raw)
+	cpu := findM(t, ms, "footprint.node.cpu", node0)
+	if got := measured(cpu, interval); burned <= 0 || got < 0.8*burned {
+		t.Errorf("node CPU counted %.2f s, but the orphan and its exited children used %.2f s", got, burned)
+	}
+	if !strings.Contains(cpu.Attributes["cpu.method"], "cgroup") || !strings.HasPrefix(cpu.Attributes["idle.settle"], "settled after") {
+		t.Errorf("attributes %v: want the cgroup method and how idle was reached", cpu.Attributes)
+	}
+	if idle := findM(t, ms, "footprint.idle.pss", nil); idle.Summary.Min <= findM(t, ms, "footprint.agent.pss", node0).Summary.Min {
+		t.Errorf("footprint.idle.pss %v must hold the server process too, above the agent's part", idle.Samples)
+	}
+}
+
+// orphanCPU parses "/proc/PID/stat" text: utime+stime+cutime+cstime, seconds.
+func orphanCPU(t *testing.T, raw []byte) float64 {
+	t.Helper()
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	var ticks float64
+	for _, i := range []int{11, 12, 13, 14} { // fields 14-17, counted from the state (field 3)
+		var v float64
+		if _, err := fmt.Sscan(f[i], &v); err != nil {
+			t.Fatalf("parse %q: %v", s, err)
+		}
+		ticks += v
+	}
+	return ticks / userHZ
+}
+
+func removeTestCgroups(t *testing.T, h cgroup.Hierarchy, paths ...string) {
+	t.Helper()
+	for _, p := range paths {
+		var err error
+		for try := 0; try < 100; try++ {
+			if err = unix.Rmdir(h.Dir(p)); !errors.Is(err, unix.EBUSY) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			t.Errorf("remove test cgroup %s: %v", p, err)
+		}
+	}
+}
