@@ -114,14 +114,8 @@ func isShim(pid int) bool {
 
 func findMeasurement(t *testing.T, ms []result.Measurement, name string, labels map[string]string) result.Measurement {
 	t.Helper()
-	for _, m := range ms {
-		match := m.Name == name
-		for k, v := range labels {
-			match = match && m.Labels[k] == v
-		}
-		if match {
-			return m
-		}
+	if m := result.Find(ms, name, labels); m != nil {
+		return *m
 	}
 	t.Fatalf("no measurement %s%v", name, labels)
 	return result.Measurement{}

@@ -76,14 +76,8 @@ func measured(m result.Measurement, interval time.Duration) float64 {
 
 func findM(t *testing.T, ms []result.Measurement, name string, labels map[string]string) result.Measurement {
 	t.Helper()
-	for _, m := range ms {
-		match := m.Name == name
-		for k, v := range labels {
-			match = match && m.Labels[k] == v
-		}
-		if match {
-			return m
-		}
+	if m := result.Find(ms, name, labels); m != nil {
+		return *m
 	}
 	names := make([]string, 0, len(ms))
 	for _, m := range ms {

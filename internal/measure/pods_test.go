@@ -194,4 +194,3 @@ func TestPodStartupRefusesAnExistingNamespace(t *testing.T) {
 		t.Errorf("a namespace the benchmark did not create must be left alone: %v", err)
 	}
 }
-

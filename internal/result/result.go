@@ -307,8 +307,14 @@ func (r *Report) Phase(name string) *Phase {
 // Measurement returns the first measurement with that name whose labels
 // include every given label, or nil.
 func (r *Report) Measurement(name string, labels map[string]string) *Measurement {
-	for i := range r.Measurements {
-		m := &r.Measurements[i]
+	return Find(r.Measurements, name, labels)
+}
+
+// Find returns the first of ms with that name whose labels include every
+// given label, or nil.
+func Find(ms []Measurement, name string, labels map[string]string) *Measurement {
+	for i := range ms {
+		m := &ms[i]
 		if m.Name != name {
 			continue
 		}
