@@ -261,15 +261,18 @@ func newBenchCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure footprint and API latency of a cluster and write a report",
-		Long: `Measure the cluster from 'distrobench up': idle RSS/PSS/CPU of the server and
-datastore process trees, datastore size on disk, API latency (create/get/list/
-update/delete of ConfigMaps from a closed loop of --api-concurrency workers or
-an open loop of --api-rate requests/s, with no client-side throttling;
-p50/p90/p99 against the Kubernetes API SLOs, the error rate against
---api-error-budget, offered and achieved rates) with the harness's own overhead, on a cluster with nodes the agents' memory (PSS
-apart from the pods') and pod startup latency (30 pause pods, SLO p99 <= 5 s),
-and start-to-/readyz and SIGTERM times over server restarts. With --kubeconfig only the API latency is measured (the processes are
-not ours to watch or restart).`,
+		Long: `Measure the cluster from 'distrobench up': the idle footprint of every node
+(its own cgroup: server or agent, containerd, shims; pods apart) and of the
+datastore servers in one settled window; the datastore's size as the datastore
+reports it; API latency (create/get/list/update/delete of ConfigMaps from a
+closed loop of --api-concurrency workers or an open loop of --api-rate
+requests/s, with no client-side throttling; nearest-rank p99 against the
+Kubernetes API SLOs, the error rate against --api-error-budget, offered and
+achieved rates) with the harness's own overhead; on a cluster with nodes, pod
+startup latency (30 pause pods, SLO p99 <= 5 s); and start-to-/readyz and
+SIGTERM times over server restarts. With --kubeconfig only the API latency is
+measured (the processes are not ours to watch or restart). Every figure is
+described in reports/METHOD.md.`,
 		Example: `  distrobench bench --repeats 3 --idle-window 30s
   distrobench bench --kubeconfig ~/.kube/config --api-concurrency 16
   distrobench bench --kubeconfig ~/.kube/config --api-rate 500 --api-error-budget 0.001`,

@@ -93,8 +93,8 @@ type BenchOptions struct {
 	// SkipRestarts leaves out start-to-/readyz and SIGTERM times (they
 	// restart the server, which only the process that started it can do).
 	SkipRestarts bool
-	// SkipPods leaves out what needs nodes: agent memory and pod startup
-	// latency (a cluster without agents has neither).
+	// SkipPods leaves out the pod startup latency (a cluster without
+	// agents has no node to run pods on).
 	SkipPods bool
 	// Pods is how many pods the pod startup benchmark creates (default 30),
 	// at PodQPS per second (default 10) with PodConcurrency parallel calls
