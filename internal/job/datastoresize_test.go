@@ -213,7 +213,7 @@ func TestBenchDatastoreSizeOfUserEndpointIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration: needs mariadb-server, postgresql and etcd-server (hack/install-deps.sh datastores)")
 	}
-	fake := filepath.Join(t.TempDir(), "fakeserver")
+	fake := filepath.Join(t.TempDir(), "k3lite-fake") // k3lite-*: the deployer passes the endpoint in K3LITE_DATASTORE_ENDPOINT
 	if out, err := exec.Command("go", "build", "-o", fake, "../deploy/testdata/fakeserver").CombinedOutput(); err != nil {
 		t.Fatalf("build the fake server: %v\n%s", err, out)
 	}
