@@ -128,7 +128,7 @@ func testMainJob(t *testing.T, datastore, upstreamMode string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	stdout, _, code := runCLI(t, ctx, "run", "--profile", "k3s", "--datastore", datastore,
-		"--repeats", "3", "--idle-window", "10s", "--api-objects", "100", "--upstream", upstreamMode)
+		"--repeats", "3", "--idle-window", "10s", "--api-objects", "100", "--api-repeats", "3", "--upstream", upstreamMode)
 	r := reportFrom(t, stdout)
 	if code != exitPassed || r.Status != result.StatusPassed {
 		// SLO verdicts are measurements of this machine at this moment (a

@@ -31,6 +31,7 @@ func (f *benchFlags) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&f.o.Repeats, "repeats", 5, "repeat every figure this many times (samples + median + min/max)")
 	fs.DurationVar(&f.o.IdleWindow, "idle-window", 60*time.Second, "how long idle memory and CPU are sampled")
 	fs.IntVar(&f.o.Objects, "api-objects", 200, "API latency: ConfigMaps per verb per repeat")
+	fs.IntVar(&f.o.APIRepeats, "api-repeats", 20, "API latency: create..delete cycles of --api-objects ConfigMaps (each about a second)")
 	fs.IntVar(&f.o.Concurrency, "api-concurrency", 8, "API latency: closed-loop workers, each sending its next request when the previous one returns")
 	fs.Float64Var(&f.o.Rate, "api-rate", 0, "API latency: open-loop requests/s on a fixed schedule, timed from each scheduled send (0: closed loop of --api-concurrency workers)")
 	fs.DurationVar(&f.o.RequestTimeout, "api-request-timeout", time.Minute, "API latency: time limit of one request; a timed-out request fails and counts at its timeout")

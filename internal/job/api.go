@@ -15,7 +15,7 @@ func (o BenchOptions) API(cfg *rest.Config, log *slog.Logger, progress func(stri
 	return measure.APIOptions{
 		Config: cfg, Objects: o.Objects, Concurrency: o.Concurrency, Rate: o.Rate,
 		RequestTimeout: o.RequestTimeout, ErrorBudget: o.ErrorBudget,
-		ObjectSize: o.ObjectSize, Repeats: o.Repeats, Log: log, Progress: progress,
+		ObjectSize: o.ObjectSize, Repeats: o.APIRepeats, Log: log, Progress: progress,
 	}
 }
 

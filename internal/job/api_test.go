@@ -7,7 +7,7 @@ import (
 )
 
 func TestBenchOptionsAPI(t *testing.T) {
-	o := BenchOptions{Objects: 50, Concurrency: 64, ObjectSize: 10, Repeats: 2, RequestTimeout: time.Second, ErrorBudget: 0.01}
+	o := BenchOptions{Objects: 50, Concurrency: 64, ObjectSize: 10, APIRepeats: 2, RequestTimeout: time.Second, ErrorBudget: 0.01}
 	ao := o.API(nil, nil, nil)
 	if ao.Concurrency != 64 || ao.RequestTimeout != time.Second || ao.ErrorBudget != 0.01 || ao.Objects != 50 || ao.Repeats != 2 {
 		t.Errorf("API options %+v do not carry the bench options %+v", ao, o)

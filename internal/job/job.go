@@ -74,11 +74,16 @@ type ConformanceOptions struct {
 
 // BenchOptions size the benchmarks.
 type BenchOptions struct {
-	Skip        bool
-	Repeats     int           // every figure is repeated (default 5)
-	IdleWindow  time.Duration // footprint window (default 60s)
-	Objects     int           // API latency: objects per verb per repeat
-	Concurrency int           // API latency: closed-loop workers
+	Skip       bool
+	Repeats    int           // every figure is repeated (default 5)
+	IdleWindow time.Duration // footprint window (default 60s)
+	Objects    int           // API latency: objects per verb per repeat
+	// APIRepeats is how many create..delete cycles the API latency
+	// benchmark runs (default 20): one cycle takes about a second here, so
+	// the figures average over seconds-long disturbances, which five cycles
+	// (8 s in all) did not.
+	APIRepeats  int
+	Concurrency int // API latency: closed-loop workers
 	ObjectSize  int
 	// Rate, when above 0, runs the API latency benchmark as an open loop of
 	// Rate requests/s instead of a closed loop of Concurrency workers.
