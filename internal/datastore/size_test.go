@@ -207,7 +207,7 @@ func TestSizeErrorsHoldNoPassword(t *testing.T) {
 		t.Errorf("scrub = %v", err)
 	}
 	inner := errors.New("x")
-	if err := scrub(inner, "hunter2"); err != inner {
+	if err := scrub(inner, "hunter2"); !errors.Is(err, inner) || err.Error() != "x" {
 		t.Errorf("scrub without the secret changed the error: %v", err)
 	}
 }
