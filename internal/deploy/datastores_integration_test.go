@@ -35,8 +35,8 @@ func TestUpDownWithLocalDatastoresIntegration(t *testing.T) {
 			if len(c.DatastorePIDs) != 1 || !process.Alive(c.DatastorePIDs[0]) {
 				t.Fatalf("datastore pids %v", c.DatastorePIDs)
 			}
-			if dirs := c.DatastoreDirs(); len(dirs) != 1 || !strings.HasPrefix(dirs[0], c.RunDir) {
-				t.Errorf("DatastoreDirs() = %v", dirs)
+			if dirs := c.DatastoreDataDirs; len(dirs) != 1 || !strings.HasPrefix(dirs[0], c.RunDir) {
+				t.Errorf("DatastoreDataDirs = %v", dirs)
 			}
 			state, _ := os.ReadFile(filepath.Join(c.RunDir, StateFile))
 			if ds != "etcd" {

@@ -506,20 +506,6 @@ func (c *Cluster) RESTConfig() (*rest.Config, error) {
 	return cfg, nil
 }
 
-// DatastoreDirs are the directories holding the datastore's data, for
-// size on disk: the local server's data dirs, or <data-dir>/server/db when
-// the datastore lives inside the server; none for a user's endpoint.
-func (c *Cluster) DatastoreDirs() []string {
-	switch {
-	case c.DatastoreExternal:
-		return nil
-	case len(c.DatastoreDataDirs) > 0:
-		return append([]string(nil), c.DatastoreDataDirs...)
-	default:
-		return []string{filepath.Join(c.DataDir, "server", "db")}
-	}
-}
-
 // LogTail returns the last n lines of the server log, redacted.
 func (c *Cluster) LogTail(n int) []string {
 	lines := process.Tail(c.LogPath, n)

@@ -118,9 +118,6 @@ func TestUpStatusDown(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("kubeconfig %s: %v mode %v", c.Kubeconfig, err, fi.Mode().Perm())
 	}
-	if got := c.DatastoreDirs(); !reflect.DeepEqual(got, []string{filepath.Join(c.DataDir, "server", "db")}) {
-		t.Errorf("DatastoreDirs() = %v", got)
-	}
 	if _, err := c.RESTConfig(); err != nil {
 		t.Error(err)
 	}

@@ -21,30 +21,13 @@ import (
 )
 
 // deployNodes adapts a *deploy.Cluster started by this process (Up) to
-// NodeAgents, framework.StoppableNodes and framework.AgentJoiner.
+// framework.StoppableNodes and framework.AgentJoiner.
 type deployNodes struct{ c *deploy.Cluster }
 
 var (
-	_ NodeAgents               = deployNodes{}
 	_ framework.StoppableNodes = deployNodes{}
 	_ framework.AgentJoiner    = deployNodes{}
 )
-
-// AgentPIDs maps node names to agent PIDs: node0 to the server when it
-// runs its own agent, each running agent node to its process.
-func (d deployNodes) AgentPIDs() map[string]int {
-	out := map[string]int{}
-	names := d.c.NodeNames()
-	if d.c.ServerAgent && d.c.ServerPID > 0 && len(names) > 0 {
-		out[names[0]] = d.c.ServerPID
-	}
-	for _, a := range d.c.Agents {
-		if a.PID > 0 {
-			out[a.Name] = a.PID
-		}
-	}
-	return out
-}
 
 // StoppableNodes are the agent nodes: the server's own agent cannot be
 // stopped without the server.

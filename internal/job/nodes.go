@@ -16,18 +16,6 @@ import (
 	"github.com/distrobench/distrobench/suites/framework"
 )
 
-// NodeAgents is what the job needs from a deployed cluster whose nodes run
-// agents; deployNodes implements it on *deploy.Cluster. Its StopAgent and
-// StartAgent make it the framework.NodeController handed to the disruptive
-// specs of suites/nodes.
-type NodeAgents interface {
-	// AgentPIDs maps every node's name to the PID of the process running
-	// its agent: `k3lite agent` for agent nodes, the server's PID for the
-	// server's own node. Nodes whose agent is stopped are left out.
-	AgentPIDs() map[string]int
-	framework.NodeController
-}
-
 // nodePlan is what the job expects of the cluster's nodes.
 type nodePlan struct {
 	// Expected is how many nodes the deployment starts (0: no agent at all).

@@ -13,10 +13,8 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/procfs"
@@ -247,54 +245,6 @@ func SelfUsage(ctx context.Context, interval time.Duration, labels map[string]st
 		})
 		return out
 	}
-}
-
-// DirSize returns the disk space used by the files under paths ("du" style:
-// allocated blocks, hard links counted once), for "footprint.datastore.size".
-// Allocated rather than apparent size because that is what the datastore
-// costs the disk: sparse database files count what they use, preallocated
-// WAL segments count in full. Files that disappear during the walk (a live
-// datastore compacting) are skipped; a missing path is an error.
-func DirSize(paths ...string) (int64, error) {
-	type inode struct{ dev, ino uint64 }
-	seen := map[inode]bool{}
-	var total int64
-	for _, root := range paths {
-		if _, err := os.Lstat(root); err != nil {
-			return 0, fmt.Errorf("datastore size: %w (is the data directory right?)", err)
-		}
-		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) && path != root {
-					return nil
-				}
-				return err
-			}
-			fi, err := d.Info()
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil
-				}
-				return err
-			}
-			st, ok := fi.Sys().(*syscall.Stat_t)
-			if !ok {
-				total += fi.Size()
-				return nil
-			}
-			key := inode{uint64(st.Dev), st.Ino}
-			if seen[key] {
-				return nil
-			}
-			seen[key] = true
-			total += st.Blocks * 512 // st_blocks is in 512-byte units whatever the block size
-			return nil
-		})
-		if err != nil {
-			return 0, fmt.Errorf("datastore size of %s: %w", root, err)
-		}
-	}
-	return total, nil
 }
 
 // ReadyzSamples restarts the server n times through restart, which returns

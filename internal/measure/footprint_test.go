@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -165,68 +164,6 @@ func TestSelfUsage(t *testing.T) {
 	}
 	if got["harness.rss"] < 2 || got["harness.cpu"] < 1 {
 		t.Errorf("samples per measurement = %v, want rss >= 2 and cpu >= 1", got)
-	}
-}
-
-func TestDirSize(t *testing.T) {
-	dir := t.TempDir()
-	data := make([]byte, 100_000)
-	for i := range data {
-		data[i] = byte(i)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "db"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "wal"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "wal", "0.wal"), data[:50_000], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	size, err := DirSize(dir)
-	if err != nil {
-		t.Fatalf("DirSize: %v", err)
-	}
-	if size < 150_000 || size > 1_000_000 {
-		t.Errorf("DirSize = %d, want about 150 kB", size)
-	}
-
-	// A hard link is the same disk space.
-	if err := os.Link(filepath.Join(dir, "db"), filepath.Join(dir, "db.link")); err != nil {
-		t.Fatal(err)
-	}
-	// A sparse file costs almost nothing.
-	f, err := os.Create(filepath.Join(dir, "sparse"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Truncate(1 << 30); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	again, err := DirSize(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again > size+64*1024 {
-		t.Errorf("DirSize after a hard link and a sparse 1 GiB file = %d, was %d", again, size)
-	}
-
-	// Several paths add up.
-	other := t.TempDir()
-	if err := os.WriteFile(filepath.Join(other, "x"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	both, err := DirSize(dir, other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if both < again+100_000 {
-		t.Errorf("DirSize of two dirs = %d, want >= %d", both, again+100_000)
-	}
-
-	if _, err := DirSize(filepath.Join(dir, "missing")); err == nil {
-		t.Error("DirSize of a missing path succeeded")
 	}
 }
 
