@@ -15,7 +15,6 @@ import (
 	"github.com/distrobench/distrobench/internal/conformance"
 	"github.com/distrobench/distrobench/internal/deploy"
 	"github.com/distrobench/distrobench/internal/job"
-	"github.com/distrobench/distrobench/internal/measure"
 	"github.com/distrobench/distrobench/internal/progress"
 	"github.com/distrobench/distrobench/internal/redact"
 	"github.com/distrobench/distrobench/internal/result"
@@ -296,11 +295,7 @@ described in reports/METHOD.md.`,
 				if cerr != nil {
 					return fmt.Errorf("kubeconfig %s: %w", t.kubeconfig, cerr)
 				}
-				stopSelf := measure.SelfUsage(ctx, time.Second, map[string]string{"phase": "api-latency"})
-				ao := bf.o.API(cfg, g.log, func(s string) { pr.Status("%s", s) })
-				pr.Status("API latency: %s", ao.Describe())
-				ms, err = measure.APILatency(ctx, ao)
-				ms = append(ms, stopSelf()...)
+				ms, err = job.BenchKubeconfig(ctx, cfg, bf.o, g.log, pr)
 			} else {
 				c, lerr := t.runDir.load(g)
 				if lerr != nil {

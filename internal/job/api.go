@@ -1,11 +1,17 @@
 package job
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/distrobench/distrobench/internal/measure"
+	"github.com/distrobench/distrobench/internal/progress"
+	"github.com/distrobench/distrobench/internal/result"
 )
 
 // API returns the options of the API latency benchmark on cfg: the load
@@ -23,4 +29,43 @@ func (o BenchOptions) API(cfg *rest.Config, log *slog.Logger, progress func(stri
 // started for them.
 func (o BenchOptions) Validate() error {
 	return o.API(nil, nil, nil).Validate()
+}
+
+// BenchKubeconfig measures the API latency of a cluster the harness did not
+// start, through cfg: its processes are not the harness's to watch or
+// restart, so only its terminating namespaces are waited for.
+func BenchKubeconfig(ctx context.Context, cfg *rest.Config, o BenchOptions, log *slog.Logger, pr *progress.Printer) ([]result.Measurement, error) {
+	return benchAPI(ctx, cfg, nil, o, log, pr)
+}
+
+// benchAPI brings the cluster to rest (measure.Quiesce: what the suites
+// deleted is gone and, with units, every node idle by
+// measure.DefaultSettle), then runs the API latency benchmark with the
+// harness's own overhead next to it. Every API figure records in its
+// attributes how rest was reached.
+func benchAPI(ctx context.Context, cfg *rest.Config, units []measure.Unit, o BenchOptions, log *slog.Logger, pr *progress.Printer) ([]result.Measurement, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("API latency: client: %w", err)
+	}
+	quiesced, err := measure.Quiesce(ctx, measure.QuiesceOptions{
+		Client: cs, Units: units, Settle: measure.DefaultSettle,
+		Progress: func(s string) { pr.Status("before the API load: %s", s) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("API latency: %w", err)
+	}
+	log.Info("cluster at rest before the API load", "quiesce", quiesced)
+	ao := o.API(cfg, log, func(s string) { pr.Status("API latency: %s", s) })
+	pr.Status("API latency: %s", ao.Describe())
+	stopSelf := measure.SelfUsage(ctx, time.Second, map[string]string{"phase": "api-latency"})
+	ms, err := measure.APILatency(ctx, ao)
+	ms = append(stopSelf(), ms...)
+	for i := range ms {
+		ms[i] = ms[i].WithAttribute(measure.QuiesceAttribute, quiesced)
+	}
+	if err != nil {
+		return ms, fmt.Errorf("API latency: %w", err)
+	}
+	return ms, nil
 }

@@ -503,16 +503,11 @@ func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Log
 	if err != nil {
 		return out, err
 	}
-	ao := o.API(cfg, log, func(s string) { pr.Status("API latency: %s", s) })
-	pr.Status("API latency: %s", ao.Describe())
-	stopSelf := measure.SelfUsage(ctx, time.Second, map[string]string{"phase": "api-latency"})
-	ms, err := measure.APILatency(ctx, ao)
-	out = append(out, stopSelf()...)
+	ms, err := benchAPI(ctx, cfg, idleUnits(c), o, log, pr)
 	out = append(out, ms...)
 	if err != nil {
-		return out, fmt.Errorf("API latency: %w", err)
+		return out, err
 	}
-
 	// Before the restarts below: they restart the server's own agent too.
 	ms, err = benchNodes(ctx, c, planNodes(c), o, log, pr)
 	out = append(out, ms...)

@@ -1,6 +1,7 @@
 package result
 
 import (
+	"maps"
 	"math"
 	"sort"
 )
@@ -71,6 +72,16 @@ type SLO struct {
 func NewMeasurement(name, unit string, labels map[string]string, samples []float64) Measurement {
 	m := Measurement{Name: name, Unit: unit, Labels: labels, Samples: append([]float64(nil), samples...)}
 	m.Summary = Summarize(m.Samples)
+	return m
+}
+
+// WithAttribute returns m with one more attribute (the map is copied, so
+// measurements that shared one do not change together).
+func (m Measurement) WithAttribute(key, value string) Measurement {
+	attrs := make(map[string]string, len(m.Attributes)+1)
+	maps.Copy(attrs, m.Attributes)
+	attrs[key] = value
+	m.Attributes = attrs
 	return m
 }
 
