@@ -125,7 +125,8 @@ func Idle(ctx context.Context, o IdleOptions) ([]result.Measurement, error) {
 		"idle.settle": settled,
 		"idle.window": fmt.Sprintf("%s, a sample every %s", o.Window, o.Interval),
 	}
-	return idleMeasurements(sm, ticks, attrs, o.Labels), nil
+	out := idleMeasurements(sm, ticks, attrs, o.Labels)
+	return append(out, clusterMeasurements(sm, ticks, attrs, o.Labels)...), nil
 }
 
 // unitSample is one sample of one unit.
@@ -463,6 +464,47 @@ func idleMeasurements(sm *sampler, ticks []tick, attrs provenance, labels map[st
 	return append(out, idle(*server, " (scope=server-only: without the datastore servers)", set, method(serverUnit),
 		withLabels(labels, map[string]string{"scope": "server-only"}))...)
 }
+
+// clusterMeasurements are "footprint.cluster.pss" and
+// "footprint.cluster.cpu": everything the cluster costs while idle, every
+// node's own processes, every node's pods and the datastore servers, summed
+// tick by tick. Unlike the per-node figures, the total does not depend on
+// which node the scheduler put a system pod (CoreDNS) on, so two runs of one
+// cluster compare. Nothing without nodes: the server's figures are the
+// whole cost then.
+func clusterMeasurements(sm *sampler, ticks []tick, attrs provenance, labels map[string]string) []result.Measurement {
+	var total series
+	nodes := 0
+	for i, u := range sm.units {
+		s := unitSeries(u, ticks, i)
+		if s.podsMissing != "" {
+			return []result.Measurement{
+				result.NotMeasured(ClusterPSSMetric, "bytes", withLabels(labels, nil), "pods of node "+u.Name+": "+s.podsMissing),
+				result.NotMeasured(ClusterCPUMetric, "percent", withLabels(labels, nil), "pods of node "+u.Name+": "+s.podsMissing),
+			}
+		}
+		if u.Pods != "" {
+			nodes++
+		}
+		total.pss = addSeries(addSeries(total.pss, s.pss), s.podsPSS)
+		total.cpu = addSeries(addSeries(total.cpu, s.cpu), s.podsCPU)
+	}
+	if nodes == 0 {
+		return nil
+	}
+	const who = "the whole cluster: every node's own processes (server or agent, containerd, shims), every node's pods and the datastore servers"
+	return []result.Measurement{
+		attrs.on(result.NewMeasurement(ClusterPSSMetric, "bytes", withLabels(labels, nil), total.pss), "proportional set size of "+who+", while idle", ""),
+		attrs.on(result.NewMeasurement(ClusterCPUMetric, "percent", withLabels(labels, nil), total.cpu),
+			"CPU use of "+who+", exited processes included, while idle; percent of one core per interval", sm.h.Describe()+" of each node's and pods' cgroups"),
+	}
+}
+
+// Names of the whole cluster's idle figures.
+const (
+	ClusterPSSMetric = "footprint.cluster.pss"
+	ClusterCPUMetric = "footprint.cluster.cpu"
+)
 
 func nodeMeasurements(u Unit, s series, cpuMethod, podsMethod string, labels map[string]string, attrs provenance) []result.Measurement {
 	l := withLabels(labels, map[string]string{"node": u.Name, "role": u.Role})

@@ -258,3 +258,42 @@ func removeTestCgroups(t *testing.T, h cgroup.Hierarchy, paths ...string) {
 		}
 	}
 }
+
+// TestClusterFootprintIndependentOfPlacement: the same pod (CoreDNS, say)
+// on the server's node in one run and on the agent's in the next moves the
+// per-node figures, but not the cluster's total, which is what two runs
+// compare on.
+func TestClusterFootprintIndependentOfPlacement(t *testing.T) {
+	units := []Unit{{Name: "node0", Role: RoleServer, PID: 10, Pods: "p0"}, {Name: "node1", Role: RoleAgent, PID: 20, Pods: "p1"}}
+	sm := &sampler{units: units, h: &cgroup.Hierarchy{Version: 1}}
+	pod := map[int32]procSample{30: {pss: 50}}
+	shim := procSample{pss: 8}
+	// Run A: the pod and its shim on node0; run B: on node1.
+	a := []unitSample{
+		{own: map[int32]procSample{10: {pss: 400}, 11: shim}, pods: pod},
+		{own: map[int32]procSample{20: {pss: 100}}},
+	}
+	b := []unitSample{
+		{own: map[int32]procSample{10: {pss: 400}}},
+		{own: map[int32]procSample{20: {pss: 100}, 21: shim}, pods: pod},
+	}
+	total := func(us []unitSample) (float64, float64) {
+		ms := clusterMeasurements(sm, []tick{{units: us}}, provenance{}, nil)
+		idle := idleMeasurements(sm, []tick{{units: us}}, provenance{}, nil)
+		return findM(t, ms, ClusterPSSMetric, nil).Summary.P50, findM(t, idle, "footprint.idle.pss", nil).Summary.P50
+	}
+	clusterA, serverA := total(a)
+	clusterB, serverB := total(b)
+	if clusterA != 558 || clusterB != 558 {
+		t.Errorf("cluster PSS %v and %v, want 558 both times (400+8+100+50)", clusterA, clusterB)
+	}
+	if serverA == serverB {
+		t.Errorf("server PSS %v in both placements: the test no longer shows the placement effect", serverA)
+	}
+
+	a[1].podsMissing = "no cgroup /p1"
+	ms := clusterMeasurements(sm, []tick{{units: a}}, provenance{}, nil)
+	if m := findM(t, ms, ClusterPSSMetric, nil); m.Missing == "" {
+		t.Errorf("with node1's pods unmeasured the cluster total %v must be not measured", m.Samples)
+	}
+}
