@@ -1,0 +1,187 @@
+package compare
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/distrobench/distrobench/internal/result"
+)
+
+// APIVersion and Kind identify a comparison document, the versioned
+// sibling of result's RunReport: it holds each cell's own report.
+const (
+	APIVersion = "distrobench.io/v1alpha1"
+	Kind       = "Comparison"
+)
+
+// NotInterleaved is the call of every figure of a comparison whose cells
+// were measured one after another (separate runs, or too little memory to
+// bring the cells up together): the machine's drift between them cannot be
+// told from a difference, so no difference is called.
+const NotInterleaved Call = "not interleaved"
+
+// Comparison sets the cells of one matrix side by side. Cells[0] is the
+// baseline every ratio is to.
+type Comparison struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Interleaved says every round gave every cell the same workload in one
+	// window; when false, Why says why not.
+	Interleaved bool   `json:"interleaved"`
+	Why         string `json:"why,omitempty"`
+	Rounds      int    `json:"rounds"`
+	// Seed shuffled the cells' order within each round.
+	Seed    int64    `json:"seed,omitempty"`
+	Cells   []Cell   `json:"cells"`
+	Figures []Figure `json:"figures"`
+}
+
+// Cell is one compared cluster and its own report.
+type Cell struct {
+	Name   string         `json:"name"`
+	Report *result.Report `json:"report,omitempty"`
+}
+
+// Figure is one statistic of one measurement (name and labels) across the
+// cells.
+type Figure struct {
+	Name      string            `json:"name"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Unit      string            `json:"unit"`
+	Statistic string            `json:"statistic"` // "p50", "p99", ...
+	// PerCell is, in cell order, the statistic over the rounds: each
+	// round's value summarised (n = rounds; nearest-rank percentiles).
+	PerCell []result.Summary `json:"perCell"`
+	// Ratios are, for Cells[1:], the ratio to the baseline.
+	Ratios []Ratio `json:"ratios"`
+}
+
+// Round is what every cell measured in one round: Round[c] holds cell c's
+// measurements.
+type Round [][]result.Measurement
+
+// Build compares the cells over the rounds: for every measurement that
+// every cell has in every round (same name and labels), each statistic of
+// stats (say "p50", "p99") is taken per round and cell, and each cell is
+// set against the baseline round by round. With interleaved false every
+// call is NotInterleaved.
+func Build(cells []Cell, rounds []Round, stats []string, interleaved bool) (*Comparison, error) {
+	if len(cells) < 2 {
+		return nil, fmt.Errorf("a comparison needs at least two cells, got %d", len(cells))
+	}
+	for i, r := range rounds {
+		if len(r) != len(cells) {
+			return nil, fmt.Errorf("round %d has figures of %d cells, want %d", i+1, len(r), len(cells))
+		}
+	}
+	c := &Comparison{APIVersion: APIVersion, Kind: Kind, Interleaved: interleaved, Rounds: len(rounds), Cells: cells}
+	for _, key := range commonKeys(rounds) {
+		for _, stat := range stats {
+			f, err := figure(key, stat, rounds, interleaved)
+			if err != nil {
+				return nil, fmt.Errorf("%s %v %s: %w", key.name, key.labels, stat, err)
+			}
+			c.Figures = append(c.Figures, f)
+		}
+	}
+	return c, nil
+}
+
+// figure is one statistic of one measurement across cells and rounds.
+func figure(key measurementKey, stat string, rounds []Round, interleaved bool) (Figure, error) {
+	cells := len(rounds[0])
+	series := make([][]float64, cells) // series[cell][round]
+	f := Figure{Name: key.name, Labels: key.labels, Unit: key.unit, Statistic: stat}
+	for c := range cells {
+		for _, r := range rounds {
+			series[c] = append(series[c], find(r[c], key).Summary.Stat(stat))
+		}
+		f.PerCell = append(f.PerCell, result.Summarize(series[c]))
+	}
+	for c := 1; c < cells; c++ {
+		ratio, err := Ratios(series[0], series[c])
+		if err != nil {
+			return Figure{}, err
+		}
+		if !interleaved {
+			ratio.Call = NotInterleaved
+		}
+		f.Ratios = append(f.Ratios, ratio)
+	}
+	return f, nil
+}
+
+// cellLabels are the labels that say which cell a figure is of (the
+// matrix's dimensions): they differ between cells by design, so figures are
+// matched without them.
+var cellLabels = []string{"datastore", "profile", "arch"}
+
+// keyOf is m's name, unit and labels without the cell's own.
+func keyOf(m result.Measurement) measurementKey {
+	labels := maps.Clone(m.Labels)
+	for _, l := range cellLabels {
+		delete(labels, l)
+	}
+	return measurementKey{name: m.Name, unit: m.Unit, labels: labels}
+}
+
+// find is the measurement of ms with k's name, unit and exactly k's labels
+// (cell labels aside), or nil.
+func find(ms []result.Measurement, k measurementKey) *result.Measurement {
+	for i := range ms {
+		if keyOf(ms[i]).String() == k.String() {
+			return &ms[i]
+		}
+	}
+	return nil
+}
+
+type measurementKey struct {
+	name, unit string
+	labels     map[string]string
+}
+
+func (k measurementKey) String() string {
+	keys := slices.Sorted(maps.Keys(k.labels))
+	parts := make([]string, 0, len(keys))
+	for _, l := range keys {
+		parts = append(parts, l+"="+k.labels[l])
+	}
+	return k.name + "{" + strings.Join(parts, ",") + "} " + k.unit
+}
+
+// commonKeys are the measurements with samples that every cell has in
+// every round, in the order the baseline's first round lists them. A
+// figure one cell lacks (not measured, or not applicable) is left out of
+// the ratios; the cells' own reports still show it.
+func commonKeys(rounds []Round) []measurementKey {
+	var out []measurementKey
+	if len(rounds) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, m := range rounds[0][0] {
+		k := keyOf(m)
+		if seen[k.String()] || !everywhere(rounds, k) {
+			continue
+		}
+		seen[k.String()] = true
+		out = append(out, k)
+	}
+	return out
+}
+
+// everywhere reports whether every cell measured k in every round.
+func everywhere(rounds []Round, k measurementKey) bool {
+	for _, r := range rounds {
+		for _, ms := range r {
+			m := find(ms, k)
+			if m == nil || m.Missing != "" || m.Summary.Count == 0 {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,83 @@
+package compare
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/distrobench/distrobench/internal/result"
+)
+
+// cellRound is one cell's figures of one round: create latency samples, an
+// idle figure with and without a scope label, and a figure only some cells have.
+func cellRound(datastore string, create []float64, pss float64, extra bool) []result.Measurement {
+	ms := []result.Measurement{
+		result.NewMeasurement("api.latency", "seconds", map[string]string{"verb": "create", "datastore": datastore}, create),
+		result.NewMeasurement("footprint.idle.pss", "bytes", map[string]string{"datastore": datastore}, []float64{pss}),
+		result.NewMeasurement("footprint.idle.pss", "bytes", map[string]string{"datastore": datastore, "scope": "server-only"}, []float64{pss / 2}),
+		result.NotMeasured("footprint.datastore.size", "bytes", map[string]string{"datastore": datastore}, "gateway refused"),
+	}
+	if extra {
+		ms = append(ms, result.NewMeasurement("pods.startup.latency", "seconds", nil, []float64{1}))
+	}
+	return ms
+}
+
+func TestBuildComparesRoundByRound(t *testing.T) {
+	cells := []Cell{{Name: "sqlite"}, {Name: "postgres"}}
+	rounds := []Round{
+		{cellRound("sqlite", []float64{0.008, 0.009, 0.010}, 400, true), cellRound("postgres", []float64{0.016, 0.017, 0.018}, 380, false)},
+		{cellRound("sqlite", []float64{0.010, 0.011, 0.012}, 410, true), cellRound("postgres", []float64{0.019, 0.020, 0.021}, 420, false)},
+	}
+	c, err := Build(cells, rounds, []string{"p50"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string]Figure{}
+	for _, f := range c.Figures {
+		byKey[measurementKey{name: f.Name, unit: f.Unit, labels: f.Labels}.String()] = f
+	}
+	if len(c.Figures) != 3 {
+		t.Fatalf("figures %v: want create latency and both idle PSS scopes (the datastore label set aside), not the one-cell or unmeasured figures", keys(byKey))
+	}
+	create := byKey["api.latency{verb=create} seconds"]
+	if r := create.Ratios[0]; r.Call != Higher || r.Min < 1.8 || r.Max > 2.1 {
+		t.Errorf("create p50 ratio %+v: postgres was about twice sqlite in both rounds, want higher", r)
+	}
+	if got := create.PerCell[1].Count; got != 2 {
+		t.Errorf("per-cell summary over %d rounds, want 2", got)
+	}
+	// PSS: 380 vs 400 (lower), then 420 vs 410 (higher): noise.
+	if r := byKey["footprint.idle.pss{} bytes"].Ratios[0]; r.Call != WithinNoise {
+		t.Errorf("idle PSS ratio %+v: the rounds disagree, want within noise", r)
+	}
+
+	c, err = Build(cells, rounds, []string{"p50"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range c.Figures {
+		if f.Ratios[0].Call != NotInterleaved {
+			t.Errorf("%s: call %q in a comparison that was not interleaved", f.Name, f.Ratios[0].Call)
+		}
+	}
+}
+
+func TestBuildRefusesRoundsThatDoNotFit(t *testing.T) {
+	one := []Cell{{Name: "a"}}
+	if _, err := Build(one, nil, []string{"p50"}, true); err == nil || !strings.Contains(err.Error(), "at least two cells") {
+		t.Errorf("one cell: error %v", err)
+	}
+	two := []Cell{{Name: "a"}, {Name: "b"}}
+	short := []Round{{cellRound("sqlite", []float64{1}, 1, false)}}
+	if _, err := Build(two, short, []string{"p50"}, true); err == nil || !strings.Contains(err.Error(), "round 1 has figures of 1 cells") {
+		t.Errorf("a round missing a cell: error %v", err)
+	}
+}
+
+func keys(m map[string]Figure) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
