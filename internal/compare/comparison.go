@@ -185,3 +185,20 @@ func everywhere(rounds []Round, k measurementKey) bool {
 	}
 	return true
 }
+
+// LowerIsBetter says which way is better for the figure: less for
+// latencies, memory, sizes and CPU; more for rates (unit "ops/s").
+func (f Figure) LowerIsBetter() bool { return f.Unit != "ops/s" }
+
+// Verdict words a cell's call for a reader: "better" or "worse" than the
+// baseline, or the call itself ("within noise", "not interleaved").
+func (f Figure) Verdict(r Ratio) string {
+	switch r.Call {
+	case Lower, Higher:
+		if (r.Call == Lower) == f.LowerIsBetter() {
+			return "better"
+		}
+		return "worse"
+	}
+	return string(r.Call)
+}

@@ -54,3 +54,20 @@ func TestRatiosRefusesWhatCannotPair(t *testing.T) {
 		})
 	}
 }
+
+func TestVerdict(t *testing.T) {
+	latency, rate := Figure{Unit: "seconds"}, Figure{Unit: "ops/s"}
+	for _, tt := range []struct {
+		f    Figure
+		call Call
+		want string
+	}{
+		{latency, Lower, "better"}, {latency, Higher, "worse"},
+		{rate, Lower, "worse"}, {rate, Higher, "better"},
+		{latency, WithinNoise, "within noise"}, {rate, NotInterleaved, "not interleaved"},
+	} {
+		if got := tt.f.Verdict(Ratio{Call: tt.call}); got != tt.want {
+			t.Errorf("%s %s: verdict %q, want %q", tt.f.Unit, tt.call, got, tt.want)
+		}
+	}
+}

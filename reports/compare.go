@@ -1,0 +1,61 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/distrobench/distrobench/internal/compare"
+	"github.com/distrobench/distrobench/internal/result"
+)
+
+// ComparisonMarkdown writes a comparison as Markdown: how it was taken
+// (interleaved or not, rounds, seed), then one row per figure with each
+// cell's median over the rounds and, for every cell but the baseline, the
+// median ratio to the baseline with its min–max and the verdict.
+func ComparisonMarkdown(w io.Writer, c *compare.Comparison) error {
+	var b bytes.Buffer
+	names := make([]string, len(c.Cells))
+	for i, cell := range c.Cells {
+		names[i] = mdInline(cell.Name)
+	}
+	fmt.Fprintf(&b, "## distrobench comparison: %s\n\n", strings.Join(names, " vs "))
+	b.WriteString(comparisonHow(c) + "\n\n")
+	b.WriteString("| Figure | stat | " + names[0] + " (baseline) |")
+	for _, n := range names[1:] {
+		b.WriteString(" " + n + " |")
+	}
+	b.WriteString("\n| --- | --- | ---: |" + strings.Repeat(" ---: |", len(names)-1) + "\n")
+	for _, f := range c.Figures {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |", mdCode(figureID(f)), f.Statistic, cellText(f, 0))
+		for i, r := range f.Ratios {
+			fmt.Fprintf(&b, " %s<br>×%.2f (%.2f–%.2f) %s |", cellText(f, i+1), r.Median, r.Min, r.Max, f.Verdict(r))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nEach cell: the statistic's median over the rounds (n = rounds) and its min–max. " +
+		"Ratio: the median of the per-round ratios to the baseline, with their min–max; " +
+		"better/worse only when every round agrees on its side of 1, else within noise.\n")
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// comparisonHow says how the comparison was taken.
+func comparisonHow(c *compare.Comparison) string {
+	if !c.Interleaved {
+		return fmt.Sprintf("**Not interleaved** (%s): the cells were measured at different times, so no difference is called.", mdInline(c.Why))
+	}
+	return fmt.Sprintf("Interleaved: %d rounds, every cell the same workload in each round, order shuffled with seed %d.", c.Rounds, c.Seed)
+}
+
+// cellText is one cell's median over the rounds with its min–max.
+func cellText(f compare.Figure, cell int) string {
+	m := &result.Measurement{Unit: f.Unit, Summary: f.PerCell[cell]}
+	return FormatValue(m.Summary.P50, f.Unit) + " (" + rangeText(m) + ")"
+}
+
+// figureID is "name{k=v, ...}" (the cell's own labels are not in it).
+func figureID(f compare.Figure) string {
+	return measurementID(&result.Measurement{Name: f.Name, Labels: f.Labels})
+}
