@@ -56,6 +56,4 @@ func cellText(f compare.Figure, cell int) string {
 }
 
 // figureID is "name{k=v, ...}" (the cell's own labels are not in it).
-func figureID(f compare.Figure) string {
-	return measurementID(&result.Measurement{Name: f.Name, Labels: f.Labels})
-}
+func figureID(f compare.Figure) string { return nameWithLabels(f.Name, f.Labels) }

@@ -184,11 +184,14 @@ func sloVerdict(m *result.Measurement) string {
 }
 
 // measurementID names a measurement with its labels: "api.latency{verb=GET}".
-func measurementID(m *result.Measurement) string {
-	if len(m.Labels) == 0 {
-		return m.Name
+func measurementID(m *result.Measurement) string { return nameWithLabels(m.Name, m.Labels) }
+
+// nameWithLabels is "name{k=v, ...}", or the name alone without labels.
+func nameWithLabels(name string, labels map[string]string) string {
+	if len(labels) == 0 {
+		return name
 	}
-	return m.Name + "{" + formatLabels(m.Labels) + "}"
+	return name + "{" + formatLabels(labels) + "}"
 }
 
 // firstLine returns the first non-empty line of s, cut to max runes.
