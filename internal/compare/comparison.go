@@ -202,3 +202,24 @@ func (f Figure) Verdict(r Ratio) string {
 	}
 	return string(r.Call)
 }
+
+// FromReports compares runs taken separately, one cell per report (the
+// first is the baseline), each run being one round. They were not
+// interleaved, so no difference is called: the figures and ratios are
+// shown for reading, labelled so.
+func FromReports(reports []*result.Report, stats []string) (*Comparison, error) {
+	cells := make([]Cell, len(reports))
+	round := make(Round, len(reports))
+	ids := make([]string, len(reports))
+	for i, r := range reports {
+		cells[i] = Cell{Name: r.RunID, Report: r}
+		round[i] = r.Measurements
+		ids[i] = r.RunID
+	}
+	c, err := Build(cells, []Round{round}, stats, false)
+	if err != nil {
+		return nil, err
+	}
+	c.Why = "separate runs " + strings.Join(ids, ", ") + ", each one round"
+	return c, nil
+}

@@ -81,3 +81,20 @@ func keys(m map[string]Figure) []string {
 	}
 	return out
 }
+
+func TestFromReportsIsNotInterleaved(t *testing.T) {
+	a := &result.Report{RunID: "20261207T072154Z-k3s-sqlite", Measurements: cellRound("sqlite", []float64{0.007}, 400, false)}
+	b := &result.Report{RunID: "20261207T072849Z-k3s-postgres", Measurements: cellRound("postgres", []float64{0.014}, 420, false)}
+	c, err := FromReports([]*result.Report{a, b}, []string{"p50"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Interleaved || !strings.Contains(c.Why, a.RunID) || c.Cells[1].Name != b.RunID || c.Cells[1].Report != b {
+		t.Errorf("comparison of two reports: interleaved=%v why=%q cells=%v", c.Interleaved, c.Why, c.Cells)
+	}
+	for _, f := range c.Figures {
+		if r := f.Ratios[0]; r.Call != NotInterleaved || r.Rounds != 1 {
+			t.Errorf("%s: ratio %+v, want one round, not interleaved", f.Name, r)
+		}
+	}
+}
