@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -30,7 +31,7 @@ func ComparisonMarkdown(w io.Writer, c *compare.Comparison) error {
 	for _, f := range c.Figures {
 		fmt.Fprintf(&b, "| `%s` | %s | %s |", mdCode(figureID(f)), f.Statistic, cellText(f, 0))
 		for i, r := range f.Ratios {
-			fmt.Fprintf(&b, " %s<br>×%.2f (%.2f–%.2f) %s |", cellText(f, i+1), r.Median, r.Min, r.Max, f.Verdict(r))
+			fmt.Fprintf(&b, " %s<br>%s |", cellText(f, i+1), mdInline(ratioText(f, r)))
 		}
 		b.WriteString("\n")
 	}
@@ -39,6 +40,14 @@ func ComparisonMarkdown(w io.Writer, c *compare.Comparison) error {
 		"better/worse only when every round agrees on its side of 1, else within noise.\n")
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// ratioText is "×0.52 (0.50–0.55) better", or why there is no ratio.
+func ratioText(f compare.Figure, r compare.Ratio) string {
+	if r.Call == compare.NoRatio {
+		return f.Verdict(r)
+	}
+	return fmt.Sprintf("×%.2f (%.2f–%.2f) %s", r.Median, r.Min, r.Max, f.Verdict(r))
 }
 
 // comparisonHow says how the comparison was taken.
@@ -52,8 +61,33 @@ func comparisonHow(c *compare.Comparison) string {
 // cellText is one cell's median over the rounds with its min–max.
 func cellText(f compare.Figure, cell int) string {
 	m := &result.Measurement{Unit: f.Unit, Summary: f.PerCell[cell]}
-	return FormatValue(m.Summary.P50, f.Unit) + " (" + rangeText(m) + ")"
+	v := FormatValue(m.Summary.P50, f.Unit)
+	if m.Summary.Min == m.Summary.Max {
+		return v
+	}
+	return v + " (" + rangeText(m) + ")"
 }
 
 // figureID is "name{k=v, ...}" (the cell's own labels are not in it).
 func figureID(f compare.Figure) string { return nameWithLabels(f.Name, f.Labels) }
+
+// ComparisonJSON writes the comparison document as indented JSON, each
+// cell's report passed through the same redaction as report.json.
+func ComparisonJSON(w io.Writer, c *compare.Comparison) error {
+	out := *c
+	out.Cells = make([]compare.Cell, len(c.Cells))
+	for i, cell := range c.Cells {
+		out.Cells[i] = cell
+		if cell.Report != nil {
+			out.Cells[i].Report = sanitize(cell.Report)
+		}
+	}
+	data, err := json.MarshalIndent(&out, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode comparison: %w", err)
+	}
+	if _, err := w.Write(append(data, '\n')); err != nil {
+		return fmt.Errorf("write JSON comparison: %w", err)
+	}
+	return nil
+}

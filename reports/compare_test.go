@@ -54,3 +54,38 @@ func TestComparisonMarkdown(t *testing.T) {
 		t.Errorf("a comparison that was not interleaved must say so and call nothing:\n%s", md)
 	}
 }
+
+func TestComparisonHTMLAndJSON(t *testing.T) {
+	cells, rounds := twoCellRounds()
+	secret := "postgres://kine:hunter2@127.0.0.1:5432/kine"
+	cells[1].Report = &result.Report{RunID: "r2", Params: result.Params{Endpoint: secret, Command: "distrobench run --datastore-endpoint " + secret}}
+	c, err := compare.Build(cells, rounds, []string{"p50"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page bytes.Buffer
+	if err := ComparisonHTML(&page, c); err != nil {
+		t.Fatal(err)
+	}
+	html := page.String()
+	for _, want := range []string{"sqlite vs postgres", "×2.00 (1.90–2.00) worse", "<svg", "api.latency{verb=create}"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	for _, external := range []string{"src=", "href=\"http", "url(http", "<script"} {
+		if strings.Contains(html, external) {
+			t.Errorf("HTML is not self-contained: it holds %q", external)
+		}
+	}
+	var js bytes.Buffer
+	if err := ComparisonJSON(&js, c); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(js.String(), "hunter2") {
+		t.Errorf("the comparison JSON leaks a cell report's datastore password")
+	}
+	if !strings.Contains(js.String(), `"kind": "Comparison"`) {
+		t.Errorf("JSON lacks the kind: %.200s", js.String())
+	}
+}

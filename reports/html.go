@@ -12,7 +12,7 @@ import (
 	"github.com/distrobench/distrobench/internal/result"
 )
 
-//go:embed templates/report.html.tmpl templates/report.css
+//go:embed templates/report.html.tmpl templates/report.css templates/compare.html.tmpl
 var templateFS embed.FS
 
 var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{

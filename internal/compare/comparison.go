@@ -78,19 +78,29 @@ func Build(cells []Cell, rounds []Round, stats []string, interleaved bool) (*Com
 	}
 	c := &Comparison{APIVersion: APIVersion, Kind: Kind, Interleaved: interleaved, Rounds: len(rounds), Cells: cells}
 	for _, key := range commonKeys(rounds) {
-		for _, stat := range stats {
-			f, err := figure(key, stat, rounds, interleaved)
-			if err != nil {
-				return nil, fmt.Errorf("%s %v %s: %w", key.name, key.labels, stat, err)
-			}
-			c.Figures = append(c.Figures, f)
+		for _, stat := range statsFor(find(rounds[0][0], key), stats) {
+			c.Figures = append(c.Figures, figure(key, stat, rounds, interleaved))
 		}
 	}
 	return c, nil
 }
 
+// statsFor are the statistics worth comparing for m: the mean of a
+// fraction (an error rate: its percentiles are 0 or 1), only the value of a
+// single-sample figure (its percentiles are all that one sample), else the
+// asked ones.
+func statsFor(m *result.Measurement, stats []string) []string {
+	switch {
+	case m.Unit == "ratio":
+		return []string{"mean"}
+	case m.Summary.Count == 1:
+		return []string{"p50"}
+	}
+	return stats
+}
+
 // figure is one statistic of one measurement across cells and rounds.
-func figure(key measurementKey, stat string, rounds []Round, interleaved bool) (Figure, error) {
+func figure(key measurementKey, stat string, rounds []Round, interleaved bool) Figure {
 	cells := len(rounds[0])
 	series := make([][]float64, cells) // series[cell][round]
 	f := Figure{Name: key.name, Labels: key.labels, Unit: key.unit, Statistic: stat}
@@ -102,15 +112,15 @@ func figure(key measurementKey, stat string, rounds []Round, interleaved bool) (
 	}
 	for c := 1; c < cells; c++ {
 		ratio, err := Ratios(series[0], series[c])
-		if err != nil {
-			return Figure{}, err
-		}
-		if !interleaved {
+		switch {
+		case err != nil:
+			ratio = Ratio{Rounds: len(rounds), Call: NoRatio, Why: err.Error()}
+		case !interleaved:
 			ratio.Call = NotInterleaved
 		}
 		f.Ratios = append(f.Ratios, ratio)
 	}
-	return f, nil
+	return f
 }
 
 // cellLabels are the labels that say which cell a figure is of (the
@@ -199,6 +209,9 @@ func (f Figure) Verdict(r Ratio) string {
 			return "better"
 		}
 		return "worse"
+	}
+	if r.Call == NoRatio {
+		return "no ratio: " + r.Why
 	}
 	return string(r.Call)
 }

@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -95,6 +96,47 @@ func TestFromReportsIsNotInterleaved(t *testing.T) {
 	for _, f := range c.Figures {
 		if r := f.Ratios[0]; r.Call != NotInterleaved || r.Rounds != 1 {
 			t.Errorf("%s: ratio %+v, want one round, not interleaved", f.Name, r)
+		}
+	}
+}
+
+// TestBuildZeroBaseline: a figure whose baseline is 0 in a round (no pod on
+// the baseline's node that round) gets no ratio, with the reason; the other
+// figures are still compared.
+func TestBuildZeroBaseline(t *testing.T) {
+	pods := func(v float64) []result.Measurement {
+		return []result.Measurement{
+			result.NewMeasurement("footprint.node.pods.pss", "bytes", map[string]string{"node": "node0"}, []float64{v}),
+			result.NewMeasurement("footprint.cluster.pss", "bytes", nil, []float64{600 + v/1e6}),
+		}
+	}
+	c, err := Build([]Cell{{Name: "a"}, {Name: "b"}}, []Round{{pods(0), pods(46e6)}}, []string{"p50"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Figures) != 2 {
+		t.Fatalf("%d figures, want both", len(c.Figures))
+	}
+	r := c.Figures[0].Ratios[0]
+	if r.Call != NoRatio || !strings.Contains(c.Figures[0].Verdict(r), "baseline of 0") {
+		t.Errorf("pods PSS against a baseline of 0: %+v, verdict %q", r, c.Figures[0].Verdict(r))
+	}
+	if got := c.Figures[1].Ratios[0].Call; got != Higher {
+		t.Errorf("cluster PSS call %q, want higher", got)
+	}
+}
+
+func TestStatsFor(t *testing.T) {
+	asked := []string{"p50", "p99"}
+	one := result.NewMeasurement("binary.size", "bytes", nil, []float64{1})
+	many := result.NewMeasurement("api.latency", "seconds", nil, []float64{1, 2})
+	rate := result.NewMeasurement("api.error_rate", "ratio", nil, []float64{0, 0, 1})
+	for _, tt := range []struct {
+		m    result.Measurement
+		want string
+	}{{one, "[p50]"}, {many, "[p50 p99]"}, {rate, "[mean]"}} {
+		if got := fmt.Sprint(statsFor(&tt.m, asked)); got != tt.want {
+			t.Errorf("statsFor(%s) = %s, want %s", tt.m.Name, got, tt.want)
 		}
 	}
 }

@@ -20,6 +20,9 @@ const (
 	Lower       Call = "lower"        // below the baseline in every round
 	Higher      Call = "higher"       // above the baseline in every round
 	WithinNoise Call = "within noise" // the rounds disagree, or equal
+	// NoRatio: a ratio cannot be taken (a baseline of 0: say, no pod on
+	// the baseline's node in some round); Ratio.Why says why.
+	NoRatio Call = "no ratio"
 )
 
 // Ratio is a cell's figure over the baseline's, round by round.
@@ -33,6 +36,8 @@ type Ratio struct {
 	// Rounds is how many rounds the ratio is over.
 	Rounds int  `json:"rounds"`
 	Call   Call `json:"call"`
+	// Why says why there is no ratio (Call NoRatio).
+	Why string `json:"why,omitempty"`
 }
 
 // Ratios compares cell with baseline round by round: cell[i] and
