@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/distrobench/distrobench/internal/compare"
@@ -90,4 +91,27 @@ func ComparisonJSON(w io.Writer, c *compare.Comparison) error {
 		return fmt.Errorf("write JSON comparison: %w", err)
 	}
 	return nil
+}
+
+// Files of a comparison in its directory.
+const (
+	FileComparisonJSON     = "comparison.json"
+	FileComparisonHTML     = "comparison.html"
+	FileComparisonMarkdown = "comparison.md"
+)
+
+// WriteComparison renders the comparison into dir as comparison.json,
+// comparison.html and comparison.md, all or nothing (see writeRendered),
+// and returns the HTML page's path.
+func WriteComparison(c *compare.Comparison, dir string) (string, error) {
+	with := func(render func(io.Writer, *compare.Comparison) error) func(io.Writer) error {
+		return func(w io.Writer) error { return render(w, c) }
+	}
+	page := filepath.Join(dir, FileComparisonHTML)
+	err := writeRendered(dir, []renderedFile{
+		{filepath.Join(dir, FileComparisonJSON), with(ComparisonJSON)},
+		{page, with(ComparisonHTML)},
+		{filepath.Join(dir, FileComparisonMarkdown), with(ComparisonMarkdown)},
+	})
+	return page, err
 }

@@ -100,29 +100,43 @@ func WriteAll(r *result.Report, dir string) (Paths, error) {
 		JUnit:    filepath.Join(dir, FileJUnit),
 		Markdown: filepath.Join(dir, FileMarkdown),
 	}
-	files := []struct {
-		path   string
-		render func(io.Writer, *result.Report) error
-	}{
-		{p.JSON, JSON}, {p.HTML, HTML}, {p.JUnit, JUnit}, {p.Markdown, Markdown},
+	with := func(render func(io.Writer, *result.Report) error) func(io.Writer) error {
+		return func(w io.Writer) error { return render(w, r) }
 	}
+	rendered := []renderedFile{{p.JSON, with(JSON)}, {p.HTML, with(HTML)}, {p.JUnit, with(JUnit)}, {p.Markdown, with(Markdown)}}
+	if err := writeRendered(dir, rendered); err != nil {
+		return Paths{}, err
+	}
+	return p, nil
+}
+
+// renderedFile is one file of a set written together.
+type renderedFile struct {
+	path   string
+	render func(io.Writer) error
+}
+
+// writeRendered renders every file in memory first, so a rendering error
+// writes nothing, then creates dir and replaces each file atomically
+// (result.WriteFile), so a reader never sees a half-written file.
+func writeRendered(dir string, files []renderedFile) error {
 	bufs := make([][]byte, len(files))
 	for i, f := range files {
 		var buf bytes.Buffer
-		if err := f.render(&buf, r); err != nil {
-			return Paths{}, fmt.Errorf("render %s: %w", filepath.Base(f.path), err)
+		if err := f.render(&buf); err != nil {
+			return fmt.Errorf("render %s: %w", filepath.Base(f.path), err)
 		}
 		bufs[i] = buf.Bytes()
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Paths{}, fmt.Errorf("create report directory: %w (is the output path writable?)", err)
+		return fmt.Errorf("create report directory: %w (is the output path writable?)", err)
 	}
 	for i, f := range files {
 		if err := result.WriteFile(f.path, bufs[i]); err != nil {
-			return Paths{}, fmt.Errorf("write report: %w", err)
+			return fmt.Errorf("write report: %w", err)
 		}
 	}
-	return p, nil
+	return nil
 }
 
 var unsafeRunIDChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

@@ -29,7 +29,7 @@ func run(t *testing.T, args ...string) (string, string, error) {
 
 func TestHelpHasExamples(t *testing.T) {
 	for _, sub := range []string{"build", "up", "down", "status", "conformance", "bench", "run", "report",
-		"images", "images build", "images list"} {
+		"images", "images build", "images list", "compare"} {
 		out, _, err := run(t, append(strings.Fields(sub), "--help")...)
 		if err != nil {
 			t.Fatalf("%s --help: %v", sub, err)

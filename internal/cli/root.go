@@ -74,7 +74,7 @@ report (JSON, self-contained HTML, JUnit, Markdown under reports/out/).`,
 		newBuildCmd(g), newUpCmd(g), newDownCmd(g), newStatusCmd(g),
 		newConformanceCmd(g), newBenchCmd(g), newRunCmd(g), newReportCmd(g),
 		newMatrixCmd(g), newProfilesCmd(g), newVersionCmd(g),
-		newImagesCmd(g),
+		newImagesCmd(g), newCompareCmd(g),
 	)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
