@@ -1,0 +1,329 @@
+package measure
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/distrobench/distrobench/internal/result"
+)
+
+// Names of the growth figures.
+const (
+	GrowthWriteMetric    = "growth.write.latency"
+	GrowthListMetric     = "growth.list.latency"
+	GrowthMemoryMetric   = "growth.server.pss"
+	GrowthSizeMetric     = "growth.datastore.size"
+	GrowthMemorySlope    = "growth.server.pss.per_10k"
+	GrowthSizeSlope      = "growth.datastore.size.per_10k"
+	growthStageCompacted = "compacted"
+)
+
+// GrowthOptions configure Growth: how a cluster's cost grows with the
+// objects it stores.
+type GrowthOptions struct {
+	Client kubernetes.Interface // without a client-side rate limiter
+	// Steps are the object counts to measure at, ascending (default 1000,
+	// 10000, 50000): the namespace is filled up to each in turn.
+	Steps      []int
+	ObjectSize int // bytes of each ConfigMap's payload (default 1024)
+	// Concurrency is the number of workers that fill and that time writes
+	// (default 8, closed loop).
+	Concurrency int
+	// Writes and Lists are the timed writes (a merge patch of a stored
+	// object) and full lists of the namespace at every step (default 200
+	// and 10).
+	Writes, Lists int
+	// Memory reads the server's memory (PSS bytes) and DatastoreSize the
+	// datastore's size on disk; either may be nil (not measured).
+	Memory, DatastoreSize func(ctx context.Context) (float64, error)
+	// Compact, when set, runs after every object was deleted, and returns
+	// once the datastore compacted (saying how it knows); memory and size
+	// are then measured again (label stage=compacted).
+	Compact func(ctx context.Context) (string, error)
+	Labels  map[string]string
+	// Progress receives short status lines; optional.
+	Progress func(string)
+}
+
+func (o *GrowthOptions) setDefaults() {
+	if len(o.Steps) == 0 {
+		o.Steps = []int{1000, 10000, 50000}
+	}
+	if o.ObjectSize <= 0 {
+		o.ObjectSize = 1024
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.Writes <= 0 {
+		o.Writes = 200
+	}
+	if o.Lists <= 0 {
+		o.Lists = 10
+	}
+}
+
+// validate refuses steps that are not ascending positive counts.
+func (o GrowthOptions) validate() error {
+	if o.Client == nil {
+		return errors.New("growth: no client")
+	}
+	for i, n := range o.Steps {
+		if n <= 0 || (i > 0 && n <= o.Steps[i-1]) {
+			return fmt.Errorf("growth steps %v: want ascending positive object counts, e.g. 1000,10000,50000", o.Steps)
+		}
+	}
+	return nil
+}
+
+// growth is one Growth measurement in progress.
+type growth struct {
+	o       GrowthOptions
+	ns      string
+	gen     generator
+	payload string
+	stored  int
+	memory  []float64 // per step, when measured
+	size    []float64
+}
+
+// Growth fills a fresh namespace with ConfigMaps up to each of o.Steps and,
+// at every step, times o.Writes writes and o.Lists full lists and reads the
+// server's memory and the datastore's size; after the last step it deletes
+// the objects and, with o.Compact, measures memory and size once more. It
+// returns the figures (labels objects=N) and the fitted slopes (per 10 000
+// objects, least squares over the steps), and deletes its namespace.
+func Growth(ctx context.Context, o GrowthOptions) ([]result.Measurement, error) {
+	o.setDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	g := &growth{o: o, payload: payload(o.ObjectSize),
+		gen: generator{load: LoadClosed, concurrency: o.Concurrency, timeout: requestTimeout}}
+	ns, err := o.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "distrobench-growth-",
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "distrobench"}}}, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("growth: create namespace: %w", err)
+	}
+	g.ns = ns.Name
+	defer g.deleteNamespace(context.WithoutCancel(ctx))
+	var out []result.Measurement
+	for _, n := range o.Steps {
+		ms, err := g.step(ctx, n)
+		out = append(out, ms...)
+		if err != nil {
+			return out, err
+		}
+	}
+	out = append(out, g.slopes()...)
+	ms, err := g.compacted(ctx)
+	return append(out, ms...), err
+}
+
+// step fills up to n objects and measures there.
+func (g *growth) step(ctx context.Context, n int) ([]result.Measurement, error) {
+	g.progress("filling to %d objects", n)
+	if err := g.fill(ctx, n); err != nil {
+		return nil, err
+	}
+	l := g.labels("objects", strconv.Itoa(n))
+	g.progress("timing %d writes and %d lists at %d objects", g.o.Writes, g.o.Lists, n)
+	writes := g.gen.run(ctx, g.o.Writes, g.write)
+	lists := generator{load: LoadClosed, concurrency: 1, timeout: requestTimeout}.run(ctx, g.o.Lists, g.list)
+	if err := errors.Join(ctx.Err(), allFailed("write", writes), allFailed("list", lists)); err != nil {
+		return nil, fmt.Errorf("growth at %d objects: %w", n, err)
+	}
+	out := []result.Measurement{
+		described(result.NewMeasurement(GrowthWriteMetric, "seconds", l, writes.latencies),
+			"latency of a merge patch of one stored ConfigMap, with the namespace holding `objects` of them (closed loop, no client limiter)"),
+		described(result.NewMeasurement(GrowthListMetric, "seconds", maps.Clone(l), lists.latencies),
+			"latency of one unpaginated list of the whole namespace holding `objects` ConfigMaps, one list at a time"),
+	}
+	mem, size := g.readCosts(ctx, l)
+	g.memory, g.size = appendIf(g.memory, mem), appendIf(g.size, size)
+	return append(out, mem, size), nil
+}
+
+// fill creates objects until n are stored.
+func (g *growth) fill(ctx context.Context, n int) error {
+	from := g.stored
+	b := g.gen.run(ctx, n-from, func(ctx context.Context, i int) error {
+		_, err := g.o.Client.CoreV1().ConfigMaps(g.ns).Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: objectName(from + i)},
+			Data:       map[string]string{"payload": g.payload},
+		}, metav1.CreateOptions{})
+		return err
+	})
+	if err := errors.Join(ctx.Err(), b.firstErr); err != nil {
+		return fmt.Errorf("growth: filling to %d objects (%d of %d creates failed): %w", n, b.failures(), n-from, err)
+	}
+	g.stored = n
+	return nil
+}
+
+func objectName(i int) string { return fmt.Sprintf("growth-%06d", i) }
+
+// write patches one stored object (spread over all of them).
+func (g *growth) write(ctx context.Context, i int) error {
+	patch := []byte(`{"metadata":{"annotations":{"distrobench/write":"` + strconv.Itoa(i) + `"}}}`)
+	_, err := g.o.Client.CoreV1().ConfigMaps(g.ns).Patch(ctx, objectName(i*7919%g.stored), types.MergePatchType, patch, metav1.PatchOptions{})
+	return err
+}
+
+// list reads the whole namespace in one request, as the API benchmark's list.
+func (g *growth) list(ctx context.Context, _ int) error {
+	l, err := g.o.Client.CoreV1().ConfigMaps(g.ns).List(ctx, metav1.ListOptions{})
+	if err == nil && len(l.Items) < g.stored {
+		err = fmt.Errorf("listed %d objects, %d are stored", len(l.Items), g.stored)
+	}
+	return err
+}
+
+// readCosts reads memory and datastore size; a figure that cannot be read
+// is not measured, with the reason.
+func (g *growth) readCosts(ctx context.Context, l map[string]string) (mem, size result.Measurement) {
+	mem = readCost(ctx, result.Measurement{Name: GrowthMemoryMetric, Unit: "bytes", Labels: maps.Clone(l),
+		Description: "proportional set size of the server while the namespace holds `objects` ConfigMaps (or after they were deleted and compacted)"}, g.o.Memory)
+	size = readCost(ctx, result.Measurement{Name: GrowthSizeMetric, Unit: "bytes", Labels: maps.Clone(l),
+		Description: "the datastore's size on disk while the namespace holds `objects` ConfigMaps (or after they were deleted and compacted)"}, g.o.DatastoreSize)
+	return mem, size
+}
+
+// readCost fills m with the one value read returns, or says why it has none.
+func readCost(ctx context.Context, m result.Measurement, read func(context.Context) (float64, error)) result.Measurement {
+	if read == nil {
+		return withMissing(m, "no way to read it on this cluster")
+	}
+	v, err := read(ctx)
+	if err != nil {
+		return withMissing(m, err.Error())
+	}
+	return withSamples(m, v)
+}
+
+// slopes fits memory and size against the object counts.
+func (g *growth) slopes() []result.Measurement {
+	return []result.Measurement{
+		g.slope(result.Measurement{Name: GrowthMemorySlope, Unit: "bytes", Labels: g.labels(),
+			Description: "server memory added per 10 000 stored ConfigMaps: least-squares slope over the steps"}, g.memory),
+		g.slope(result.Measurement{Name: GrowthSizeSlope, Unit: "bytes", Labels: g.labels(),
+			Description: "datastore size on disk added per 10 000 stored ConfigMaps: least-squares slope over the steps"}, g.size),
+	}
+}
+
+// slope fills m with the least-squares slope of ys (one per step) per
+// 10 000 objects.
+func (g *growth) slope(m result.Measurement, ys []float64) result.Measurement {
+	if len(ys) != len(g.o.Steps) || len(ys) < 2 {
+		return withMissing(m, "needs the figure at every step, and at least two steps")
+	}
+	xs := make([]float64, len(g.o.Steps))
+	for i, n := range g.o.Steps {
+		xs[i] = float64(n)
+	}
+	return withSamples(m, Slope(xs, ys)*10000)
+}
+
+func withMissing(m result.Measurement, why string) result.Measurement {
+	m.Samples, m.Missing = []float64{}, why
+	return m
+}
+
+func withSamples(m result.Measurement, vs ...float64) result.Measurement {
+	m.Samples = vs
+	m.Summary = result.Summarize(vs)
+	return m
+}
+
+// compacted deletes every object and, with o.Compact, measures memory and
+// size once the datastore compacted.
+func (g *growth) compacted(ctx context.Context) ([]result.Measurement, error) {
+	g.progress("deleting the %d objects", g.stored)
+	// One request per object, as the fill: the apiserver's delete-collection
+	// deletes one by one too, and would hide a failure in one answer.
+	b := g.gen.run(ctx, g.stored, func(ctx context.Context, i int) error {
+		return g.o.Client.CoreV1().ConfigMaps(g.ns).Delete(ctx, objectName(i), metav1.DeleteOptions{})
+	})
+	if err := errors.Join(ctx.Err(), b.firstErr); err != nil {
+		return nil, fmt.Errorf("growth: delete the objects (%d of %d deletes failed): %w", b.failures(), g.stored, err)
+	}
+	g.stored = 0
+	if g.o.Compact == nil {
+		return nil, nil
+	}
+	how, err := g.o.Compact(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("growth: waiting for compaction: %w", err)
+	}
+	g.progress("compacted (%s)", how)
+	mem, size := g.readCosts(ctx, g.labels("stage", growthStageCompacted))
+	return []result.Measurement{mem, size}, nil
+}
+
+func (g *growth) deleteNamespace(ctx context.Context) {
+	_ = g.o.Client.CoreV1().Namespaces().Delete(ctx, g.ns, metav1.DeleteOptions{})
+}
+
+// labels are o.Labels plus key/value pairs.
+func (g *growth) labels(kv ...string) map[string]string {
+	l := maps.Clone(g.o.Labels)
+	if l == nil {
+		l = map[string]string{}
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		l[kv[i]] = kv[i+1]
+	}
+	return l
+}
+
+func (g *growth) progress(format string, args ...any) {
+	if g.o.Progress != nil {
+		g.o.Progress(fmt.Sprintf(format, args...))
+	}
+}
+
+// Slope is the least-squares slope of ys against xs (0 when the xs do not
+// vary).
+func Slope(xs, ys []float64) float64 {
+	var mx, my float64
+	for i := range xs {
+		mx += xs[i]
+		my += ys[i]
+	}
+	mx /= float64(len(xs))
+	my /= float64(len(ys))
+	var num, den float64
+	for i := range xs {
+		num += (xs[i] - mx) * (ys[i] - my)
+		den += (xs[i] - mx) * (xs[i] - mx)
+	}
+	if den == 0 {
+		return 0
+	}
+	return num / den
+}
+
+// appendIf appends m's one sample when it was measured.
+func appendIf(vs []float64, m result.Measurement) []float64 {
+	if m.Missing != "" || len(m.Samples) == 0 {
+		return vs
+	}
+	return append(vs, m.Samples[0])
+}
+
+// allFailed is an error when every request of the batch failed.
+func allFailed(what string, b batch) error {
+	if len(b.latencies) > 0 && b.failures() == len(b.latencies) {
+		return fmt.Errorf("every %s failed: %w", what, b.firstErr)
+	}
+	return nil
+}
