@@ -78,7 +78,9 @@ func WatchFanout(ctx context.Context, o WatchOptions) ([]result.Measurement, err
 		return nil, fmt.Errorf("watch fan-out: create namespace: %w", err)
 	}
 	f := &fanout{o: o, ns: ns.Name, sent: map[string]time.Time{}}
-	defer func() { _ = o.Client.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), f.ns, metav1.DeleteOptions{}) }()
+	defer func() {
+		_ = o.Client.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), f.ns, metav1.DeleteOptions{})
+	}()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
