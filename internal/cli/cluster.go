@@ -56,7 +56,7 @@ newest run is also reachable as _output/runs/current.`,
 			if err != nil {
 				return err
 			}
-			runDir := filepath.Join(g.runsDir(), fmt.Sprintf("%s-%s-%s", time.Now().UTC().Format("20060102T150405Z"), p.Metadata.Name, p.Spec.Datastore.Type))
+			runDir := filepath.Join(g.runsDir(), job.RunID(time.Now(), p.Metadata.Name, p.Spec.Datastore.Type))
 			if err := os.MkdirAll(runDir, 0o700); err != nil {
 				return fmt.Errorf("create run directory: %w", err)
 			}

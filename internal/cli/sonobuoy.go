@@ -109,5 +109,5 @@ func runSonobuoy(cmd *cobra.Command, g *globals, t *target, uf *upstreamFlags) e
 	rep.Measurements = append(rep.Measurements, t.clusterImages(g)...)
 	tree, err := sonobuoy.Run(ctx, o)
 	rep.Tests = tree
-	return finishReport(ctx, g, rep, "upstream-conformance", start, err)
+	return finishReport(ctx, g, rep, job.PhaseUpstream, start, err)
 }

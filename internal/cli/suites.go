@@ -100,7 +100,7 @@ the report and imported into the same report tree. On a k3lite cluster from
 			rep := job.NewReport(commandLine(cmd), name, ds, time.Now(), Version)
 			rep.Params.LabelFilter = sf.labelFilter
 			pr := progress.New(g.stderr)
-			pr.Phase("conformance")
+			pr.Phase(job.PhaseConformance)
 			start := time.Now()
 			tree, err := conformance.Run(ctx, conformance.Options{
 				Kubeconfig: kc, LabelFilter: sf.labelFilter, Timeout: sf.timeout, Log: g.log,
@@ -110,7 +110,7 @@ the report and imported into the same report tree. On a k3lite cluster from
 				},
 			})
 			rep.Tests = tree
-			return finishReport(ctx, g, rep, "conformance", start, err)
+			return finishReport(ctx, g, rep, job.PhaseConformance, start, err)
 		},
 	}
 	t.bind(cmd)
@@ -230,14 +230,14 @@ func runUpstream(cmd *cobra.Command, g *globals, t *target, sf *suiteFlags, uf *
 	o.OutDir = filepath.Join(reports.OutputDir(g.outBase(), rep), "upstream")
 
 	pr := progress.New(g.stderr)
-	pr.Phase("upstream-conformance")
+	pr.Phase(job.PhaseUpstream)
 	start := time.Now()
 	bins, err := upstream.EnsureBinaries(ctx, upstream.EnsureOptions{
 		RepoRoot: g.repoRoot, Arch: runtime.GOARCH, Build: true, Log: g.log,
 		Progress: func(s string) { pr.Status("%s", s) },
 	})
 	if err != nil {
-		return finishReport(ctx, g, rep, "upstream-conformance", start, err)
+		return finishReport(ctx, g, rep, job.PhaseUpstream, start, err)
 	}
 	o.E2ETest, o.Ginkgo = bins.E2ETest, bins.Ginkgo
 	if o.KubectlPath == "" {
@@ -249,7 +249,7 @@ func runUpstream(cmd *cobra.Command, g *globals, t *target, sf *suiteFlags, uf *
 	rep.Measurements = append(rep.Measurements, t.clusterImages(g)...)
 	tree, err := upstream.Run(ctx, o)
 	rep.Tests = tree
-	return finishReport(ctx, g, rep, "upstream-conformance", start, err)
+	return finishReport(ctx, g, rep, job.PhaseUpstream, start, err)
 }
 
 func newBenchCmd(g *globals) *cobra.Command {
@@ -282,7 +282,7 @@ described in reports/METHOD.md.`,
 			}
 			ctx := cmd.Context()
 			pr := progress.New(g.stderr)
-			pr.Phase("bench")
+			pr.Phase(job.PhaseBench)
 			start := time.Now()
 			var (
 				rep *result.Report
@@ -310,7 +310,7 @@ described in reports/METHOD.md.`,
 			}
 			rep.Params.Repeats = bf.o.Repeats
 			rep.Measurements = ms
-			return finishReport(ctx, g, rep, "bench", start, err)
+			return finishReport(ctx, g, rep, job.PhaseBench, start, err)
 		},
 	}
 	t.bind(cmd)

@@ -33,7 +33,9 @@ import (
 	"k8s.io/client-go/discovery"
 )
 
-// Phase names, in order.
+// Phase names, in order (PhaseUpstream runs between conformance and
+// bench). The commands on an existing cluster record theirs under the same
+// names.
 const (
 	PhaseBuild       = "build"
 	PhaseImages      = "images" // only for clusters with nodes
@@ -355,10 +357,17 @@ func CountsLine(c result.Counts) string {
 	return s
 }
 
+// RunID names a run started at started on a profile and datastore: the
+// report's ID and the name of the run's directory (the main job's and the
+// one 'distrobench up' makes), so a report and its cluster's logs are found
+// by one name.
+func RunID(started time.Time, profileName, datastore string) string {
+	return fmt.Sprintf("%s-%s-%s", started.UTC().Format("20060102T150405Z"), profileName, datastore)
+}
+
 // NewReport starts a report for a command run against a profile.
 func NewReport(command, profileName, datastore string, started time.Time, toolVersion string) *result.Report {
-	runID := fmt.Sprintf("%s-%s-%s", started.UTC().Format("20060102T150405Z"), profileName, datastore)
-	rep := result.New(runID, started)
+	rep := result.New(RunID(started, profileName, datastore), started)
 	rep.Params.Command = redact.String(command)
 	rep.Params.Profile = profileName
 	rep.Params.Datastore = datastore

@@ -117,3 +117,17 @@ func TestFinishKeepsTheInterrupt(t *testing.T) {
 		t.Fatalf("Finish of an interrupted run: %v, want it to wrap context.Canceled and ErrRunFailed", err)
 	}
 }
+
+// TestRunIDNamesReportAndRunDir: the run ID is UTC whatever the machine's
+// zone, and the report of a run carries exactly it ('up' names its run
+// directory with the same function).
+func TestRunIDNamesReportAndRunDir(t *testing.T) {
+	started := time.Date(2026, 12, 7, 9, 30, 5, 0, time.FixedZone("CET", 3600))
+	const want = "20261207T083005Z-k3s-sqlite"
+	if got := RunID(started, "k3s", "sqlite"); got != want {
+		t.Errorf("RunID = %q, want %q", got, want)
+	}
+	if rep := NewReport("distrobench run", "k3s", "sqlite", started, "test"); rep.RunID != want {
+		t.Errorf("NewReport's run ID = %q, want %q", rep.RunID, want)
+	}
+}
