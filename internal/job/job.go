@@ -1,12 +1,16 @@
-// Package job runs distrobench's main job: build -> up -> footprint ->
-// conformance -> bench -> down -> report (footprint samples the fresh, idle
-// server before the suites load it; bench measures the rest). Each phase is recorded in one result.Report, and
-// the report is written whatever happens (failure, Ctrl-C), so a run always
-// leaves evidence behind. On a cluster with nodes (agents), up also measures
-// the time to node Ready, conformance adds the nodes suite (after the api
-// suite, with the cluster as the node controller of its disruptive specs),
-// footprint measures every node (its own cgroup, pods apart) in the same
-// idle window as the server, and bench adds pod startup latency (nodes.go).
+// Package job runs distrobench's main job: build -> images -> up ->
+// footprint -> conformance -> upstream -> bench -> down -> report. The job
+// is a table of phases (Phase: a name, a condition and a function of the
+// cluster it acts on) that one loop runs: a failed build, images or up
+// skips the rest, Ctrl-C stops after the current phase, down always runs
+// once, and the report is written whatever happens (failure, Ctrl-C), so a
+// run always leaves evidence behind. Footprint samples the fresh, idle
+// cluster before the suites load it; bench measures the rest. On a cluster
+// with nodes (agents), up also measures the time to node Ready,
+// conformance adds the nodes suite (after the api suite, with the cluster
+// as the node controller of its disruptive specs), footprint measures every
+// node (its own cgroup, pods apart) in the same idle window as the server,
+// and bench adds pod startup latency (nodes.go).
 package job
 
 import (
@@ -123,187 +127,205 @@ var ErrRunFailed = errors.New("run failed")
 // Run executes the main job. It returns the report in every case where one
 // could be written, and an error when the run did not pass.
 func Run(ctx context.Context, o Options) (*Outcome, error) {
+	t, err := newRunTarget(o)
+	if err != nil {
+		return nil, err
+	}
+	j := &mainJob{o: o}
+	return runJob(ctx, o, t, j.phases())
+}
+
+// runJob runs phases on t and then writes t's report, whatever the phases
+// did (failed, interrupted).
+func runJob(ctx context.Context, o Options, t *Target, phases []Phase) (*Outcome, error) {
+	newRunner(o.Progress, o.Log).run(ctx, t, phases)
+	return Finish(ctx, t.Report, o.OutBase, o.Log)
+}
+
+// newRunTarget starts the main job's report and makes its run directory.
+func newRunTarget(o Options) (*Target, error) {
 	p := o.Profile
 	rep := NewReport(o.Command, p.Metadata.Name, p.Spec.Datastore.Type, time.Now(), o.ToolVer)
-	runID := rep.RunID
 	rep.Params.ProfileFile = p.File
 	rep.Params.Endpoint = redact.Endpoint(p.Spec.Datastore.Endpoint)
 	rep.Params.Arch = p.Spec.Arch
 	rep.Params.LabelFilter = o.Conform.LabelFilter
 	rep.Params.Repeats = o.Bench.Repeats
-	r := &runner{o: o, rep: rep, log: o.Log}
-
-	runDir := filepath.Join(o.RunsDir, runID)
+	runDir := filepath.Join(o.RunsDir, rep.RunID)
 	if err := os.MkdirAll(runDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create run directory: %w", err)
 	}
+	return &Target{Profile: p, RunDir: runDir, Binary: o.Binary, Report: rep}, nil
+}
 
-	var cluster *deploy.Cluster
-	// tearDown stops the cluster once and records the phase. It gets its own
-	// context because ctx may already be cancelled (Ctrl-C).
-	tearDown := func() {
-		c := cluster
-		if c == nil {
-			return
-		}
-		cluster = nil
-		r.phase(context.WithoutCancel(ctx), PhaseDown, func(ctx context.Context) error {
-			tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-			defer cancel()
-			return c.Down(tctx)
-		})
+// mainJob is the main job's phase table and what its phases share.
+type mainJob struct {
+	o Options
+	// e2e are the upstream suite's binaries, built in the build phase.
+	e2e upstream.Binaries
+}
+
+// phases is the main job: build -> images -> up -> footprint ->
+// conformance -> upstream -> bench, then down. Nothing runs on a cluster
+// that did not come up; footprint samples the fresh, idle cluster before
+// the suites load it.
+func (j *mainJob) phases() []Phase {
+	bench := func(*Target) bool { return !j.o.Bench.Skip }
+	return []Phase{
+		{Name: PhaseBuild, Run: j.build, Gate: true},
+		{Name: PhaseImages, When: func(t *Target) bool { return deploy.HasNodes(t.Profile) }, Run: j.images, Gate: true},
+		{Name: PhaseUp, Run: j.up, Gate: true},
+		{Name: PhaseFootprint, When: bench, Run: j.footprint},
+		{Name: PhaseConformance, When: func(*Target) bool { return !j.o.Conform.Skip }, Run: j.conformance},
+		{Name: PhaseUpstream, When: func(*Target) bool { return j.runsUpstream() }, Run: j.upstream},
+		{Name: PhaseBench, When: bench, Run: j.bench},
+		{Name: PhaseDown, When: clusterUp, Run: down, Finally: true},
 	}
-	// Normally the cluster is torn down below, before the report is written;
-	// this catches a panic in a phase, so no server outlives the harness.
-	defer tearDown()
+}
 
-	binary := o.Binary
-	var e2eBins upstream.Binaries
-	runUpstream := o.Conform.Upstream != "" && !o.Conform.Skip
-	ok := r.phase(ctx, PhaseBuild, func(ctx context.Context) error {
-		if runUpstream {
-			// Before the cluster is up: a cold build of e2e.test takes
-			// minutes, and a cluster would only idle meanwhile.
-			b, err := r.upstreamBinaries(ctx)
-			if err != nil {
-				return err
-			}
-			e2eBins = b
-		}
-		if binary != "" {
-			rep.Params.Binary = binary
-			a, err := build.Inspect(ctx, build.Options{RepoRoot: o.RepoRoot, Arch: p.Spec.Arch, Log: o.Log,
-				Progress: func(s string) { o.Progress.Status("%s", s) }}, binary)
-			if err != nil {
-				return err
-			}
-			rep.Measurements = append(rep.Measurements, build.Measurements(a)...)
-			return nil
-		}
-		a, err := build.Build(ctx, build.Options{
-			RepoRoot: o.RepoRoot, Arch: p.Spec.Arch, Bundled: p.Spec.Bundled, Log: o.Log,
-			Progress: func(s string) { o.Progress.Status("%s", s) },
-		})
+// status passes a step's status lines to the progress printer.
+func (j *mainJob) status(s string) { j.o.Progress.Status("%s", s) }
+
+// build takes the given binary (inspecting it for its sizes) or builds
+// k3lite; before it, the upstream suite's binaries when the job runs it.
+func (j *mainJob) build(ctx context.Context, t *Target) error {
+	o, p, rep := j.o, t.Profile, t.Report
+	if j.runsUpstream() {
+		// Before the cluster is up: a cold build of e2e.test takes
+		// minutes, and a cluster would only idle meanwhile.
+		b, err := j.upstreamBinaries(ctx)
 		if err != nil {
 			return err
 		}
-		binary = a.Path
-		rep.Params.Binary = a.Path
-		rep.Measurements = append(rep.Measurements, build.Measurements(a)...)
-		if a.Cached {
-			o.Progress.Linef("k3lite %s (%s) from cache: %s", a.Version, a.Arch, a.Path)
+		j.e2e = b
+	}
+	if t.Binary != "" {
+		rep.Params.Binary = t.Binary
+		a, err := build.Inspect(ctx, build.Options{RepoRoot: o.RepoRoot, Arch: p.Spec.Arch, Log: o.Log, Progress: j.status}, t.Binary)
+		if err != nil {
+			return err
 		}
+		rep.Measurements = append(rep.Measurements, build.Measurements(a)...)
 		return nil
+	}
+	a, err := build.Build(ctx, build.Options{
+		RepoRoot: o.RepoRoot, Arch: p.Spec.Arch, Bundled: p.Spec.Bundled, Log: o.Log, Progress: j.status,
 	})
-	var tarballs []string
-	if ok && deploy.HasNodes(p) {
-		ok = r.phase(ctx, PhaseImages, func(ctx context.Context) error {
-			imgs, err := NodeImages(ctx, o.RepoRoot, p.Spec.Arch, false, o.Log, func(s string) { o.Progress.Status("%s", s) })
-			if err != nil {
-				return err
-			}
-			tarballs = Tarballs(imgs)
-			rep.Measurements = append(rep.Measurements, ImageMeasurements(imgs)...)
-			return WriteImages(runDir, imgs)
-		})
+	if err != nil {
+		return err
 	}
-
-	if ok {
-		ok = r.phase(ctx, PhaseUp, func(ctx context.Context) error {
-			etcd, err := EtcdBinary(ctx, o.RepoRoot, p, o.Log, func(s string) { o.Progress.Status("%s", s) })
-			if err != nil {
-				return err
-			}
-			nodes := &nodeTimer{ctx: ctx, timeout: nodeReadyTimeout(p.Spec.Arch)}
-			defer nodes.stop()
-			c, err := deploy.Up(ctx, deploy.Options{
-				Profile: p, Binary: binary, Datastore: p.Spec.Datastore.Type, Endpoint: p.Spec.Datastore.Endpoint,
-				EtcdBinary: etcd, RunDir: runDir, ImageTarballs: tarballs, Log: o.Log, Progress: func(s string) { o.Progress.Status("%s", s) },
-				APIReady: nodes.start,
-			})
-			if c != nil {
-				cluster = c
-			}
-			if err != nil {
-				return err
-			}
-			rep.Measurements = append(rep.Measurements,
-				result.NewMeasurement("startup.readyz", "seconds", map[string]string{"datastore": p.Spec.Datastore.Type, "start": "first"}, []float64{c.ReadyAfter.Seconds()}))
-			r.recordVersions(c)
-			o.Progress.Linef("server ready after %.1fs; kubeconfig %s", c.ReadyAfter.Seconds(), c.Kubeconfig)
-			plan := planNodes(c)
-			if plan.Expected == 0 {
-				return nil
-			}
-			o.Progress.Status("waiting for %d node(s) to be Ready", plan.Expected)
-			ms, err := nodes.wait(ctx)
-			rep.Measurements = append(rep.Measurements, ms...)
-			return err
-		})
+	t.Binary = a.Path
+	rep.Params.Binary = a.Path
+	rep.Measurements = append(rep.Measurements, build.Measurements(a)...)
+	if a.Cached {
+		o.Progress.Linef("k3lite %s (%s) from cache: %s", a.Version, a.Arch, a.Path)
 	}
+	return nil
+}
 
-	if ok && !o.Bench.Skip {
-		r.phase(ctx, PhaseFootprint, func(ctx context.Context) error {
-			ms, err := Footprint(ctx, cluster, o.Bench, o.Progress)
-			rep.Measurements = append(rep.Measurements, ms...)
-			return err
-		})
+// images builds (or finds cached) the images the nodes import.
+func (j *mainJob) images(ctx context.Context, t *Target) error {
+	imgs, err := NodeImages(ctx, j.o.RepoRoot, t.Profile.Spec.Arch, false, j.o.Log, j.status)
+	if err != nil {
+		return err
 	}
+	t.Images = imgs
+	t.Report.Measurements = append(t.Report.Measurements, ImageMeasurements(imgs)...)
+	return WriteImages(t.RunDir, imgs)
+}
 
-	if ok && !o.Conform.Skip {
-		r.phase(ctx, PhaseConformance, func(ctx context.Context) error {
-			// The nodes suite runs (after the api suite) only when the
-			// cluster has nodes; its disruptive specs get the cluster as
-			// their node controller when it can stop and start agents.
-			plan := planNodes(cluster)
-			tree, err := conformance.Run(ctx, conformance.Options{
-				Suites: plan.suites(), NodeController: plan.Controller,
-				Kubeconfig: cluster.Kubeconfig, LabelFilter: o.Conform.LabelFilter, Timeout: o.Conform.Timeout,
-				TimeoutMultiplier: timeoutMultiplier(p.Spec.Arch),
-				JUnitPath:         filepath.Join(runDir, "ginkgo-junit.xml"), Log: o.Log,
-				Progress: func(pr conformance.Progress) {
-					o.Progress.Status("%s", pr)
-				},
-			})
-			if tree != nil {
-				rep.Tests = tree
-			}
-			if err != nil {
-				return err
-			}
-			c := tree.Counts()
-			o.Progress.Linef("conformance: %s", CountsLine(c))
-			err = TestsVerdict(c)
-			if err != nil && o.Conform.LabelFilter != "" {
-				err = fmt.Errorf("%w (label filter %q)", err, o.Conform.LabelFilter)
-			}
-			return err
-		})
+// up deploys the cluster and times it: the server to /readyz, then every
+// node to Ready on the harness's clock.
+func (j *mainJob) up(ctx context.Context, t *Target) error {
+	o, p, rep := j.o, t.Profile, t.Report
+	etcd, err := EtcdBinary(ctx, o.RepoRoot, p, o.Log, j.status)
+	if err != nil {
+		return err
 	}
-
-	if ok && runUpstream && ctx.Err() == nil {
-		r.phase(ctx, PhaseUpstream, func(ctx context.Context) error {
-			return r.runUpstream(ctx, cluster, e2eBins, binary)
-		})
+	nodes := &nodeTimer{ctx: ctx, timeout: nodeReadyTimeout(p.Spec.Arch)}
+	defer nodes.stop()
+	c, err := deploy.Up(ctx, deploy.Options{
+		Profile: p, Binary: t.Binary, Datastore: p.Spec.Datastore.Type, Endpoint: p.Spec.Datastore.Endpoint,
+		EtcdBinary: etcd, RunDir: t.RunDir, ImageTarballs: Tarballs(t.Images), Log: o.Log, Progress: j.status,
+		APIReady: nodes.start,
+	})
+	if c != nil {
+		t.Cluster = c
 	}
-
-	if ok && !o.Bench.Skip && ctx.Err() == nil {
-		r.phase(ctx, PhaseBench, func(ctx context.Context) error {
-			bo := o.Bench
-			bo.SkipIdle = true // measured on the fresh server, before the suites
-			ms, err := Bench(ctx, cluster, bo, o.Log, o.Progress)
-			rep.Measurements = append(rep.Measurements, ms...)
-			return err
-		})
+	if err != nil {
+		return err
 	}
-
-	// Down before the report is written, so its phase lands in the report.
-	if cluster != nil && (!r.passed() || ctx.Err() != nil) {
-		rep.ServerLogTail = cluster.LogTail(40)
+	rep.Measurements = append(rep.Measurements,
+		result.NewMeasurement("startup.readyz", "seconds", map[string]string{"datastore": p.Spec.Datastore.Type, "start": "first"}, []float64{c.ReadyAfter.Seconds()}))
+	recordVersions(rep, c)
+	o.Progress.Linef("server ready after %.1fs; kubeconfig %s", c.ReadyAfter.Seconds(), c.Kubeconfig)
+	plan := planNodes(c)
+	if plan.Expected == 0 {
+		return nil
 	}
-	tearDown()
+	o.Progress.Status("waiting for %d node(s) to be Ready", plan.Expected)
+	ms, err := nodes.wait(ctx)
+	rep.Measurements = append(rep.Measurements, ms...)
+	return err
+}
 
-	return Finish(ctx, rep, o.OutBase, o.Log)
+// footprint measures the fresh cluster at rest, before the suites load it.
+func (j *mainJob) footprint(ctx context.Context, t *Target) error {
+	ms, err := Footprint(ctx, t.Cluster, j.o.Bench, j.o.Progress)
+	t.Report.Measurements = append(t.Report.Measurements, ms...)
+	return err
+}
+
+// conformance runs our suites: the nodes suite (after the api suite) only
+// when the cluster has nodes, its disruptive specs with the cluster as
+// their node controller when it can stop and start agents.
+func (j *mainJob) conformance(ctx context.Context, t *Target) error {
+	o, c := j.o, t.Cluster
+	plan := planNodes(c)
+	tree, err := conformance.Run(ctx, conformance.Options{
+		Suites: plan.suites(), NodeController: plan.Controller,
+		Kubeconfig: c.Kubeconfig, LabelFilter: o.Conform.LabelFilter, Timeout: o.Conform.Timeout,
+		TimeoutMultiplier: timeoutMultiplier(t.Profile.Spec.Arch),
+		JUnitPath:         filepath.Join(t.RunDir, "ginkgo-junit.xml"), Log: o.Log,
+		Progress: func(pr conformance.Progress) {
+			o.Progress.Status("%s", pr)
+		},
+	})
+	if tree != nil {
+		t.Report.Tests = tree
+	}
+	if err != nil {
+		return err
+	}
+	cnt := tree.Counts()
+	o.Progress.Linef("conformance: %s", CountsLine(cnt))
+	err = TestsVerdict(cnt)
+	if err != nil && o.Conform.LabelFilter != "" {
+		err = fmt.Errorf("%w (label filter %q)", err, o.Conform.LabelFilter)
+	}
+	return err
+}
+
+// bench measures the rest (the idle footprint was taken on the fresh
+// cluster, before the suites).
+func (j *mainJob) bench(ctx context.Context, t *Target) error {
+	bo := j.o.Bench
+	bo.SkipIdle = true
+	ms, err := Bench(ctx, t.Cluster, bo, j.o.Log, j.o.Progress)
+	t.Report.Measurements = append(t.Report.Measurements, ms...)
+	return err
+}
+
+// down stops the cluster, on a run that failed or was interrupted after
+// keeping the tail of the server's log for the report.
+func down(ctx context.Context, t *Target) error {
+	c := t.Cluster
+	if !passed(t.Report) || t.interrupted {
+		t.Report.ServerLogTail = c.LogTail(40)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return c.Down(ctx)
 }
 
 // Finish decides the report's status, writes it in every format under
@@ -376,50 +398,6 @@ func NewReport(command, profileName, datastore string, started time.Time, toolVe
 	return rep
 }
 
-type runner struct {
-	o   Options
-	rep *result.Report
-	log *slog.Logger
-}
-
-// phase runs fn as a named phase, records it, and reports whether it passed.
-func (r *runner) phase(ctx context.Context, name string, fn func(context.Context) error) bool {
-	r.o.Progress.Phase(name)
-	start := time.Now()
-	err := fn(ctx)
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err()
-	}
-	ph := result.Phase{Name: name, Status: result.StatusPassed, StartedAt: start.UTC(), DurationSeconds: time.Since(start).Seconds()}
-	if err != nil {
-		ph.Status = result.StatusFailed
-		if errors.Is(err, context.Canceled) {
-			ph.Error = "interrupted (Ctrl-C or SIGTERM)"
-		} else {
-			ph.Error = redact.String(err.Error())
-		}
-		r.o.Progress.Linef("%s failed: %s", name, ph.Error)
-		r.log.Debug("phase failed", "phase", name, "err", redact.String(err.Error()))
-	} else {
-		r.o.Progress.Linef("%s done in %s", name, time.Since(start).Round(100*time.Millisecond))
-	}
-	if existing := r.rep.Phase(name); existing != nil {
-		*existing = ph
-	} else {
-		r.rep.Phases = append(r.rep.Phases, ph)
-	}
-	return err == nil
-}
-
-func (r *runner) passed() bool {
-	for _, ph := range r.rep.Phases {
-		if ph.Status != result.StatusPassed {
-			return false
-		}
-	}
-	return true
-}
-
 // decide sets the run's status: passed only when every phase passed, no
 // test failed or errored (and, when the report has tests, at least one
 // passed: see TestsVerdict), and every SLO was met.
@@ -454,8 +432,10 @@ func decide(ctx context.Context, rep *result.Report) {
 	}
 }
 
-func (r *runner) recordVersions(c *deploy.Cluster) {
-	r.rep.Versions.Datastore = c.DatastoreVersion
+// recordVersions records the datastore's version and the version the
+// cluster's API server reports.
+func recordVersions(rep *result.Report, c *deploy.Cluster) {
+	rep.Versions.Datastore = c.DatastoreVersion
 	cfg, err := c.RESTConfig()
 	if err != nil {
 		return
@@ -465,8 +445,8 @@ func (r *runner) recordVersions(c *deploy.Cluster) {
 		return
 	}
 	if v, err := dc.ServerVersion(); err == nil {
-		r.rep.Versions.Distribution = v.GitVersion
-		r.rep.Versions.Kubernetes = fmt.Sprintf("v%s.%s", v.Major, v.Minor)
+		rep.Versions.Distribution = v.GitVersion
+		rep.Versions.Kubernetes = fmt.Sprintf("v%s.%s", v.Major, v.Minor)
 	}
 }
 

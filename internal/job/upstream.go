@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/distrobench/distrobench/internal/deploy"
 	"github.com/distrobench/distrobench/internal/result"
 	"github.com/distrobench/distrobench/internal/upstream"
 	"github.com/distrobench/distrobench/reports"
@@ -19,36 +18,39 @@ const PhaseUpstream = "upstream-conformance"
 // upstreamBinaries builds (when missing) the e2e.test and ginkgo of the host's
 // architecture: the suite is a client and runs on this machine whatever the
 // cluster's architecture.
-func (r *runner) upstreamBinaries(ctx context.Context) (upstream.Binaries, error) {
+func (j *mainJob) upstreamBinaries(ctx context.Context) (upstream.Binaries, error) {
 	return upstream.EnsureBinaries(ctx, upstream.EnsureOptions{
-		RepoRoot: r.o.RepoRoot, Arch: runtime.GOARCH, Build: true, Log: r.log,
-		Progress: func(s string) { r.o.Progress.Status("%s", s) },
+		RepoRoot: j.o.RepoRoot, Arch: runtime.GOARCH, Build: true, Log: j.o.Log, Progress: j.status,
 	})
 }
 
-// runUpstream runs the suite against the cluster and hangs its tree under the
+// runsUpstream reports whether the job runs the upstream suite: a mode is
+// chosen and the suites are not skipped.
+func (j *mainJob) runsUpstream() bool { return j.o.Conform.Upstream != "" && !j.o.Conform.Skip }
+
+// upstream runs the suite against the cluster and hangs its tree under the
 // report's test tree, next to our suites. A cluster without nodes cannot run
 // pods, so there the subtree is one skipped item saying so.
-func (r *runner) runUpstream(ctx context.Context, c *deploy.Cluster, bins upstream.Binaries, binary string) error {
-	o := r.o
-	if planNodes(c).Expected == 0 {
-		r.addTests(result.Item{
+func (j *mainJob) upstream(ctx context.Context, t *Target) error {
+	o, rep := j.o, t.Report
+	if planNodes(t.Cluster).Expected == 0 {
+		addTests(rep, result.Item{
 			Name: upstream.RootName, Status: result.StatusSkipped,
 			Message: "not run: the cluster has no nodes (a control-plane-only server cannot run the suite's pods)",
 		})
 		o.Progress.Linef("upstream conformance: skipped, the cluster has no nodes")
 		return nil
 	}
-	outDir := filepath.Join(reports.OutputDir(o.OutBase, r.rep), "upstream")
+	outDir := filepath.Join(reports.OutputDir(o.OutBase, rep), "upstream")
 	uo := upstream.Options{
-		Kubeconfig: c.Kubeconfig, E2ETest: bins.E2ETest, Ginkgo: bins.Ginkgo,
-		Mode: o.Conform.Upstream, Procs: o.Conform.UpstreamProcs, OutDir: outDir, Log: r.log,
+		Kubeconfig: t.Cluster.Kubeconfig, E2ETest: j.e2e.E2ETest, Ginkgo: j.e2e.Ginkgo,
+		Mode: o.Conform.Upstream, Procs: o.Conform.UpstreamProcs, OutDir: outDir, Log: o.Log,
 		Progress: func(p upstream.Progress) { o.Progress.Status("%s", p) },
 	}
-	uo.KubectlPath = upstream.ClusterKubectl(filepath.Join(outDir, "bin"), r.log, binary)
+	uo.KubectlPath = upstream.ClusterKubectl(filepath.Join(outDir, "bin"), o.Log, t.Binary)
 	tree, err := upstream.Run(ctx, uo)
 	if tree != nil {
-		r.addTests(*tree)
+		addTests(rep, *tree)
 	}
 	if err != nil {
 		return err
@@ -57,7 +59,7 @@ func (r *runner) runUpstream(ctx context.Context, c *deploy.Cluster, bins upstre
 	o.Progress.Linef("upstream conformance (%s): %s", o.Conform.Upstream, CountsLine(cnt))
 	if cnt.Failed+cnt.Errored > 0 {
 		return fmt.Errorf("%d upstream [Conformance] specs failed (rerun them: distrobench conformance --upstream --rerun-failed %s)",
-			cnt.Failed+cnt.Errored, filepath.Join(reports.OutputDir(o.OutBase, r.rep), "report.json"))
+			cnt.Failed+cnt.Errored, filepath.Join(reports.OutputDir(o.OutBase, rep), "report.json"))
 	}
 	if err := TestsVerdict(cnt); err != nil {
 		return fmt.Errorf("upstream mode %s: %w", o.Conform.Upstream, err)
@@ -65,15 +67,15 @@ func (r *runner) runUpstream(ctx context.Context, c *deploy.Cluster, bins upstre
 	return nil
 }
 
-// addTests adds a suite's tree to the report: the first becomes the root, a
+// addTests adds a suite's tree to rep: the first becomes the root, a
 // later one (the upstream suite after ours) becomes a child of it.
-func (r *runner) addTests(it result.Item) {
-	if r.rep.Tests == nil {
-		r.rep.Tests = &result.Item{Name: "conformance", Items: []result.Item{it}}
-		r.rep.Tests.RollUp()
+func addTests(rep *result.Report, it result.Item) {
+	if rep.Tests == nil {
+		rep.Tests = &result.Item{Name: "conformance", Items: []result.Item{it}}
+		rep.Tests.RollUp()
 		return
 	}
-	r.rep.Tests.Items = append(r.rep.Tests.Items, it)
-	r.rep.Tests.DurationSeconds = 0 // RollUp sums the children again
-	r.rep.Tests.RollUp()
+	rep.Tests.Items = append(rep.Tests.Items, it)
+	rep.Tests.DurationSeconds = 0 // RollUp sums the children again
+	rep.Tests.RollUp()
 }
