@@ -15,25 +15,20 @@ package job
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/distrobench/distrobench/internal/build"
 	"github.com/distrobench/distrobench/internal/conformance"
 	"github.com/distrobench/distrobench/internal/deploy"
-	"github.com/distrobench/distrobench/internal/host"
-	"github.com/distrobench/distrobench/internal/measure"
 	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/progress"
 	"github.com/distrobench/distrobench/internal/redact"
 	"github.com/distrobench/distrobench/internal/result"
 	"github.com/distrobench/distrobench/internal/upstream"
-	"github.com/distrobench/distrobench/reports"
 	"k8s.io/client-go/discovery"
 )
 
@@ -114,15 +109,6 @@ type BenchOptions struct {
 	PodQPS         float64
 	PodConcurrency int
 }
-
-// Outcome is what a run produced.
-type Outcome struct {
-	Report *result.Report
-	Paths  reports.Paths
-}
-
-// ErrRunFailed is returned (wrapped) when the run completed but did not pass.
-var ErrRunFailed = errors.New("run failed")
 
 // Run executes the main job. It returns the report in every case where one
 // could be written, and an error when the run did not pass.
@@ -328,110 +314,6 @@ func down(ctx context.Context, t *Target) error {
 	return c.Down(ctx)
 }
 
-// Finish decides the report's status, writes it in every format under
-// outBase/<run ID>/, points outBase/latest at it, and returns an error
-// wrapping ErrRunFailed when the run did not pass.
-func Finish(ctx context.Context, rep *result.Report, outBase string, log *slog.Logger) (*Outcome, error) {
-	if log == nil {
-		log = slog.Default()
-	}
-	decide(ctx, rep)
-	out := &Outcome{Report: rep}
-	dir := reports.OutputDir(outBase, rep)
-	paths, err := reports.WriteAll(rep, dir)
-	if err != nil {
-		return out, fmt.Errorf("write report: %w", err)
-	}
-	out.Paths = paths
-	if err := reports.LinkLatest(outBase, dir); err != nil {
-		log.Warn("could not update the latest link", "err", err)
-	}
-	if rep.Status != result.StatusPassed {
-		if cause := context.Cause(ctx); cause != nil {
-			// Interrupted: the caller's exit code (130) needs the cause.
-			return out, fmt.Errorf("%w: %s (report: %s): %w", ErrRunFailed, rep.Reason, paths.HTML, cause)
-		}
-		return out, fmt.Errorf("%w: %s (report: %s)", ErrRunFailed, rep.Reason, paths.HTML)
-	}
-	return out, nil
-}
-
-// TestsVerdict is the verdict on a test tree's counts, the same for every
-// command that runs specs: nil only when no selected spec failed or errored
-// and at least one passed (a run that passed nothing proves nothing).
-func TestsVerdict(c result.Counts) error {
-	if c.Failed+c.Errored > 0 {
-		return fmt.Errorf("%d of %d specs failed (%d failed, %d errored)", c.Failed+c.Errored, c.Total(), c.Failed, c.Errored)
-	}
-	if c.Passed == 0 {
-		return fmt.Errorf("no spec passed (%d selected, %d skipped, %d not selected)", c.Total(), c.Skipped, c.NotSelected)
-	}
-	return nil
-}
-
-// CountsLine is the one-line summary of a test tree's counts: what was
-// selected, with errored specs and the not selected ones apart.
-func CountsLine(c result.Counts) string {
-	s := fmt.Sprintf("%d passed, %d failed, %d errored, %d skipped of %d selected", c.Passed, c.Failed, c.Errored, c.Skipped, c.Total())
-	if c.NotSelected > 0 {
-		s += fmt.Sprintf(" (%d not selected)", c.NotSelected)
-	}
-	return s
-}
-
-// RunID names a run started at started on a profile and datastore: the
-// report's ID and the name of the run's directory (the main job's and the
-// one 'distrobench up' makes), so a report and its cluster's logs are found
-// by one name.
-func RunID(started time.Time, profileName, datastore string) string {
-	return fmt.Sprintf("%s-%s-%s", started.UTC().Format("20060102T150405Z"), profileName, datastore)
-}
-
-// NewReport starts a report for a command run against a profile.
-func NewReport(command, profileName, datastore string, started time.Time, toolVersion string) *result.Report {
-	rep := result.New(RunID(started, profileName, datastore), started)
-	rep.Params.Command = redact.String(command)
-	rep.Params.Profile = profileName
-	rep.Params.Datastore = datastore
-	rep.Host = host.Facts(context.Background())
-	rep.Versions = result.Versions{Tool: toolVersion, Go: runtime.Version()}
-	return rep
-}
-
-// decide sets the run's status: passed only when every phase passed, no
-// test failed or errored (and, when the report has tests, at least one
-// passed: see TestsVerdict), and every SLO was met.
-func decide(ctx context.Context, rep *result.Report) {
-	rep.FinishedAt = time.Now().UTC()
-	rep.Status = result.StatusPassed
-	var reasons []string
-	if ctx.Err() != nil {
-		reasons = append(reasons, "interrupted before the run finished")
-	}
-	for _, ph := range rep.Phases {
-		if ph.Status != result.StatusPassed {
-			reasons = append(reasons, fmt.Sprintf("phase %s: %s", ph.Name, ph.Error))
-		}
-	}
-	if rep.Tests != nil {
-		if err := TestsVerdict(rep.Tests.Counts()); err != nil {
-			reasons = append(reasons, err.Error())
-		}
-	}
-	for _, m := range rep.Measurements {
-		if m.SLO != nil && !m.SLO.Met {
-			reasons = append(reasons, sloReason(m))
-		}
-	}
-	if len(reasons) > 0 {
-		rep.Status = result.StatusFailed
-		rep.Reason = reasons[0]
-		if len(reasons) > 1 {
-			rep.Reason += fmt.Sprintf(" (and %d more problems)", len(reasons)-1)
-		}
-	}
-}
-
 // recordVersions records the datastore's version and the version the
 // cluster's API server reports.
 func recordVersions(rep *result.Report, c *deploy.Cluster) {
@@ -450,88 +332,6 @@ func recordVersions(rep *result.Report, c *deploy.Cluster) {
 	}
 }
 
-// Footprint measures the idle cluster: it waits until the cluster idles
-// (measure.DefaultSettle, the one definition of idle), then samples the
-// server's node, every agent node and the datastore servers in one window
-// of o.IdleWindow. The main job calls it on a fresh cluster, before the
-// suites load it, so "idle" means idle (the figure K3s users compare).
-func Footprint(ctx context.Context, c *deploy.Cluster, o BenchOptions, pr *progress.Printer) ([]result.Measurement, error) {
-	out, err := measure.Idle(ctx, measure.IdleOptions{
-		Units: idleUnits(c), Settle: measure.DefaultSettle, Window: o.IdleWindow,
-		Labels: map[string]string{"datastore": c.Datastore}, Progress: func(s string) { pr.Status("%s", s) },
-	})
-	if err != nil {
-		return out, fmt.Errorf("idle footprint: %w", err)
-	}
-	return out, nil
-}
-
-// Bench measures a deployed cluster: idle footprint (unless SkipIdle),
-// datastore size, API latency (with the harness's own overhead), when the
-// cluster has nodes the agents' memory and pod startup latency (unless
-// SkipPods), and, last because it restarts the server, start-to-/readyz and
-// SIGTERM times.
-func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Logger, pr *progress.Printer) ([]result.Measurement, error) {
-	if o.Repeats <= 0 {
-		o.Repeats = 5
-	}
-	var out []result.Measurement
-	labels := map[string]string{"datastore": c.Datastore}
-
-	if !o.SkipIdle {
-		ms, err := Footprint(ctx, c, o, pr)
-		out = append(out, ms...)
-		if err != nil {
-			return out, err
-		}
-	}
-
-	out = append(out, datastoreSize(ctx, c, c.Datastore, labels, log)...)
-
-	cfg, err := c.RESTConfig()
-	if err != nil {
-		return out, err
-	}
-	ms, err := benchAPI(ctx, cfg, idleUnits(c), o, log, pr)
-	out = append(out, ms...)
-	if err != nil {
-		return out, err
-	}
-	// Before the restarts below: they restart the server's own agent too.
-	ms, err = benchNodes(ctx, c, planNodes(c), o, log, pr)
-	out = append(out, ms...)
-	if err != nil {
-		return out, err
-	}
-
-	if o.SkipRestarts {
-		return out, nil
-	}
-	pr.Status("restarting the server %d times for start-to-/readyz and SIGTERM times", o.Repeats)
-	var stops []float64
-	m, err := measure.ReadyzSamples(ctx, func(ctx context.Context) (time.Duration, error) {
-		code, took, err := c.StopServer(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("stop server: %w", err)
-		}
-		if code != 0 {
-			return 0, fmt.Errorf("server exited with code %d on SIGTERM (want 0); see %s", code, c.LogPath)
-		}
-		stops = append(stops, took.Seconds())
-		return c.StartServer(ctx)
-	}, o.Repeats)
-	if len(stops) > 0 {
-		out = append(out, result.NewMeasurement("shutdown.sigterm", "seconds", labels, stops).
-			WithSLO("max", 10, "k3lite server issue: stop within 10 s of SIGTERM"))
-	}
-	if err != nil {
-		return out, fmt.Errorf("start-to-readyz: %w", err)
-	}
-	m.Labels = map[string]string{"datastore": c.Datastore, "start": "restart"}
-	out = append(out, m)
-	return out, nil
-}
-
 // nodeReadyTimeout bounds the wait for the nodes after the server is ready.
 func nodeReadyTimeout(arch string) time.Duration {
 	return time.Duration(float64(2*time.Minute) * timeoutMultiplier(arch))
@@ -543,14 +343,4 @@ func timeoutMultiplier(arch string) float64 {
 		return deploy.EmulationSlowdown
 	}
 	return 1
-}
-
-// sloReason says why a measurement missed its SLO; a figure that was not
-// measured misses it with its reason, never with a made-up value.
-func sloReason(m result.Measurement) string {
-	if m.Missing != "" || m.Summary.Count == 0 {
-		return fmt.Sprintf("SLO missed: %s %v not measured: %s", m.Name, m.Labels, m.Missing)
-	}
-	return fmt.Sprintf("SLO missed: %s %v %s %.3g > %.3g (n=%d)", m.Name, m.Labels, m.SLO.Statistic,
-		m.Summary.Stat(m.SLO.Statistic), m.SLO.Threshold, m.Summary.Count)
 }
