@@ -98,9 +98,6 @@ reason and the tail of the server log.`,
 				Bench: bf.o,
 			}
 			o.Bench.Skip = noBen
-			if p.Spec.Bundled == nil {
-				o.Binary = p.Spec.Binary
-			}
 			out, err := job.Run(cmd.Context(), o)
 			if out != nil && out.Paths.Dir != "" {
 				printOutcome(g, out)

@@ -17,7 +17,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -49,10 +48,8 @@ const (
 type Options struct {
 	RepoRoot string
 	Profile  *profile.Profile // loaded, overrides applied, defaulted, validated
-	// Binary, when set, replaces the build phase (a k3s/rke2/k3lite the user has).
-	Binary   string
-	RunsDir  string // where run directories go (state, data, logs)
-	OutBase  string // reports/out
+	RunsDir  string           // where run directories go (state, data, logs)
+	OutBase  string           // reports/out
 	ToolVer  string
 	Command  string // the command line, for the report (redacted here)
 	Conform  ConformanceOptions
@@ -117,8 +114,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &mainJob{o: o}
-	return runJob(ctx, o, t, j.phases())
+	return runJob(ctx, o, t, newMainJob(o).phases())
 }
 
 // runJob runs phases on t and then writes t's report, whatever the phases
@@ -137,18 +133,24 @@ func newRunTarget(o Options) (*Target, error) {
 	rep.Params.Arch = p.Spec.Arch
 	rep.Params.LabelFilter = o.Conform.LabelFilter
 	rep.Params.Repeats = o.Bench.Repeats
-	runDir := filepath.Join(o.RunsDir, rep.RunID)
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create run directory: %w", err)
+	runDir, err := makeRunDir(o.RunsDir, rep.RunID)
+	if err != nil {
+		return nil, err
 	}
-	return &Target{Profile: p, RunDir: runDir, Binary: o.Binary, Report: rep}, nil
+	return &Target{Profile: p, RunDir: runDir, Report: rep}, nil
 }
 
 // mainJob is the main job's phase table and what its phases share.
 type mainJob struct {
 	o Options
+	// bringUp makes the binary, the node images and the cluster.
+	bringUp BringUp
 	// e2e are the upstream suite's binaries, built in the build phase.
 	e2e upstream.Binaries
+}
+
+func newMainJob(o Options) *mainJob {
+	return &mainJob{o: o, bringUp: BringUp{RepoRoot: o.RepoRoot, Log: o.Log, Progress: o.Progress, InspectBinary: true}}
 }
 
 // phases is the main job: build -> images -> up -> footprint ->
@@ -169,13 +171,9 @@ func (j *mainJob) phases() []Phase {
 	}
 }
 
-// status passes a step's status lines to the progress printer.
-func (j *mainJob) status(s string) { j.o.Progress.Status("%s", s) }
-
-// build takes the given binary (inspecting it for its sizes) or builds
-// k3lite; before it, the upstream suite's binaries when the job runs it.
+// build builds k3lite or takes the profile's binary (inspecting it for its
+// sizes); before it, the upstream suite's binaries when the job runs it.
 func (j *mainJob) build(ctx context.Context, t *Target) error {
-	o, p, rep := j.o, t.Profile, t.Report
 	if j.runsUpstream() {
 		// Before the cluster is up: a cold build of e2e.test takes
 		// minutes, and a cluster would only idle meanwhile.
@@ -185,62 +183,35 @@ func (j *mainJob) build(ctx context.Context, t *Target) error {
 		}
 		j.e2e = b
 	}
-	if t.Binary != "" {
-		rep.Params.Binary = t.Binary
-		a, err := build.Inspect(ctx, build.Options{RepoRoot: o.RepoRoot, Arch: p.Spec.Arch, Log: o.Log, Progress: j.status}, t.Binary)
-		if err != nil {
-			return err
-		}
-		rep.Measurements = append(rep.Measurements, build.Measurements(a)...)
-		return nil
-	}
-	a, err := build.Build(ctx, build.Options{
-		RepoRoot: o.RepoRoot, Arch: p.Spec.Arch, Bundled: p.Spec.Bundled, Log: o.Log, Progress: j.status,
-	})
+	a, err := j.bringUp.Binary(ctx, t)
+	t.Report.Params.Binary = t.Binary
 	if err != nil {
 		return err
 	}
-	t.Binary = a.Path
-	rep.Params.Binary = a.Path
-	rep.Measurements = append(rep.Measurements, build.Measurements(a)...)
-	if a.Cached {
-		o.Progress.Linef("k3lite %s (%s) from cache: %s", a.Version, a.Arch, a.Path)
+	t.Report.Measurements = append(t.Report.Measurements, build.Measurements(a)...)
+	if t.Profile.Spec.Bundled != nil && a.Cached {
+		j.o.Progress.Linef("k3lite %s (%s) from cache: %s", a.Version, a.Arch, a.Path)
 	}
 	return nil
 }
 
 // images builds (or finds cached) the images the nodes import.
 func (j *mainJob) images(ctx context.Context, t *Target) error {
-	imgs, err := NodeImages(ctx, j.o.RepoRoot, t.Profile.Spec.Arch, false, j.o.Log, j.status)
-	if err != nil {
-		return err
-	}
-	t.Images = imgs
-	t.Report.Measurements = append(t.Report.Measurements, ImageMeasurements(imgs)...)
-	return WriteImages(t.RunDir, imgs)
+	err := j.bringUp.Images(ctx, t)
+	t.Report.Measurements = append(t.Report.Measurements, ImageMeasurements(t.Images)...)
+	return err
 }
 
 // up deploys the cluster and times it: the server to /readyz, then every
 // node to Ready on the harness's clock.
 func (j *mainJob) up(ctx context.Context, t *Target) error {
 	o, p, rep := j.o, t.Profile, t.Report
-	etcd, err := EtcdBinary(ctx, o.RepoRoot, p, o.Log, j.status)
-	if err != nil {
-		return err
-	}
 	nodes := &nodeTimer{ctx: ctx, timeout: nodeReadyTimeout(p.Spec.Arch)}
 	defer nodes.stop()
-	c, err := deploy.Up(ctx, deploy.Options{
-		Profile: p, Binary: t.Binary, Datastore: p.Spec.Datastore.Type, Endpoint: p.Spec.Datastore.Endpoint,
-		EtcdBinary: etcd, RunDir: t.RunDir, ImageTarballs: Tarballs(t.Images), Log: o.Log, Progress: j.status,
-		APIReady: nodes.start,
-	})
-	if c != nil {
-		t.Cluster = c
-	}
-	if err != nil {
+	if err := j.bringUp.Deploy(ctx, t, nodes.start); err != nil {
 		return err
 	}
+	c := t.Cluster
 	rep.Measurements = append(rep.Measurements,
 		result.NewMeasurement("startup.readyz", "seconds", map[string]string{"datastore": p.Spec.Datastore.Type, "start": "first"}, []float64{c.ReadyAfter.Seconds()}))
 	recordVersions(rep, c)

@@ -20,7 +20,7 @@ const PhaseUpstream = "upstream-conformance"
 // cluster's architecture.
 func (j *mainJob) upstreamBinaries(ctx context.Context) (upstream.Binaries, error) {
 	return upstream.EnsureBinaries(ctx, upstream.EnsureOptions{
-		RepoRoot: j.o.RepoRoot, Arch: runtime.GOARCH, Build: true, Log: j.o.Log, Progress: j.status,
+		RepoRoot: j.o.RepoRoot, Arch: runtime.GOARCH, Build: true, Log: j.o.Log, Progress: j.bringUp.status,
 	})
 }
 
