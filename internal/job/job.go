@@ -31,31 +31,39 @@ import (
 	"k8s.io/client-go/discovery"
 )
 
-// Phase names, in order (PhaseUpstream runs between conformance and
-// bench). The commands on an existing cluster record theirs under the same
-// names.
+// Phase names, in order. The commands on an existing cluster record theirs
+// under the same names.
 const (
 	PhaseBuild       = "build"
 	PhaseImages      = "images" // only for clusters with nodes
 	PhaseUp          = "up"
 	PhaseFootprint   = "footprint"
 	PhaseConformance = "conformance"
-	PhaseBench       = "bench"
-	PhaseDown        = "down"
+	// PhaseUpstream runs the upstream Kubernetes [Conformance] suite
+	// (e2e.test, or sonobuoy on an existing cluster) after our suites.
+	PhaseUpstream = "upstream-conformance"
+	PhaseBench    = "bench"
+	PhaseDown     = "down"
 )
+
+// Env is what every job needs around its phases: the source tree, where
+// reports go, what the report says ran, and where to log and show progress.
+type Env struct {
+	RepoRoot string
+	OutBase  string // reports/out
+	ToolVer  string
+	Command  string // the command line, for the report (redacted there)
+	Log      *slog.Logger
+	Progress *progress.Printer
+}
 
 // Options of the main job.
 type Options struct {
-	RepoRoot string
-	Profile  *profile.Profile // loaded, overrides applied, defaulted, validated
-	RunsDir  string           // where run directories go (state, data, logs)
-	OutBase  string           // reports/out
-	ToolVer  string
-	Command  string // the command line, for the report (redacted here)
-	Conform  ConformanceOptions
-	Bench    BenchOptions
-	Log      *slog.Logger
-	Progress *progress.Printer
+	Env
+	Profile *profile.Profile // loaded, overrides applied, defaulted, validated
+	RunsDir string           // where run directories go (state, data, logs)
+	Conform ConformanceOptions
+	Bench   BenchOptions
 }
 
 // ConformanceOptions select our suites and the upstream suite.
@@ -114,14 +122,15 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	return runJob(ctx, o, t, newMainJob(o).phases())
+	return runJob(ctx, o.Env, t, newMainJob(o).phases())
 }
 
 // runJob runs phases on t and then writes t's report, whatever the phases
-// did (failed, interrupted).
-func runJob(ctx context.Context, o Options, t *Target, phases []Phase) (*Outcome, error) {
-	newRunner(o.Progress, o.Log).run(ctx, t, phases)
-	return Finish(ctx, t.Report, o.OutBase, o.Log)
+// did (failed, interrupted): the main job and every command on a cluster
+// make their reports and progress this one way.
+func runJob(ctx context.Context, e Env, t *Target, phases []Phase) (*Outcome, error) {
+	newRunner(e.Progress, e.Log).run(ctx, t, phases)
+	return Finish(ctx, t.Report, e.OutBase, e.Log)
 }
 
 // newRunTarget starts the main job's report and makes its run directory.
@@ -177,7 +186,7 @@ func (j *mainJob) build(ctx context.Context, t *Target) error {
 	if j.runsUpstream() {
 		// Before the cluster is up: a cold build of e2e.test takes
 		// minutes, and a cluster would only idle meanwhile.
-		b, err := j.upstreamBinaries(ctx)
+		b, err := upstreamBinaries(ctx, j.o.Env)
 		if err != nil {
 			return err
 		}

@@ -46,7 +46,7 @@ func (f *fakeJob) down() Phase {
 func runFake(t *testing.T, ctx context.Context, phases ...Phase) (*Target, *result.Report, error) {
 	t.Helper()
 	tg := &Target{Report: NewReport("distrobench run", "k3s", "sqlite", testTime, "test")}
-	out, err := runJob(ctx, Options{OutBase: t.TempDir(), Log: slog.New(slog.DiscardHandler)}, tg, phases)
+	out, err := runJob(ctx, Env{OutBase: t.TempDir(), Log: slog.New(slog.DiscardHandler)}, tg, phases)
 	if out == nil || out.Paths.JSON == "" {
 		t.Fatalf("no report written (err %v)", err)
 	}
