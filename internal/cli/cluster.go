@@ -1,20 +1,13 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/distrobench/distrobench/internal/atomicfile"
-	"github.com/distrobench/distrobench/internal/build"
 	"github.com/distrobench/distrobench/internal/deploy"
 	"github.com/distrobench/distrobench/internal/job"
-	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/progress"
 )
 
@@ -43,7 +36,6 @@ newest run is also reachable as _output/runs/current.`,
   distrobench down`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			p, err := o.pf.load(g, cmd)
 			if err != nil {
 				return err
@@ -51,41 +43,10 @@ newest run is also reachable as _output/runs/current.`,
 			if err := checkEndpoint(cmd.Context(), p); err != nil {
 				return err
 			}
-			pr := progress.New(g.stderr)
-			bin, err := binaryFor(cmd, g, p, pr)
+			bu := job.BringUp{RepoRoot: g.repoRoot, Log: g.log, Progress: progress.New(g.stderr), SonobuoyImages: o.sonobuoyImages}
+			c, err := bu.Up(cmd.Context(), p, g.runsDir())
 			if err != nil {
 				return err
-			}
-			runDir := filepath.Join(g.runsDir(), fmt.Sprintf("%s-%s-%s", time.Now().UTC().Format("20060102T150405Z"), p.Metadata.Name, p.Spec.Datastore.Type))
-			if err := os.MkdirAll(runDir, 0o700); err != nil {
-				return fmt.Errorf("create run directory: %w", err)
-			}
-			var tarballs []string
-			if deploy.HasNodes(p) {
-				pr.Phase(fmt.Sprintf("images (linux/%s)", p.Spec.Arch))
-				imgs, err := job.NodeImages(ctx, g.repoRoot, p.Spec.Arch, o.sonobuoyImages, g.log, func(s string) { pr.Status("%s", s) })
-				if err != nil {
-					return err
-				}
-				tarballs = job.Tarballs(imgs)
-				if err := job.WriteImages(runDir, imgs); err != nil {
-					return err
-				}
-			}
-			pr.Phase(fmt.Sprintf("up: %s on %s", p.Metadata.Name, p.Spec.Datastore.Type))
-			etcd, err := job.EtcdBinary(ctx, g.repoRoot, p, g.log, func(s string) { pr.Status("%s", s) })
-			if err != nil {
-				return err
-			}
-			c, err := deploy.Up(ctx, deploy.Options{
-				Profile: p, Binary: bin, Datastore: p.Spec.Datastore.Type, Endpoint: p.Spec.Datastore.Endpoint,
-				EtcdBinary: etcd, RunDir: runDir, ImageTarballs: tarballs, Log: g.log, Progress: func(s string) { pr.Status("%s", s) },
-			})
-			if err != nil {
-				return err
-			}
-			if err := linkCurrent(g.runsDir(), runDir); err != nil {
-				g.log.Warn("could not update the current link", "err", err)
 			}
 			fmt.Fprintf(g.stdout, "ready after %.1fs\nrun dir:    %s\nkubeconfig: %s\nserver:     %s\n",
 				c.ReadyAfter.Seconds(), c.RunDir, c.Kubeconfig, c.ServerURL)
@@ -102,26 +63,6 @@ newest run is also reachable as _output/runs/current.`,
 	return cmd
 }
 
-// binaryFor returns the profile's binary, building k3lite when bundled.
-func binaryFor(cmd *cobra.Command, g *globals, p *profile.Profile, pr *progress.Printer) (string, error) {
-	if p.Spec.Bundled == nil {
-		return p.Spec.Binary, nil
-	}
-	pr.Phase(fmt.Sprintf("build k3lite (%s)", p.Spec.Arch))
-	a, err := build.Build(cmd.Context(), build.Options{
-		RepoRoot: g.repoRoot, Arch: p.Spec.Arch, Bundled: p.Spec.Bundled, Log: g.log,
-		Progress: func(s string) { pr.Status("%s", s) },
-	})
-	if err != nil {
-		return "", err
-	}
-	return a.Path, nil
-}
-
-func linkCurrent(runsDir, runDir string) error {
-	return atomicfile.Symlink(filepath.Base(runDir), filepath.Join(runsDir, "current"))
-}
-
 type runDirFlag struct{ dir string }
 
 func (f *runDirFlag) bind(cmd *cobra.Command) {
@@ -129,17 +70,7 @@ func (f *runDirFlag) bind(cmd *cobra.Command) {
 }
 
 func (f *runDirFlag) load(g *globals) (*deploy.Cluster, error) {
-	dir := f.dir
-	if dir == "" {
-		dir = filepath.Join(g.runsDir(), "current")
-		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("no cluster is up (%s does not exist): start one with 'distrobench up' or pass --run-dir", dir)
-		}
-		if target, err := filepath.EvalSymlinks(dir); err == nil {
-			dir = target
-		}
-	}
-	return deploy.Load(dir)
+	return job.LoadRun(g.runsDir(), f.dir)
 }
 
 func newDownCmd(g *globals) *cobra.Command {

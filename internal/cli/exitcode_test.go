@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"strconv"
@@ -37,15 +36,21 @@ func testGlobals(t *testing.T) (*globals, *bytes.Buffer) {
 	return &globals{stdout: &out, stderr: &out, repoRoot: t.TempDir(), log: slog.New(slog.DiscardHandler)}, &out
 }
 
-// TestFinishReportExitCodes: a command whose phase failed completed and
-// failed (1, not 2 "bad input"); an interrupted one exits 130; the summary
-// line counts errored specs.
-func TestFinishReportExitCodes(t *testing.T) {
+// TestOutcomeExitCodes: a command whose phase failed completed and failed
+// (1, not 2 "bad input"); an interrupted one exits 130; the summary line
+// counts errored specs. (How a command's phase is recorded is job's, tested
+// there: commands_test.go.)
+func TestOutcomeExitCodes(t *testing.T) {
 	passed := &result.Item{Name: "c", Items: []result.Item{{Name: "a", Status: result.StatusPassed}}}
+	finish := func(ctx context.Context, g *globals, rep *result.Report) error {
+		out, err := job.Finish(ctx, rep, g.outBase(), g.log)
+		return outcome(g, out, err)
+	}
 	t.Run("phase failed", func(t *testing.T) {
 		g, _ := testGlobals(t)
 		rep := job.NewReport("distrobench bench", "k3s", "sqlite", time.Now(), "test")
-		err := finishReport(context.Background(), g, rep, "bench", time.Now(), errors.New("API latency: create: connection refused"))
+		rep.Phases = []result.Phase{{Name: job.PhaseBench, Status: result.StatusFailed, Error: "API latency: create: connection refused"}}
+		err := finish(context.Background(), g, rep)
 		if code := ExitCode(err); code != 1 || !strings.Contains(err.Error(), "connection refused") {
 			t.Errorf("exit %d, error %v; want 1 with the phase's error", code, err)
 		}
@@ -56,7 +61,7 @@ func TestFinishReportExitCodes(t *testing.T) {
 		cancel()
 		rep := job.NewReport("distrobench conformance", "k3s", "sqlite", time.Now(), "test")
 		rep.Tests = passed
-		if code := ExitCode(finishReport(ctx, g, rep, "conformance", time.Now(), nil)); code != 130 {
+		if code := ExitCode(finish(ctx, g, rep)); code != 130 {
 			t.Errorf("interrupted command exits %d, want 130", code)
 		}
 	})
@@ -68,7 +73,7 @@ func TestFinishReportExitCodes(t *testing.T) {
 			{Name: "b", Status: result.StatusError, Message: "not run: interrupted after 1m0s"},
 			{Name: "c", Status: result.StatusNotSelected},
 		}}
-		err := finishReport(context.Background(), g, rep, "conformance", time.Now(), nil)
+		err := finish(context.Background(), g, rep)
 		if ExitCode(err) != 1 {
 			t.Errorf("a run with an errored spec: %v, want exit 1", err)
 		}

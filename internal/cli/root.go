@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/distrobench/distrobench/internal/job"
+	"github.com/distrobench/distrobench/internal/progress"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
@@ -135,6 +136,12 @@ func isRepoRoot(d string) bool {
 func (g *globals) profilesDir() string { return filepath.Join(g.repoRoot, "profiles") }
 func (g *globals) runsDir() string     { return filepath.Join(g.repoRoot, "_output", "runs") }
 func (g *globals) outBase() string     { return filepath.Join(g.repoRoot, "reports", "out") }
+
+// env is what a job needs of this invocation.
+func (g *globals) env(cmd *cobra.Command) job.Env {
+	return job.Env{RepoRoot: g.repoRoot, OutBase: g.outBase(), ToolVer: Version, Command: commandLine(cmd),
+		Log: g.log, Progress: progress.New(g.stderr)}
+}
 
 // commandLine is the invocation as typed, for reports (redacted by the caller).
 func commandLine(cmd *cobra.Command) string {

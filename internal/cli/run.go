@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/distrobench/distrobench/internal/job"
-	"github.com/distrobench/distrobench/internal/progress"
 	"github.com/distrobench/distrobench/internal/upstream"
 )
 
@@ -91,21 +90,14 @@ reason and the tail of the server log.`,
 				return err
 			}
 			o := job.Options{
-				RepoRoot: g.repoRoot, Profile: p, RunsDir: g.runsDir(), OutBase: g.outBase(),
-				ToolVer: Version, Command: commandLine(cmd), Log: g.log, Progress: progress.New(g.stderr),
+				Env: g.env(cmd), Profile: p, RunsDir: g.runsDir(),
 				Conform: job.ConformanceOptions{Skip: noConf, LabelFilter: sf.labelFilter, Timeout: sf.timeout,
 					Upstream: mode, UpstreamProcs: uf.procs},
 				Bench: bf.o,
 			}
 			o.Bench.Skip = noBen
-			if p.Spec.Bundled == nil {
-				o.Binary = p.Spec.Binary
-			}
 			out, err := job.Run(cmd.Context(), o)
-			if out != nil && out.Paths.Dir != "" {
-				printOutcome(g, out)
-			}
-			return err
+			return outcome(g, out, err)
 		},
 	}
 	pf.bind(cmd.Flags(), true)
@@ -155,4 +147,13 @@ func printOutcome(g *globals, out *job.Outcome) {
 		fmt.Fprintf(g.stdout, "reason: %s\n", r.Reason)
 	}
 	fmt.Fprintf(g.stdout, "report: %s\n        %s\n        %s\n        %s\n", out.Paths.HTML, out.Paths.JSON, out.Paths.JUnit, out.Paths.Markdown)
+}
+
+// outcome prints where a job's report is, when one was written, and
+// returns the job's error (its exit code: ExitCode).
+func outcome(g *globals, out *job.Outcome, err error) error {
+	if out != nil && out.Paths.Dir != "" {
+		printOutcome(g, out)
+	}
+	return err
 }

@@ -2,24 +2,20 @@ package cli
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/distrobench/distrobench/internal/job"
-	"github.com/distrobench/distrobench/internal/progress"
 	"github.com/distrobench/distrobench/internal/sonobuoy"
-	"github.com/distrobench/distrobench/reports"
 )
 
-// Upstream suite runners.
+// Upstream suite runners (--runner).
 const (
-	runnerE2E      = "e2e"
-	runnerSonobuoy = "sonobuoy"
+	runnerE2E      = job.RunnerE2E
+	runnerSonobuoy = job.RunnerSonobuoy
 )
 
 // sonobuoyOnlyFlags apply to --runner sonobuoy only.
@@ -81,33 +77,17 @@ func (f *upstreamFlags) validateSonobuoy(cmd *cobra.Command) error {
 // runSonobuoy runs the upstream suite through sonobuoy and writes the report;
 // the results tarball lands in the report directory's sonobuoy/.
 func runSonobuoy(cmd *cobra.Command, g *globals, t *target, uf *upstreamFlags) error {
-	ctx := cmd.Context()
-	kc, name, ds, err := t.resolve(g)
+	tg, err := t.open(g)
 	if err != nil {
 		return err
 	}
 	o := sonobuoy.Options{
-		Kubeconfig: kc, ImagePullPolicy: corev1.PullPolicy(uf.sb.pullPolicy),
-		SonobuoyImage: uf.sb.sonobuoyImage, ConformanceImage: uf.sb.conformanceImage,
-		KeepRunning: uf.sb.keep, Log: g.log,
+		ImagePullPolicy: corev1.PullPolicy(uf.sb.pullPolicy), SonobuoyImage: uf.sb.sonobuoyImage,
+		ConformanceImage: uf.sb.conformanceImage, KeepRunning: uf.sb.keep,
 	}
 	if cmd.Flags().Changed("mode") {
-		o.Mode, _ = sonobuoy.ParseMode(uf.mode)
+		o.Mode, _ = sonobuoy.ParseMode(uf.mode) // checked by validateSonobuoy
 	}
-	rep := job.NewReport(commandLine(cmd), name, ds, time.Now(), Version)
-	mode := o.Mode
-	if mode == "" {
-		mode = sonobuoy.DefaultMode
-	}
-	rep.Params.Extra = map[string]string{"suite": "upstream", "runner": runnerSonobuoy, "mode": string(mode)}
-	o.OutDir = filepath.Join(reports.OutputDir(g.outBase(), rep), "sonobuoy")
-
-	pr := progress.New(g.stderr)
-	pr.Phase("sonobuoy " + string(mode))
-	o.Progress = func(line string) { pr.Status("%s", line) }
-	start := time.Now()
-	rep.Measurements = append(rep.Measurements, t.clusterImages(g)...)
-	tree, err := sonobuoy.Run(ctx, o)
-	rep.Tests = tree
-	return finishReport(ctx, g, rep, "upstream-conformance", start, err)
+	out, err := job.Sonobuoy(cmd.Context(), g.env(cmd), tg, o)
+	return outcome(g, out, err)
 }

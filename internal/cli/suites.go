@@ -1,41 +1,30 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/distrobench/distrobench/internal/conformance"
-	"github.com/distrobench/distrobench/internal/deploy"
 	"github.com/distrobench/distrobench/internal/job"
-	"github.com/distrobench/distrobench/internal/progress"
-	"github.com/distrobench/distrobench/internal/redact"
-	"github.com/distrobench/distrobench/internal/result"
 	"github.com/distrobench/distrobench/internal/upstream"
-	"github.com/distrobench/distrobench/reports"
-	"github.com/distrobench/distrobench/suites/framework"
 )
 
-// target is a cluster to test: a run dir from 'up' (which allows footprint
-// measurements) or any kubeconfig.
+// target selects the cluster to test: a run dir from 'up' (which allows
+// footprint measurements) or any kubeconfig.
 type target struct {
 	runDir     runDirFlag
 	kubeconfig string
-	// cluster is the cluster from 'distrobench up' that resolve loaded
-	// (nil with --kubeconfig).
-	cluster *deploy.Cluster
 }
 
 func (t *target) bind(cmd *cobra.Command) {
 	t.runDir.bind(cmd)
 	cmd.Flags().StringVar(&t.kubeconfig, "kubeconfig", "", "test any cluster through this kubeconfig instead of the one from 'distrobench up'")
+}
+
+func (t *target) open(g *globals) (*job.Target, error) {
+	return job.OpenTarget(g.runsDir(), t.runDir.dir, t.kubeconfig)
 }
 
 func newConformanceCmd(g *globals) *cobra.Command {
@@ -88,29 +77,12 @@ the report and imported into the same report tree. On a k3lite cluster from
 			if uf.upstream {
 				return runUpstream(cmd, g, &t, &sf, &uf)
 			}
-			ctx := cmd.Context()
-			kc, name, ds, err := t.resolve(g)
+			tg, err := t.open(g)
 			if err != nil {
 				return err
 			}
-			suites, nc, err := t.nodeSetup(ctx, g, kc)
-			if err != nil {
-				return err
-			}
-			rep := job.NewReport(commandLine(cmd), name, ds, time.Now(), Version)
-			rep.Params.LabelFilter = sf.labelFilter
-			pr := progress.New(g.stderr)
-			pr.Phase("conformance")
-			start := time.Now()
-			tree, err := conformance.Run(ctx, conformance.Options{
-				Kubeconfig: kc, LabelFilter: sf.labelFilter, Timeout: sf.timeout, Log: g.log,
-				Suites: suites, NodeController: nc,
-				Progress: func(p conformance.Progress) {
-					pr.Status("%s", p)
-				},
-			})
-			rep.Tests = tree
-			return finishReport(ctx, g, rep, "conformance", start, err)
+			out, err := job.Conformance(cmd.Context(), g.env(cmd), tg, job.ConformanceOptions{LabelFilter: sf.labelFilter, Timeout: sf.timeout})
+			return outcome(g, out, err)
 		},
 	}
 	t.bind(cmd)
@@ -178,78 +150,19 @@ func (f *upstreamFlags) validate(cmd *cobra.Command) error {
 	return nil
 }
 
-// runUpstream runs the upstream conformance suite and writes the report: the
-// tree under upstream.RootName, JUnit and ginkgo logs next to the report.
+// runUpstream runs the upstream conformance suite and writes the report.
 func runUpstream(cmd *cobra.Command, g *globals, t *target, sf *suiteFlags, uf *upstreamFlags) error {
-	ctx := cmd.Context()
-	kc, name, ds, err := t.resolve(g)
+	tg, err := t.open(g)
 	if err != nil {
 		return err
 	}
-	mode, _ := upstream.ParseMode(uf.mode)
-	o := upstream.Options{
-		Kubeconfig: kc, Mode: mode, Focus: uf.focus, Skip: uf.skip, Procs: uf.procs, Log: g.log,
-		KubectlPath: uf.kubectl,
-	}
-	if uf.rerunFailed != "" {
-		prev, err := result.Load(uf.rerunFailed)
-		if err != nil {
-			return fmt.Errorf("--rerun-failed: %w", err)
-		}
-		specs, err := upstream.FailedSpecs(prev, uf.rerunFailed)
-		if err != nil {
-			return fmt.Errorf("--rerun-failed: %w", err)
-		}
-		o.Specs, o.NotSelectedReason = specs, upstream.RerunReason(len(specs), uf.rerunFailed)
-	}
+	mode, _ := upstream.ParseMode(uf.mode) // checked by validate
+	u := job.UpstreamOptions{Mode: mode, Focus: uf.focus, Skip: uf.skip, Procs: uf.procs, Kubectl: uf.kubectl, RerunFailed: uf.rerunFailed}
 	if cmd.Flags().Changed("suite-timeout") {
-		o.Timeout = sf.timeout
+		u.Timeout = sf.timeout
 	}
-
-	// What the run selects, for the report and the status line.
-	selection := string(mode)
-	switch {
-	case uf.rerunFailed != "":
-		selection = "rerun-failed"
-	case uf.focus != "":
-		selection = "focus"
-	}
-	rep := job.NewReport(commandLine(cmd), name, ds, time.Now(), Version)
-	extra := map[string]string{"suite": "upstream", "mode": selection}
-	if uf.focus != "" {
-		extra["focus"] = uf.focus
-	}
-	if uf.skip != "" {
-		extra["skip"] = uf.skip
-	}
-	if uf.rerunFailed != "" {
-		extra["rerunFailed"] = uf.rerunFailed
-		extra["rerunSpecs"] = fmt.Sprint(len(o.Specs))
-	}
-	rep.Params.Extra = extra
-	o.OutDir = filepath.Join(reports.OutputDir(g.outBase(), rep), "upstream")
-
-	pr := progress.New(g.stderr)
-	pr.Phase("upstream-conformance")
-	start := time.Now()
-	bins, err := upstream.EnsureBinaries(ctx, upstream.EnsureOptions{
-		RepoRoot: g.repoRoot, Arch: runtime.GOARCH, Build: true, Log: g.log,
-		Progress: func(s string) { pr.Status("%s", s) },
-	})
-	if err != nil {
-		return finishReport(ctx, g, rep, "upstream-conformance", start, err)
-	}
-	o.E2ETest, o.Ginkgo = bins.E2ETest, bins.Ginkgo
-	if o.KubectlPath == "" {
-		o.KubectlPath = upstream.ClusterKubectl(filepath.Join(o.OutDir, "bin"), g.log, t.clusterBinary(), bins.K3lite)
-	}
-	rep.Params.Binary = o.E2ETest
-	pr.Status("upstream conformance: %s, e2e.test %s", selection, o.E2ETest)
-	o.Progress = func(p upstream.Progress) { pr.Status("%s", p) }
-	rep.Measurements = append(rep.Measurements, t.clusterImages(g)...)
-	tree, err := upstream.Run(ctx, o)
-	rep.Tests = tree
-	return finishReport(ctx, g, rep, "upstream-conformance", start, err)
+	out, err := job.Upstream(cmd.Context(), g.env(cmd), tg, u)
+	return outcome(g, out, err)
 }
 
 func newBenchCmd(g *globals) *cobra.Command {
@@ -280,123 +193,15 @@ described in reports/METHOD.md.`,
 			if err := bf.validate(cmd.Flags()); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			pr := progress.New(g.stderr)
-			pr.Phase("bench")
-			start := time.Now()
-			var (
-				rep *result.Report
-				ms  []result.Measurement
-				err error
-			)
-			if t.kubeconfig != "" {
-				rep = job.NewReport(commandLine(cmd), "kubeconfig", "unknown", time.Now(), Version)
-				cfg, cerr := clientcmd.BuildConfigFromFlags("", t.kubeconfig)
-				if cerr != nil {
-					return fmt.Errorf("kubeconfig %s: %w", t.kubeconfig, cerr)
-				}
-				ms, err = job.BenchKubeconfig(ctx, cfg, bf.o, g.log, pr)
-			} else {
-				c, lerr := t.runDir.load(g)
-				if lerr != nil {
-					return lerr
-				}
-				rep = job.NewReport(commandLine(cmd), c.Profile, c.Datastore, time.Now(), Version)
-				// The server of a cluster from 'up' cannot be restarted from
-				// here (its join token is not stored), so no restart figures.
-				o := bf.o
-				o.SkipRestarts = true
-				ms, err = job.Bench(ctx, c, o, g.log, pr)
+			tg, err := t.open(g)
+			if err != nil {
+				return err
 			}
-			rep.Params.Repeats = bf.o.Repeats
-			rep.Measurements = ms
-			return finishReport(ctx, g, rep, "bench", start, err)
+			out, err := job.BenchCluster(cmd.Context(), g.env(cmd), tg, bf.o)
+			return outcome(g, out, err)
 		},
 	}
 	t.bind(cmd)
 	bf.bind(cmd.Flags())
 	return cmd
-}
-
-// nodeSetup picks the suites for the target cluster (the nodes suite only
-// when it has nodes) and, for a cluster from 'up', the controller that stops
-// and starts its agents.
-func (t *target) nodeSetup(ctx context.Context, g *globals, kubeconfig string) ([]string, framework.NodeController, error) {
-	if t.kubeconfig == "" {
-		c, err := t.runDir.load(g)
-		if err != nil {
-			return nil, nil, err
-		}
-		return job.NodeSetup(c), nil, nil
-	}
-	n, err := conformance.CountNodes(ctx, kubeconfig)
-	if err != nil {
-		return nil, nil, err
-	}
-	if n == 0 {
-		g.log.Info("the cluster has no nodes: the nodes suite is not run", "suites", conformance.SuitesFor(0))
-	}
-	return conformance.SuitesFor(n), nil, nil
-}
-
-func (t *target) resolve(g *globals) (kubeconfig, name, datastore string, err error) {
-	if t.kubeconfig != "" {
-		if _, err := os.Stat(t.kubeconfig); err != nil {
-			return "", "", "", fmt.Errorf("kubeconfig: %w", err)
-		}
-		return t.kubeconfig, "kubeconfig", "unknown", nil
-	}
-	c, err := t.runDir.load(g)
-	if err != nil {
-		return "", "", "", err
-	}
-	t.cluster = c
-	return c.Kubeconfig, c.Profile, c.Datastore, nil
-}
-
-// clusterBinary is the distribution binary of the cluster from 'up' ("" with
-// --kubeconfig).
-func (t *target) clusterBinary() string {
-	if t.cluster == nil {
-		return ""
-	}
-	return t.cluster.Binary
-}
-
-// clusterImages returns the measurements naming the images the nodes of the
-// cluster from 'up' (as resolve loaded it) imported; none for --kubeconfig:
-// distrobench cannot know what a foreign cluster holds.
-func (t *target) clusterImages(g *globals) []result.Measurement {
-	if t.cluster == nil {
-		return nil
-	}
-	imgs, err := job.ReadImages(t.cluster.RunDir)
-	if err != nil {
-		g.log.Warn("could not read the cluster's image list", "err", err)
-		return nil
-	}
-	return job.ImageMeasurements(imgs)
-}
-
-func phaseOf(name string, start time.Time, err error) result.Phase {
-	ph := result.Phase{Name: name, Status: result.StatusPassed, StartedAt: start.UTC(), DurationSeconds: time.Since(start).Seconds()}
-	if err != nil {
-		ph.Status = result.StatusFailed
-		ph.Error = redact.String(err.Error())
-	}
-	return ph
-}
-
-// finishReport records the command's phase, writes the report in every
-// format and prints where it is. The verdict is job.Finish's, as for the
-// main job: a failed phase is a run that completed and failed (exit 1, the
-// phase's error in the reason), an interrupted one exits 130; only a report
-// that could not be written is a setup error.
-func finishReport(ctx context.Context, g *globals, rep *result.Report, phase string, start time.Time, err error) error {
-	rep.Phases = append(rep.Phases, phaseOf(phase, start, err))
-	out, ferr := job.Finish(ctx, rep, g.outBase(), g.log)
-	if out != nil && out.Paths.Dir != "" {
-		printOutcome(g, out)
-	}
-	return ferr
 }

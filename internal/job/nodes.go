@@ -134,11 +134,3 @@ func clientFor(c *deploy.Cluster) (kubernetes.Interface, error) {
 	}
 	return cs, nil
 }
-
-// NodeSetup returns the suites to run on a cluster loaded from 'up' (the
-// nodes suite only when it has nodes). A loaded cluster cannot stop and start
-// the agents of the process that ran 'up', so there is no node controller:
-// its disruptive specs fail saying so (deselect them with '!disruptive').
-func NodeSetup(c *deploy.Cluster) []string {
-	return conformance.SuitesFor(c.WantNodes())
-}
