@@ -206,56 +206,17 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err := checkBinary(binary); err != nil {
 		return nil, err
 	}
-	dsName := o.Datastore
-	if dsName == "" {
-		dsName = p.Spec.Datastore.Type
-	}
-	if dsName == "" {
-		dsName = profile.DatastoreSQLite
-	}
-	endpoint := o.Endpoint
-	if endpoint == "" && dsName == p.Spec.Datastore.Type {
-		endpoint = p.Spec.Datastore.Endpoint
-	}
-	var drv datastore.Driver
-	var err error
-	if endpoint != "" {
-		drv, err = datastore.External(dsName, endpoint)
-	} else {
-		drv, err = datastore.Get(dsName)
-	}
+	dsName, endpoint, drv, err := pickDatastore(o, p)
 	if err != nil {
 		return nil, err
 	}
-	readyTimeout, err := duration(p.Spec.Timeouts.Ready, profile.DefaultReadyTimeout, "spec.timeouts.ready")
+	readyTimeout, stopTimeout, err := upTimeouts(p)
 	if err != nil {
 		return nil, err
 	}
-	stopTimeout, err := duration(p.Spec.Timeouts.Stop, profile.DefaultStopTimeout, "spec.timeouts.stop")
+	runDir, err := prepareRunDir(o.RunDir)
 	if err != nil {
 		return nil, err
-	}
-	if Emulated(p.Spec.Arch) {
-		if err := checkEmulation(p.Spec.Arch); err != nil {
-			return nil, err
-		}
-		// qemu-user runs arm64 code 9-15x slower than native (measured):
-		// scale the deadlines, not the expectations.
-		readyTimeout *= EmulationSlowdown
-		stopTimeout *= EmulationSlowdown
-	}
-	if o.RunDir == "" {
-		return nil, errors.New("deploy: no run directory given")
-	}
-	runDir, err := filepath.Abs(o.RunDir)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create run directory: %w", err)
-	}
-	if _, err := os.Stat(filepath.Join(runDir, StateFile)); err == nil {
-		return nil, fmt.Errorf("run directory %s already holds a cluster (%s): stop it with 'distrobench down --run-dir %s' or use another directory", runDir, StateFile, runDir)
 	}
 
 	// Nodes run on simulated hosts, so the machine's own network never
@@ -465,6 +426,75 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	ok = true
 	log.Info("cluster up", "runDir", runDir, "server", c.ServerURL, "datastore", inst.Redacted(), "readyAfter", c.ReadyAfter, "nodes", c.WantNodes(), "nodesReadyAfter", c.NodesReadyAfter)
 	return c, nil
+}
+
+// pickDatastore is the datastore the cluster runs on: its registered
+// name, the user's endpoint ("" for a local one) and its driver.
+func pickDatastore(o Options, p *profile.Profile) (string, string, datastore.Driver, error) {
+	dsName := o.Datastore
+	if dsName == "" {
+		dsName = p.Spec.Datastore.Type
+	}
+	if dsName == "" {
+		dsName = profile.DatastoreSQLite
+	}
+	endpoint := o.Endpoint
+	if endpoint == "" && dsName == p.Spec.Datastore.Type {
+		endpoint = p.Spec.Datastore.Endpoint
+	}
+	var drv datastore.Driver
+	var err error
+	if endpoint != "" {
+		drv, err = datastore.External(dsName, endpoint)
+	} else {
+		drv, err = datastore.Get(dsName)
+	}
+	if err != nil {
+		return "", "", nil, err
+	}
+	return dsName, endpoint, drv, nil
+}
+
+// upTimeouts are the profile's ready and stop timeouts, scaled by
+// EmulationSlowdown when the binary runs emulated.
+func upTimeouts(p *profile.Profile) (readyTimeout, stopTimeout time.Duration, err error) {
+	readyTimeout, err = duration(p.Spec.Timeouts.Ready, profile.DefaultReadyTimeout, "spec.timeouts.ready")
+	if err != nil {
+		return 0, 0, err
+	}
+	stopTimeout, err = duration(p.Spec.Timeouts.Stop, profile.DefaultStopTimeout, "spec.timeouts.stop")
+	if err != nil {
+		return 0, 0, err
+	}
+	if Emulated(p.Spec.Arch) {
+		if err := checkEmulation(p.Spec.Arch); err != nil {
+			return 0, 0, err
+		}
+		// qemu-user runs arm64 code 9-15x slower than native (measured):
+		// scale the deadlines, not the expectations.
+		readyTimeout *= EmulationSlowdown
+		stopTimeout *= EmulationSlowdown
+	}
+	return readyTimeout, stopTimeout, nil
+}
+
+// prepareRunDir makes the run directory (absolute, 0700) and refuses one
+// that already holds a cluster.
+func prepareRunDir(dir string) (string, error) {
+	if dir == "" {
+		return "", errors.New("deploy: no run directory given")
+	}
+	runDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		return "", fmt.Errorf("create run directory: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(runDir, StateFile)); err == nil {
+		return "", fmt.Errorf("run directory %s already holds a cluster (%s): stop it with 'distrobench down --run-dir %s' or use another directory", runDir, StateFile, runDir)
+	}
+	return runDir, nil
 }
 
 // Load reads the state an Up (maybe in another process) left in runDir.
