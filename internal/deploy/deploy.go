@@ -194,6 +194,12 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	return u.run(ctx)
+}
+
+// run takes Up's steps in order; the first error ends it, and then it
+// stops and removes what the steps started.
+func (u *upRun) run(ctx context.Context) (*Cluster, error) {
 	c := u.c
 	ok := false
 	defer func() {
@@ -222,8 +228,7 @@ type upRun struct {
 	inst  *datastore.Instance
 }
 
-// steps are Up's steps in order, after planUp; the first error ends Up
-// (which then tears down what the steps started).
+// steps are Up's steps after planUp, in order.
 func (u *upRun) steps() []func(context.Context) error {
 	return []func(context.Context) error{
 		u.createHosts,
