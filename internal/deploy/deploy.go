@@ -188,7 +188,8 @@ type Status struct {
 // Ctrl-C) tears down what Up started; once Up returns, the processes run
 // until Down, StopServer or the caller's Group().StopAll. On any failure
 // Up stops everything it started and returns a nil Cluster and an error
-// with the tail of the server log.
+// with the tail of the server log. Up is planUp (resolve and check the
+// options, choose where the nodes run: hosts) and then upRun.steps.
 func Up(ctx context.Context, o Options) (*Cluster, error) {
 	u, err := planUp(o)
 	if err != nil {
