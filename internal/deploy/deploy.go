@@ -188,24 +188,271 @@ type Status struct {
 // Ctrl-C) tears down what Up started; once Up returns, the processes run
 // until Down, StopServer or the caller's Group().StopAll. On any failure
 // Up stops everything it started and returns a nil Cluster and an error
-// with the tail of the server log.
+// with the tail of the server log. Up is planUp (resolve and check the
+// options, choose where the nodes run: hosts) and then upRun.steps.
 func Up(ctx context.Context, o Options) (*Cluster, error) {
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	u, err := planUp(o)
+	if err != nil {
+		return nil, err
+	}
+	return u.run(ctx)
+}
+
+// run takes Up's steps in order; the first error ends it, and then it
+// stops and removes what the steps started.
+func (u *upRun) run(ctx context.Context) (*Cluster, error) {
+	c := u.c
+	ok := false
+	defer func() {
+		if !ok {
+			c.teardown()
+		}
+	}()
+	for _, step := range u.steps() {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	c.log.Info("cluster up", "runDir", c.RunDir, "server", c.ServerURL, "datastore", u.inst.Redacted(), "readyAfter", c.ReadyAfter, "nodes", c.WantNodes(), "nodesReadyAfter", c.NodesReadyAfter)
+	return c, nil
+}
+
+// upRun is one Up in progress: its options and profile, where its
+// processes run, the cluster it builds and the datastore it started.
+type upRun struct {
+	o     Options
+	p     *profile.Profile
+	drv   datastore.Driver
+	hosts hosts
+	c     *Cluster
+	inst  *datastore.Instance
+}
+
+// steps are Up's steps after planUp, in order.
+func (u *upRun) steps() []func(context.Context) error {
+	return []func(context.Context) error{
+		u.createHosts,
+		u.startDatastore,
+		u.assembleServer,
+		u.prepareNodes,
+		u.startServer,
+		u.startNodes,
+	}
+}
+
+// planUp resolves o against its profile and checks everything that can
+// be checked before anything starts; it creates only the run directory.
+func planUp(o Options) (*upRun, error) {
+	o, p := withDefaults(o)
+	if err := checkBinary(o.Binary); err != nil {
+		return nil, err
+	}
+	dsName, endpoint, drv, err := pickDatastore(o, p)
+	if err != nil {
+		return nil, err
+	}
+	readyTimeout, stopTimeout, err := upTimeouts(p)
+	if err != nil {
+		return nil, err
+	}
+	runDir, err := prepareRunDir(o.RunDir)
+	if err != nil {
+		return nil, err
+	}
+	h, err := chooseHosts(p, o.ExtraServerArgs)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.checkPrereqs(); err != nil {
+		return nil, err
+	}
+	c := &Cluster{
+		Profile:           p.Metadata.Name,
+		RunDir:            runDir,
+		DataDir:           filepath.Join(runDir, "server-data"),
+		Binary:            o.Binary,
+		LogPath:           filepath.Join(runDir, "server.log"),
+		Datastore:         dsName,
+		DatastoreExternal: endpoint != "",
+		Kubeconfig:        filepath.Join(runDir, "kubeconfig.yaml"),
+		ReadyTimeout:      readyTimeout,
+		StopTimeout:       stopTimeout,
+		group:             process.NewGroup(o.Log),
+		log:               o.Log,
+		progress:          o.Progress,
+	}
+	h.setKubeconfigs(c, specKubeconfig(p, c.DataDir))
+	return &upRun{o: o, p: p, drv: drv, hosts: h, c: c}, nil
+}
+
+// withDefaults fills in what o leaves out: a logger that discards, the
+// default profile and the profile's binary.
+func withDefaults(o Options) (Options, *profile.Profile) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
 	}
 	p := o.Profile
 	if p == nil {
 		p = &profile.Profile{}
 		p.SetDefaults()
 	}
-	binary := o.Binary
-	if binary == "" {
-		binary = p.Spec.Binary
+	if o.Binary == "" {
+		o.Binary = p.Spec.Binary
 	}
-	if err := checkBinary(binary); err != nil {
-		return nil, err
+	return o, p
+}
+
+// specKubeconfig is where spec.kubeconfig has the server write its
+// kubeconfig (relative to the server's data dir), "" when it names none.
+func specKubeconfig(p *profile.Profile, dataDir string) string {
+	kc := p.Spec.Kubeconfig
+	if kc == "" || filepath.IsAbs(kc) {
+		return kc
 	}
+	return filepath.Join(dataDir, kc)
+}
+
+// createHosts makes the hosts the nodes run on (nothing on the machine).
+func (u *upRun) createHosts(context.Context) error { return u.hosts.create(u.c) }
+
+// startDatastore starts the datastore (a local server, or a client of
+// the user's) and records its processes in the state file before the
+// server starts, so that `down` finds them even if this process dies.
+func (u *upRun) startDatastore(ctx context.Context) error {
+	c := u.c
+	c.say(fmt.Sprintf("preparing datastore %s", c.Datastore))
+	dsDir := filepath.Join(c.RunDir, "datastore")
+	if err := os.MkdirAll(dsDir, 0o700); err != nil {
+		return fmt.Errorf("create datastore directory: %w", err)
+	}
+	dsOpts := datastore.StartOptions{Dir: dsDir, Group: c.group, Log: c.log, EtcdBinary: u.o.EtcdBinary}
+	extra, err := u.hosts.datastoreListen(c)
+	if err != nil {
+		return err
+	}
+	dsOpts.ExtraListen = append(dsOpts.ExtraListen, extra...)
+	inst, err := u.drv.Start(ctx, dsOpts)
+	if err != nil {
+		return fmt.Errorf("datastore %s: %w", c.Datastore, err)
+	}
+	u.inst = inst
+	c.recordDatastore(inst)
+	return c.writeState()
+}
+
+// recordDatastore keeps what the state file and the errors need of the
+// datastore: its processes, version, redacted endpoint and secrets.
+func (c *Cluster) recordDatastore(inst *datastore.Instance) {
+	c.ds = inst
+	c.DatastoreVersion = inst.Version
+	c.secrets = append(c.secrets, inst.Secrets()...)
+	if inst.Endpoint != "" {
+		c.DatastoreEndpoint = redact.Endpoint(inst.Endpoint)
+	}
+	for _, pr := range inst.Procs {
+		c.DatastorePIDs = append(c.DatastorePIDs, pr.PID)
+		c.DatastorePGIDs = append(c.DatastorePGIDs, pr.PGID)
+		st, _ := process.StartTime(pr.PID)
+		c.DatastoreStartTimes = append(c.DatastoreStartTimes, st)
+		c.DatastoreLogPaths = append(c.DatastoreLogPaths, pr.LogPath)
+	}
+	c.DatastoreDataDirs = append([]string(nil), inst.DataDirs...)
+}
+
+// assembleServer picks the server's address and token and builds its
+// command line and environment. The token and the datastore password
+// never go on the command line, which every local user can read in
+// /proc/PID/cmdline: the token is in a 0600 file, the endpoint in the
+// server's environment.
+func (u *upRun) assembleServer(ctx context.Context) error {
+	c := u.c
+	dsArgs, err := u.hosts.datastoreArgs(ctx, c, u.inst)
+	if err != nil {
+		return err
+	}
+	ip, port, err := u.hosts.serverAddress(c, u.o.Port)
+	if err != nil {
+		return err
+	}
+	c.Port = port
+	c.ServerURL = "https://" + net.JoinHostPort(ip, strconv.Itoa(c.Port))
+	tokenFile, err := c.newToken()
+	if err != nil {
+		return err
+	}
+	dsArgs, dsEnv, err := endpointToEnv(c.Binary, dsArgs)
+	if err != nil {
+		return err
+	}
+	hostArgs, hostEnv, err := u.hosts.serverArgs(c, tokenFile)
+	if err != nil {
+		return err
+	}
+	p := u.p
+	c.rawArgs = slices.Concat(c.baseServerArgs(), hostArgs, dsArgs,
+		p.ExpandArgs(p.Spec.Server.Args, c.DataDir, c.RunDir), u.o.ExtraServerArgs)
+	c.ServerArgs = c.redactArgs(c.rawArgs)
+	c.env = slices.Concat(envList(p.Spec.Server.Env), dsEnv, hostEnv)
+	return nil
+}
+
+// baseServerArgs are the server flags every host gets: its data dir,
+// where it writes its kubeconfig, and its port.
+func (c *Cluster) baseServerArgs() []string {
+	written := c.Kubeconfig
+	if c.ServerKubeconfig != "" {
+		written = c.ServerKubeconfig
+	}
+	return []string{"server",
+		"--data-dir", c.DataDir,
+		"--write-kubeconfig", written,
+		"--write-kubeconfig-mode", "0600",
+		"--https-listen-port", strconv.Itoa(c.Port),
+	}
+}
+
+// newToken makes the server's join token, keeps it among the secrets to
+// redact and writes it to the token file, whose path it returns.
+func (c *Cluster) newToken() (string, error) {
+	token, err := randomHex(24)
+	if err != nil {
+		return "", err
+	}
+	c.secrets = append(c.secrets, token)
+	return writeTokenFile(c.RunDir, token)
+}
+
+// prepareNodes readies the agents and places the images on every node.
+func (u *upRun) prepareNodes(context.Context) error {
+	return u.hosts.prepareNodes(u.c, u.p, u.o.ImageTarballs)
+}
+
+// startServer starts the server, waits for its /readyz and tells the
+// caller (Options.APIReady) before any agent starts.
+func (u *upRun) startServer(ctx context.Context) error {
+	c := u.c
+	c.StartedAt = time.Now()
+	var err error
+	if c.ReadyAfter, err = c.startAndWait(ctx); err != nil {
+		return err
+	}
+	if u.o.APIReady != nil {
+		u.o.APIReady(c)
+	}
+	if err := c.writeState(); err != nil {
+		return err
+	}
+	c.say(fmt.Sprintf("server ready after %.1fs", c.ReadyAfter.Seconds()))
+	return nil
+}
+
+// startNodes starts the agents and waits for every node to be Ready.
+func (u *upRun) startNodes(ctx context.Context) error { return u.hosts.startNodes(ctx, u.c) }
+
+// pickDatastore is the datastore the cluster runs on: its registered
+// name, the user's endpoint ("" for a local one) and its driver.
+func pickDatastore(o Options, p *profile.Profile) (string, string, datastore.Driver, error) {
 	dsName := o.Datastore
 	if dsName == "" {
 		dsName = p.Spec.Datastore.Type
@@ -225,246 +472,51 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 		drv, err = datastore.Get(dsName)
 	}
 	if err != nil {
-		return nil, err
+		return "", "", nil, err
 	}
-	readyTimeout, err := duration(p.Spec.Timeouts.Ready, profile.DefaultReadyTimeout, "spec.timeouts.ready")
+	return dsName, endpoint, drv, nil
+}
+
+// upTimeouts are the profile's ready and stop timeouts, scaled by
+// EmulationSlowdown when the binary runs emulated.
+func upTimeouts(p *profile.Profile) (readyTimeout, stopTimeout time.Duration, err error) {
+	readyTimeout, err = duration(p.Spec.Timeouts.Ready, profile.DefaultReadyTimeout, "spec.timeouts.ready")
 	if err != nil {
-		return nil, err
+		return 0, 0, err
 	}
-	stopTimeout, err := duration(p.Spec.Timeouts.Stop, profile.DefaultStopTimeout, "spec.timeouts.stop")
+	stopTimeout, err = duration(p.Spec.Timeouts.Stop, profile.DefaultStopTimeout, "spec.timeouts.stop")
 	if err != nil {
-		return nil, err
+		return 0, 0, err
 	}
 	if Emulated(p.Spec.Arch) {
 		if err := checkEmulation(p.Spec.Arch); err != nil {
-			return nil, err
+			return 0, 0, err
 		}
 		// qemu-user runs arm64 code 9-15x slower than native (measured):
 		// scale the deadlines, not the expectations.
 		readyTimeout *= EmulationSlowdown
 		stopTimeout *= EmulationSlowdown
 	}
-	if o.RunDir == "" {
-		return nil, errors.New("deploy: no run directory given")
+	return readyTimeout, stopTimeout, nil
+}
+
+// prepareRunDir makes the run directory (absolute, 0700) and refuses one
+// that already holds a cluster.
+func prepareRunDir(dir string) (string, error) {
+	if dir == "" {
+		return "", errors.New("deploy: no run directory given")
 	}
-	runDir, err := filepath.Abs(o.RunDir)
+	runDir, err := filepath.Abs(dir)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create run directory: %w", err)
+		return "", fmt.Errorf("create run directory: %w", err)
 	}
 	if _, err := os.Stat(filepath.Join(runDir, StateFile)); err == nil {
-		return nil, fmt.Errorf("run directory %s already holds a cluster (%s): stop it with 'distrobench down --run-dir %s' or use another directory", runDir, StateFile, runDir)
+		return "", fmt.Errorf("run directory %s already holds a cluster (%s): stop it with 'distrobench down --run-dir %s' or use another directory", runDir, StateFile, runDir)
 	}
-
-	// Nodes run on simulated hosts, so the machine's own network never
-	// changes: the server's own agent (K3s runs one unless --disable-agent)
-	// and every agent get a network namespace of their own.
-	serverAgent := !boolFlag(append(slices.Clone(p.Spec.Server.Args), o.ExtraServerArgs...), "--disable-agent")
-	agents := p.Spec.Nodes.Agents
-	if agents < 0 || agents > profile.MaxAgents {
-		return nil, fmt.Errorf("spec.nodes.agents: %d agents: must be between 0 and %d", agents, profile.MaxAgents)
-	}
-	simulated := HasNodes(p, o.ExtraServerArgs...)
-	if simulated {
-		if err := checkSimulationPrereqs(); err != nil {
-			return nil, err
-		}
-	}
-
-	c := &Cluster{
-		Profile:      p.Metadata.Name,
-		RunDir:       runDir,
-		DataDir:      filepath.Join(runDir, "server-data"),
-		Binary:       binary,
-		LogPath:      filepath.Join(runDir, "server.log"),
-		Datastore:    dsName,
-		ReadyTimeout: readyTimeout,
-		StopTimeout:  stopTimeout,
-		group:        process.NewGroup(log),
-		log:          log,
-		progress:     o.Progress,
-	}
-	c.DatastoreExternal = endpoint != ""
-	c.Kubeconfig = filepath.Join(runDir, "kubeconfig.yaml")
-	serverKubeconfig := c.Kubeconfig
-	if kc := p.Spec.Kubeconfig; kc != "" {
-		serverKubeconfig = kc
-		if !filepath.IsAbs(kc) {
-			serverKubeconfig = filepath.Join(c.DataDir, kc)
-		}
-		if !simulated {
-			c.Kubeconfig = serverKubeconfig
-		}
-	}
-	if simulated && p.Spec.Kubeconfig == "" {
-		serverKubeconfig = filepath.Join(runDir, "server-kubeconfig.yaml")
-	}
-	if simulated {
-		c.ServerKubeconfig = serverKubeconfig
-	}
-
-	ok := false
-	defer func() {
-		if !ok {
-			c.teardown()
-		}
-	}()
-
-	if simulated {
-		c.ServerAgent = serverAgent
-		if err := c.createNetwork(agents); err != nil {
-			return nil, err
-		}
-		if err := c.createNodesDir(); err != nil {
-			return nil, err
-		}
-		if err := c.writeRegistries(); err != nil {
-			return nil, err
-		}
-	}
-	profileServerArgs := append(p.ExpandArgs(p.Spec.Server.Args, c.DataDir, runDir), o.ExtraServerArgs...)
-
-	c.say(fmt.Sprintf("preparing datastore %s", dsName))
-	dsDir := filepath.Join(runDir, "datastore")
-	if err := os.MkdirAll(dsDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create datastore directory: %w", err)
-	}
-	dsOpts := datastore.StartOptions{Dir: dsDir, Group: c.group, Log: log, EtcdBinary: o.EtcdBinary}
-	if simulated {
-		// The server's host reaches the machine only at the bridge's
-		// gateway (created above): a local datastore server listens there
-		// too, and admits the datastore user from the bridge's subnet.
-		gw, err := datastore.ListenOn(c.Network.Gateway, c.Network.Subnet)
-		if err != nil {
-			return nil, err
-		}
-		dsOpts.ExtraListen = append(dsOpts.ExtraListen, gw)
-	}
-	inst, err := drv.Start(ctx, dsOpts)
-	if err != nil {
-		return nil, fmt.Errorf("datastore %s: %w", dsName, err)
-	}
-	c.ds = inst
-	c.DatastoreVersion = inst.Version
-	c.secrets = append(c.secrets, inst.Secrets()...)
-	if inst.Endpoint != "" {
-		c.DatastoreEndpoint = redact.Endpoint(inst.Endpoint)
-	}
-	for _, pr := range inst.Procs {
-		c.DatastorePIDs = append(c.DatastorePIDs, pr.PID)
-		c.DatastorePGIDs = append(c.DatastorePGIDs, pr.PGID)
-		st, _ := process.StartTime(pr.PID)
-		c.DatastoreStartTimes = append(c.DatastoreStartTimes, st)
-		c.DatastoreLogPaths = append(c.DatastoreLogPaths, pr.LogPath)
-	}
-	c.DatastoreDataDirs = append([]string(nil), inst.DataDirs...)
-	// Recorded before waiting, so `down` finds the processes even if this
-	// process dies while the server starts.
-	if err := c.writeState(); err != nil {
-		return nil, err
-	}
-	dsArgs := inst.ServerArgs
-	if simulated {
-		if dsArgs, err = c.datastoreArgsForNodes(ctx, inst); err != nil {
-			return nil, err
-		}
-	}
-
-	c.Port = o.Port
-	switch {
-	case c.Port != 0:
-	case simulated:
-		// The server has its network namespace to itself.
-		c.Port = defaultHTTPSPort
-	default:
-		if c.Port, err = freePortPair(); err != nil {
-			return nil, err
-		}
-	}
-	host := "127.0.0.1"
-	if simulated {
-		host = c.Network.Hosts[0].IP
-	}
-	c.ServerURL = "https://" + net.JoinHostPort(host, strconv.Itoa(c.Port))
-
-	token, err := randomHex(24)
-	if err != nil {
-		return nil, err
-	}
-	c.secrets = append(c.secrets, token)
-	tokenFile, err := writeTokenFile(runDir, token)
-	if err != nil {
-		return nil, err
-	}
-	// The token and the datastore password never go on the command line,
-	// which every local user can read in /proc/PID/cmdline: the token is
-	// in a 0600 file, the endpoint in the server's environment.
-	dsArgs, dsEnv, err := endpointToEnv(binary, dsArgs)
-	if err != nil {
-		return nil, err
-	}
-	c.rawArgs = []string{"server",
-		"--data-dir", c.DataDir,
-		"--write-kubeconfig", serverKubeconfig,
-		"--write-kubeconfig-mode", "0600",
-		"--https-listen-port", strconv.Itoa(c.Port),
-	}
-	if simulated {
-		c.rawArgs = append(c.rawArgs, c.nodeServerArgs()...)
-		c.rawArgs = append(c.rawArgs, "--token-file", tokenFile)
-	} else {
-		c.rawArgs = append(c.rawArgs, "--bind-address", "127.0.0.1", "--token-file", tokenFile)
-		// K3s-style servers bind the controller-manager and scheduler to
-		// fixed ports (10257, 10259); give them free ones so several
-		// servers (a test cluster and a benchmark cluster, say) can run side
-		// by side. The flags are K3s's own, so a real k3s is driven the same
-		// way. (On a simulated host the server has its own ports.)
-		for _, component := range []string{"--kube-controller-manager-arg", "--kube-scheduler-arg"} {
-			port, err := datastore.FreePort()
-			if err != nil {
-				return nil, err
-			}
-			c.rawArgs = append(c.rawArgs, component, "secure-port="+strconv.Itoa(port))
-		}
-	}
-	c.rawArgs = append(c.rawArgs, dsArgs...)
-	c.rawArgs = append(c.rawArgs, profileServerArgs...)
-	c.ServerArgs = c.redactArgs(c.rawArgs)
-	c.env = append(envList(p.Spec.Server.Env), dsEnv...)
-	if simulated {
-		c.env = append(c.env, runDirEnv+"="+runDir)
-		if err := c.prepareAgents(p, agents); err != nil {
-			return nil, err
-		}
-		if err := c.placeImages(o.ImageTarballs); err != nil {
-			return nil, err
-		}
-	}
-
-	c.StartedAt = time.Now()
-	if c.ReadyAfter, err = c.startAndWait(ctx); err != nil {
-		return nil, err
-	}
-	if o.APIReady != nil {
-		o.APIReady(c)
-	}
-	if err := c.writeState(); err != nil {
-		return nil, err
-	}
-	c.say(fmt.Sprintf("server ready after %.1fs", c.ReadyAfter.Seconds()))
-	if simulated {
-		if err := c.startNodes(ctx); err != nil {
-			return nil, err
-		}
-		if err := c.writeState(); err != nil {
-			return nil, err
-		}
-	}
-	ok = true
-	log.Info("cluster up", "runDir", runDir, "server", c.ServerURL, "datastore", inst.Redacted(), "readyAfter", c.ReadyAfter, "nodes", c.WantNodes(), "nodesReadyAfter", c.NodesReadyAfter)
-	return c, nil
+	return runDir, nil
 }
 
 // Load reads the state an Up (maybe in another process) left in runDir.
