@@ -63,6 +63,22 @@ func TestAPIRatesBetweenScrapes(t *testing.T) {
 	}
 }
 
+// expectError checks err against want, a piece of the error text ("" for
+// no error), and reports whether an error was expected (the case is done).
+func expectError(t *testing.T, err error, want string) bool {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want one with %q", err, want)
+	}
+	return true
+}
+
 func TestParseAPIMetricsSources(t *testing.T) {
 	const dispatched = "# TYPE apiserver_flowcontrol_dispatched_requests_total counter\n" +
 		`apiserver_flowcontrol_dispatched_requests_total{flow_schema="system-nodes",priority_level="system"} 3` + "\n"
@@ -109,14 +125,8 @@ func TestParseAPIMetricsSources(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, err := ParseAPIMetrics(strings.NewReader(tt.text), t0)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one naming %q", err, tt.wantErr)
-				}
+			if expectError(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if m.StorageMetric != tt.wantMetric || !maps.Equal(m.Storage.Totals(), tt.wantStorage) {
 				t.Errorf("storage %v from %s, want %v from %s", m.Storage.Totals(), m.StorageMetric, tt.wantStorage, tt.wantMetric)

@@ -194,14 +194,8 @@ func TestCgroupWrites(t *testing.T) {
 				}
 			}
 			got, err := CgroupWrites(dir)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one with %q", err, tt.wantErr)
-				}
+			if expectError(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Bytes != tt.want || got.Method != tt.wantMethod || got.Source != filepath.Join(dir, tt.wantFile) {
 				t.Errorf("got %d bytes by %s from %s, want %d by %s from %s", got.Bytes, got.Method, got.Source, tt.want, tt.wantMethod, tt.wantFile)
@@ -231,14 +225,8 @@ func TestWritesPerHour(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := WritesPerHour(tt.before, tt.after)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one with %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Errorf("WritesPerHour = %v, %v; want %v", got, err, tt.want)
+			if !expectError(t, err, tt.wantErr) && got != tt.want {
+				t.Errorf("WritesPerHour = %v, want %v", got, tt.want)
 			}
 		})
 	}
