@@ -83,9 +83,14 @@ var flowSchemaClients = map[string]string{
 	"service-accounts":             ClientServiceAccounts,
 }
 
-// ClientOf names the client whose requests flow schema fs carries.
+// ClientOf names the client whose requests flow schema fs carries: a
+// default schema's client, the client of a schema ClientFlowSchemas made,
+// or Other.
 func ClientOf(fs string) string {
 	if c, ok := flowSchemaClients[fs]; ok {
+		return c
+	}
+	if c, ok := strings.CutPrefix(fs, FlowSchemaPrefix); ok && c != "" {
 		return c
 	}
 	return Other

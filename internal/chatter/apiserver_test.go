@@ -137,20 +137,22 @@ func TestParseAPIMetricsSources(t *testing.T) {
 
 func TestClientOf(t *testing.T) {
 	for fs, want := range map[string]string{
-		"system-nodes":                 ClientNodes,
-		"system-node-high":             ClientNodes,
-		"kube-controller-manager":      ClientControllerManager,
-		"kube-scheduler":               ClientScheduler,
-		"system-leader-election":       ClientLeaderElection,
-		"workload-leader-election":     ClientLeaderElection,
-		"kube-system-service-accounts": ClientKubeSystemServiceAccounts,
-		"service-accounts":             ClientServiceAccounts,
-		"probes":                       ClientProbes,
-		"exempt":                       ClientSystemMasters,
-		"global-default":               Other,
-		"catch-all":                    Other,
-		"a-schema-the-cluster-added":   Other,
-		"":                             Other,
+		"system-nodes":                  ClientNodes,
+		"system-node-high":              ClientNodes,
+		"kube-controller-manager":       ClientControllerManager,
+		"kube-scheduler":                ClientScheduler,
+		"system-leader-election":        ClientLeaderElection,
+		"workload-leader-election":      ClientLeaderElection,
+		"kube-system-service-accounts":  ClientKubeSystemServiceAccounts,
+		"service-accounts":              ClientServiceAccounts,
+		"probes":                        ClientProbes,
+		"exempt":                        ClientSystemMasters,
+		"global-default":                Other,
+		"catch-all":                     Other,
+		"a-schema-the-cluster-added":    Other,
+		FlowSchemaPrefix + "kube-proxy": "kube-proxy",
+		FlowSchemaPrefix:                Other,
+		"":                              Other,
 	} {
 		if got := ClientOf(fs); got != want {
 			t.Errorf("ClientOf(%q) = %q, want %q", fs, got, want)
