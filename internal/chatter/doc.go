@@ -14,4 +14,13 @@
 //
 // Nothing here starts a cluster or knows a profile: the orchestrator places
 // the proxy, scrapes the metrics and names the processes.
+//
+// Where a proxy sits: agents -> server, listening on an address in the
+// server's certificate (the server's own IP, another port) with the agents'
+// --server pointing at it; server -> datastore (MySQL, PostgreSQL, external
+// etcd), listening where the server can reach it with the server's
+// --datastore-endpoint pointing at it. A distribution whose agents learn
+// the apiservers from the kubernetes Endpoints (K3s's client-side load
+// balancer) must advertise the proxy there (K3s: --advertise-port), or its
+// agents leave the proxy seconds after they start.
 package chatter

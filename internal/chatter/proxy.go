@@ -43,6 +43,19 @@ type Snapshot struct {
 	Clients map[string]Counters
 }
 
+// Total sums the counters of every client.
+func (s Snapshot) Total() Counters {
+	var t Counters
+	for _, c := range s.Clients {
+		t.Up += c.Up
+		t.Down += c.Down
+		t.Open += c.Open
+		t.Opened += c.Opened
+		t.DialFailures += c.DialFailures
+	}
+	return t
+}
+
 // Proxy forwards every TCP connection it accepts to one upstream address
 // and counts bytes and connections per client. Counting is live: a
 // snapshot taken while a long watch or a database session is open sees the

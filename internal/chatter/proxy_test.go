@@ -150,6 +150,9 @@ func TestProxyCountsPerClient(t *testing.T) {
 		}
 		return true
 	})
+	if total := p.Snapshot().Total(); total != (Counters{Up: 75101, Down: 150202, Opened: 5}) {
+		t.Errorf("total %+v, want every client's counters summed", total)
+	}
 	got := p.Snapshot().Clients
 	if len(got) != len(want) {
 		t.Errorf("clients %v, want %v", got, want)
