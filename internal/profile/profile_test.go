@@ -143,7 +143,7 @@ func TestInvalidFixtures(t *testing.T) {
 				`(7 problems)`,
 				`metadata.name: Invalid value: "Many_Problems"`,
 				`spec.style: Unsupported value: "openshift": supported values: "k3s", "rke2"`,
-				`spec.datastore.endpoint: Forbidden: datastore type "sqlite" runs inside the server and takes no endpoint`,
+				`spec.datastore.endpoint: Invalid value: "mysql://root:REDACTED@tcp(127.0.0.1:3306)/kine": a sqlite endpoint must start with sqlite://`,
 				`spec.arch: Unsupported value: "riscv64": supported values: "amd64", "arm64"`,
 				`spec.server.args[0]: Invalid value: "--audit-log-path=${LOG_DIR}/audit.log": unknown placeholder ${LOG_DIR}`,
 				`spec.timeouts.ready: Invalid value: "soon": not a duration`,
@@ -399,7 +399,9 @@ func TestDatastoreEndpoints(t *testing.T) {
 		{DatastoreMySQL, "root:pw@tcp(127.0.0.1:3306)/kine", "a mysql endpoint must start with mysql://"},
 		{DatastorePostgres, "mysql://x", "a postgres endpoint must start with postgres:// or postgresql://"},
 		{DatastoreEmbeddedEtcd, "https://127.0.0.1:2379", `Forbidden: datastore type "embedded-etcd" runs inside the server`},
-		{DatastoreSQLite, "sqlite:///tmp/state.db", `Forbidden: datastore type "sqlite" runs inside the server`},
+		// K3s and k3lite take sqlite://PATH: where the SQLite file lives.
+		{DatastoreSQLite, "sqlite:///tmp/state.db", ""},
+		{DatastoreSQLite, "/tmp/state.db", "a sqlite endpoint must start with sqlite://"},
 	}
 	for _, tt := range tests {
 		errs := validateDatastore(DatastoreSpec{Type: tt.typ, Endpoint: tt.endpoint}, field.NewPath("spec", "datastore"))

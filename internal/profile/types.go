@@ -93,8 +93,11 @@ type Nodes struct {
 // MaxAgents is how many agents fit on a run's /24 next to the server.
 const MaxAgents = 252
 
-// DatastoreSpec selects the datastore. Endpoint is only for a server the user
-// runs; without it the harness starts one for the run (mysql, postgres, etcd).
+// DatastoreSpec selects the datastore: Type is one of dstype.Names().
+// Endpoint is for a server the user runs (without it the harness starts one
+// for the run: mysql, postgres, etcd) or, for sqlite, where the server keeps
+// its SQLite file (sqlite://PATH, as K3s takes it); dstype.CheckEndpoint
+// says which endpoints a type takes.
 type DatastoreSpec struct {
 	Type     string `json:"type"`
 	Endpoint string `json:"endpoint,omitempty"`
