@@ -83,5 +83,5 @@ func checkEndpoint(ctx context.Context, p *profile.Profile) error {
 	if p.Spec.Datastore.Endpoint == "" {
 		return nil
 	}
-	return datastore.CheckReachable(ctx, p.Spec.Datastore.Endpoint)
+	return datastore.CheckReachable(ctx, p.Spec.Datastore.Endpoint, nil)
 }

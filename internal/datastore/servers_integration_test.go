@@ -60,7 +60,7 @@ func TestLocalServersIntegration(t *testing.T) {
 			if inst.ServerArgs[0] != "--datastore-endpoint" || inst.ServerArgs[1] != inst.Endpoint {
 				t.Errorf("ServerArgs = %v", inst.ServerArgs)
 			}
-			if err := CheckReachable(ctx, inst.Endpoint); err != nil {
+			if err := CheckReachable(ctx, inst.Endpoint, nil); err != nil {
 				t.Errorf("CheckReachable: %v", err)
 			}
 			if err := roundTrip(ctx, name, inst.Endpoint); err != nil {
