@@ -122,10 +122,12 @@ func listenAddrs(extra []netip.Prefix) []string {
 type Instance struct {
 	Driver string
 	// Endpoint is what the server is given; it carries the password. Empty
-	// for sqlite and embedded-etcd. Never log it: use Redacted.
+	// for embedded-etcd and a sqlite in the server's data dir. Never log
+	// it: use Redacted. It travels only here: the deployer hands it to the
+	// server in its environment, never on a command line.
 	Endpoint string
-	// ServerArgs are the server flags selecting this datastore, e.g.
-	// ["--datastore-endpoint", Endpoint], ["--cluster-init"] or nil.
+	// ServerArgs are the server flags that select a datastore inside the
+	// server (["--cluster-init"] for embedded-etcd), never the endpoint.
 	ServerArgs []string
 	// Procs are the local server processes started for the run (in the group).
 	Procs []*process.Proc
@@ -221,16 +223,17 @@ func (e *external) Description() string {
 	return fmt.Sprintf("%s at the user's endpoint %s", e.name, dstype.Redact(e.endpoint))
 }
 
-// Start checks the endpoint; o.ExtraListen does not apply (the user runs
-// the server).
+// Start starts nothing and dials nothing: the deployer checks the
+// endpoint once, from where the server runs (CheckReachable). o.ExtraListen
+// does not apply (the user runs the server).
 func (e *external) Start(ctx context.Context, o StartOptions) (*Instance, error) {
-	if err := CheckReachable(ctx, e.endpoint, nil); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if log := o.Log; log != nil {
 		log.Info("using the user's datastore", "datastore", e.name, "endpoint", dstype.Redact(e.endpoint))
 	}
-	inst := &Instance{Driver: e.name, Endpoint: e.endpoint, ServerArgs: []string{"--datastore-endpoint", e.endpoint}}
+	inst := &Instance{Driver: e.name, Endpoint: e.endpoint}
 	if pw := dstype.Password(e.endpoint); pw != "" {
 		inst.secrets = []string{pw}
 	}

@@ -88,12 +88,11 @@ func (etcdDriver) Start(ctx context.Context, o StartOptions) (inst *Instance, er
 		return nil, fmt.Errorf("etcd: %w", err)
 	}
 	inst = &Instance{
-		Driver:     dstype.Etcd,
-		Endpoint:   clients[0],
-		ServerArgs: []string{"--datastore-endpoint", clients[0]},
-		Procs:      []*process.Proc{p},
-		DataDirs:   []string{dataDir},
-		Version:    serverVersion(ctx, "etcd", etcd, etcdVersion),
+		Driver:   dstype.Etcd,
+		Endpoint: clients[0],
+		Procs:    []*process.Proc{p},
+		DataDirs: []string{dataDir},
+		Version:  serverVersion(ctx, "etcd", etcd, etcdVersion),
 	}
 	if log := o.Log; log != nil {
 		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "listen", clients, "pid", p.PID, "log", p.LogPath)

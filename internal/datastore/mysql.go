@@ -122,7 +122,6 @@ func (mysqlDriver) Start(ctx context.Context, o StartOptions) (inst *Instance, e
 		Version:  serverVersion(ctx, "MariaDB", mariadbd, mariadbVersion),
 		secrets:  []string{pass},
 	}
-	inst.ServerArgs = []string{"--datastore-endpoint", inst.Endpoint}
 	if log := o.Log; log != nil {
 		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "listen", listenAddrs(extra), "pid", p.PID, "log", logPath)
 	}

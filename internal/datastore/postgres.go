@@ -158,13 +158,12 @@ func (postgresDriver) Start(ctx context.Context, o StartOptions) (inst *Instance
 	}
 
 	inst = &Instance{
-		Driver:     dstype.Postgres,
-		Endpoint:   endpoint,
-		ServerArgs: []string{"--datastore-endpoint", endpoint},
-		Procs:      []*process.Proc{p},
-		DataDirs:   []string{dataDir},
-		Version:    serverVersion(ctx, "PostgreSQL", filepath.Join(bin, "postgres"), postgresVersion),
-		secrets:    []string{pass},
+		Driver:   dstype.Postgres,
+		Endpoint: endpoint,
+		Procs:    []*process.Proc{p},
+		DataDirs: []string{dataDir},
+		Version:  serverVersion(ctx, "PostgreSQL", filepath.Join(bin, "postgres"), postgresVersion),
+		secrets:  []string{pass},
 	}
 	if log != nil {
 		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "listen", listenAddrs(extra), "pid", p.PID, "log", logPath)

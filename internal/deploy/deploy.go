@@ -365,11 +365,9 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err := c.writeState(); err != nil {
 		return nil, err
 	}
-	dsArgs := inst.ServerArgs
-	if simulated {
-		if dsArgs, err = c.datastoreArgsForNodes(ctx, inst); err != nil {
-			return nil, err
-		}
+	dsEnv, err := c.datastoreEnv(ctx, binary, inst)
+	if err != nil {
+		return nil, err
 	}
 
 	c.Port = o.Port
@@ -401,10 +399,6 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	// The token and the datastore password never go on the command line,
 	// which every local user can read in /proc/PID/cmdline: the token is
 	// in a 0600 file, the endpoint in the server's environment.
-	dsArgs, dsEnv, err := endpointToEnv(binary, dsArgs)
-	if err != nil {
-		return nil, err
-	}
 	c.rawArgs = []string{"server",
 		"--data-dir", c.DataDir,
 		"--write-kubeconfig", serverKubeconfig,
@@ -429,7 +423,7 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 			c.rawArgs = append(c.rawArgs, component, "secure-port="+strconv.Itoa(port))
 		}
 	}
-	c.rawArgs = append(c.rawArgs, dsArgs...)
+	c.rawArgs = append(c.rawArgs, inst.ServerArgs...)
 	c.rawArgs = append(c.rawArgs, profileServerArgs...)
 	c.ServerArgs = c.redactArgs(c.rawArgs)
 	c.env = append(envList(p.Spec.Server.Env), dsEnv...)
