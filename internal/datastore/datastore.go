@@ -204,6 +204,16 @@ func Get(name string) (Driver, error) {
 	return d, nil
 }
 
+// For returns the driver that prepares datastore name for one run: the
+// user's server at endpoint when one is given (External), else the
+// registered driver (Get).
+func For(name, endpoint string) (Driver, error) {
+	if endpoint != "" {
+		return External(name, endpoint)
+	}
+	return Get(name)
+}
+
 // External returns a driver for a datastore the user runs at endpoint (or,
 // for sqlite, the file the server keeps it in): it starts nothing and
 // hands the endpoint to the server. profile.Validate has checked that the

@@ -66,6 +66,22 @@ func TestExternalUnknownName(t *testing.T) {
 	}
 }
 
+// For picks the user's server when an endpoint is given, else the
+// registered driver (which starts a local server for mysql).
+func TestFor(t *testing.T) {
+	d, err := For("mysql", "mysql://kine:pw@tcp(127.0.0.1:1)/kine")
+	if _, ok := d.(*external); err != nil || !ok {
+		t.Errorf("For with an endpoint = %T, %v; want the external driver", d, err)
+	}
+	d, err = For("mysql", "")
+	if _, ok := d.(mysqlDriver); err != nil || !ok {
+		t.Errorf("For without an endpoint = %T, %v; want the registered mysql driver", d, err)
+	}
+	if _, err := For("", ""); err == nil {
+		t.Error(`For("") succeeded: the default datastore is profile.SetDefaults' to fill`)
+	}
+}
+
 func TestCheckReachableUnreachableNamesHostPortRedacted(t *testing.T) {
 	// Port 1 on loopback: nothing listens there, the kernel refuses at once.
 	cases := map[string]string{

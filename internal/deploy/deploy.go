@@ -69,7 +69,8 @@ type Options struct {
 	Profile *profile.Profile // defaulted and validated; nil means all defaults
 	// Binary is the distribution binary; default Profile.Spec.Binary.
 	Binary string
-	// Datastore is a registered datastore name; default the profile's, then sqlite.
+	// Datastore is a registered datastore name; default the profile's
+	// (profile.SetDefaults defaults that).
 	Datastore string
 	// Endpoint is the user's datastore endpoint (optional); without it
 	// mysql, postgres and etcd get a local server for the run. Default: the
@@ -206,24 +207,8 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err := checkBinary(binary); err != nil {
 		return nil, err
 	}
-	dsName := o.Datastore
-	if dsName == "" {
-		dsName = p.Spec.Datastore.Type
-	}
-	if dsName == "" {
-		dsName = profile.DatastoreSQLite
-	}
-	endpoint := o.Endpoint
-	if endpoint == "" && dsName == p.Spec.Datastore.Type {
-		endpoint = p.Spec.Datastore.Endpoint
-	}
-	var drv datastore.Driver
-	var err error
-	if endpoint != "" {
-		drv, err = datastore.External(dsName, endpoint)
-	} else {
-		drv, err = datastore.Get(dsName)
-	}
+	dsName, endpoint := o.datastoreChoice(p)
+	drv, err := datastore.For(dsName, endpoint)
 	if err != nil {
 		return nil, err
 	}

@@ -3,14 +3,11 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/distrobench/distrobench/internal/atomicfile"
 	"github.com/distrobench/distrobench/internal/datastore"
-	"github.com/distrobench/distrobench/internal/datastore/dstype"
 )
 
 // ServerTokenFile is the file in the run directory (0600) that holds the
@@ -62,44 +59,6 @@ func (c *Cluster) datastoreEnv(ctx context.Context, binary string, inst *datasto
 		return nil, err
 	}
 	return []string{name + "=" + endpoint}, nil
-}
-
-var loopbackRE = regexp.MustCompile(`\b(127\.0\.0\.1|localhost)\b`)
-
-// serverEndpoint is endpoint as the server must be given it, checked once
-// from where the server runs. On a simulated host the machine's loopback
-// is not the server's, so a loopback endpoint is rewritten to the bridge's
-// gateway address, and every address is dialled from inside the server's
-// namespace: a datastore server that listens on loopback only is
-// unreachable from there (the root namespace does not forward or NAT),
-// which is reported, with what to do, instead of a server that never gets
-// ready. Without simulated hosts a user's endpoint is dialled from here;
-// a local server the run started has already answered. A sqlite:// endpoint
-// is a file and is passed as is.
-func (c *Cluster) serverEndpoint(ctx context.Context, endpoint string) (string, error) {
-	if dstype.InServer(c.Datastore) {
-		return endpoint, nil // sqlite://PATH: a file, no server to reach
-	}
-	if c.Network == nil {
-		if !c.DatastoreExternal {
-			return endpoint, nil
-		}
-		return endpoint, datastore.CheckReachable(ctx, endpoint, nil)
-	}
-	endpoint = loopbackRE.ReplaceAllString(endpoint, c.Network.Gateway)
-	h := c.Network.Hosts[0]
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if network != "tcp" {
-			// A Unix socket is a file: namespaces share the file system.
-			return (&net.Dialer{}).DialContext(ctx, network, addr)
-		}
-		return h.Dial(ctx, addr)
-	}
-	if err := datastore.CheckReachable(ctx, endpoint, dial); err != nil {
-		return "", fmt.Errorf("not reachable from the server's simulated host: %w; the host reaches the machine only at %s, without forwarding: the datastore server must listen on that address, not only on 127.0.0.1 (or use sqlite or embedded-etcd, or --disable-agent in the server args and no agents)",
-			err, c.Network.Gateway)
-	}
-	return endpoint, nil
 }
 
 // writeTokenFile writes the server's token to RUN/ServerTokenFile (0600)
