@@ -78,7 +78,9 @@ func (f *profileFlags) load(g *globals, cmd *cobra.Command) (*profile.Profile, e
 
 // checkEndpoint fails fast when the profile names a user's datastore
 // endpoint that does not answer, before anything is built or started
-// (k3lite and the node images can take minutes on a cold cache).
+// (k3lite and the node images can take minutes on a cold cache). It is the
+// one dial of the endpoint from this machine: deploy dials it again only
+// from a simulated host, to check the route from there.
 func checkEndpoint(ctx context.Context, p *profile.Profile) error {
 	if p.Spec.Datastore.Endpoint == "" {
 		return nil

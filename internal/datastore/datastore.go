@@ -233,8 +233,9 @@ func (e *external) Description() string {
 	return fmt.Sprintf("%s at the user's endpoint %s", e.name, dstype.Redact(e.endpoint))
 }
 
-// Start starts nothing and dials nothing: the deployer checks the
-// endpoint once, from where the server runs (CheckReachable). o.ExtraListen
+// Start starts nothing and dials nothing: the endpoint was dialled before
+// anything was built (CheckReachable, from the CLI), and the deployer
+// dials it again only from a simulated host, for the route. o.ExtraListen
 // does not apply (the user runs the server).
 func (e *external) Start(ctx context.Context, o StartOptions) (*Instance, error) {
 	if err := ctx.Err(); err != nil {

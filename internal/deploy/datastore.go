@@ -35,18 +35,13 @@ var loopbackRE = regexp.MustCompile(`\b(127\.0\.0\.1|localhost)\b`)
 // namespace: a datastore server that listens on loopback only is
 // unreachable from there (the root namespace does not forward or NAT),
 // which is reported, with what to do, instead of a server that never gets
-// ready. Without simulated hosts a user's endpoint is dialled from here;
-// a local server the run started has already answered. A sqlite:// endpoint
-// is a file and is passed as is.
+// ready. Without simulated hosts nothing is dialled: a local server the
+// run started has answered already, and a user's endpoint was dialled
+// before anything was built (the CLI's checkEndpoint), which is where a
+// wrong endpoint must be found. A sqlite:// endpoint is a file.
 func (c *Cluster) serverEndpoint(ctx context.Context, endpoint string) (string, error) {
-	if dstype.InServer(c.Datastore) {
-		return endpoint, nil // sqlite://PATH: a file, no server to reach
-	}
-	if c.Network == nil {
-		if !c.DatastoreExternal {
-			return endpoint, nil
-		}
-		return endpoint, datastore.CheckReachable(ctx, endpoint, nil)
+	if c.Network == nil || dstype.InServer(c.Datastore) {
+		return endpoint, nil
 	}
 	endpoint = loopbackRE.ReplaceAllString(endpoint, c.Network.Gateway)
 	h := c.Network.Hosts[0]

@@ -43,9 +43,9 @@ func endpointEnvVar(binary string) (string, error) {
 
 // datastoreEnv is the environment entry that hands the server its
 // datastore endpoint (none when the datastore needs none): the one place
-// the endpoint, which holds the password, meets the server. The endpoint
-// is first made reachable from the server's host and dialled from there
-// (serverEndpoint).
+// the endpoint, which holds the password, meets the server. On a
+// simulated host the endpoint is first rewritten for it and dialled from
+// there (serverEndpoint).
 func (c *Cluster) datastoreEnv(ctx context.Context, binary string, inst *datastore.Instance) ([]string, error) {
 	if inst.Endpoint == "" {
 		return nil, nil
