@@ -41,7 +41,7 @@ func Addrs(endpoint string) ([]Addr, error) {
 func addrs(endpoint string) ([]Addr, error) {
 	scheme, rest, ok := strings.Cut(endpoint, "://")
 	if !ok {
-		return nil, fmt.Errorf("no scheme: want %s", schemeList())
+		return nil, fmt.Errorf("no scheme: want %s", SchemeList())
 	}
 	switch strings.ToLower(scheme) {
 	case "sqlite":
@@ -53,7 +53,7 @@ func addrs(endpoint string) ([]Addr, error) {
 	case "http", "https":
 		return etcdAddrs(endpoint)
 	default:
-		return nil, fmt.Errorf("unknown scheme %q: want %s", scheme, schemeList())
+		return nil, fmt.Errorf("unknown scheme %q: want %s", scheme, SchemeList())
 	}
 }
 
@@ -105,9 +105,9 @@ func withDefaultPort(hostport, port string) string {
 	return net.JoinHostPort(strings.Trim(hostport, "[]"), port)
 }
 
-// schemeList names every endpoint scheme and its datastore, for messages:
-// "http:// or https:// (etcd), mysql:// (mysql), ...".
-func schemeList() string {
+// SchemeList names every endpoint scheme and its datastore, for messages
+// and help: "http:// or https:// (etcd), mysql:// (mysql), ...".
+func SchemeList() string {
 	var out []string
 	for _, t := range EndpointTypes() {
 		s := kinds[t].schemes
