@@ -13,16 +13,6 @@ const (
 	KindMatrix  = "Matrix"
 )
 
-// Datastore types a profile or the CLI may name. They are the keys of the
-// internal/datastore registry.
-const (
-	DatastoreSQLite       = "sqlite"        // kine + SQLite inside the server (K3s default)
-	DatastoreEmbeddedEtcd = "embedded-etcd" // --cluster-init: etcd inside the server (RKE2 default)
-	DatastoreEtcd         = "etcd"          // external etcd server
-	DatastoreMySQL        = "mysql"         // external MariaDB/MySQL through kine
-	DatastorePostgres     = "postgres"      // external PostgreSQL through kine
-)
-
 // Profile is a distribution profile.
 type Profile struct {
 	APIVersion string   `json:"apiVersion"`
