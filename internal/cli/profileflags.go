@@ -2,12 +2,15 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/distrobench/distrobench/internal/datastore"
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/profile"
 )
 
@@ -25,14 +28,27 @@ type profileFlags struct {
 
 func (f *profileFlags) bind(fs *pflag.FlagSet, withBinary bool) {
 	fs.StringVarP(&f.profile, "profile", "p", "k3s", "profile name in profiles/ (k3s, rke2, ...) or a path to a profile YAML")
-	fs.StringVar(&f.datastore, "datastore", "", "datastore: sqlite (default), embedded-etcd, etcd, mysql, postgres; mysql/postgres/etcd start a local server for the run unless --datastore-endpoint is given")
-	fs.StringVar(&f.endpoint, "datastore-endpoint", "", "use your own datastore server (mysql://, postgres://, http(s):// for etcd) instead of starting one")
+	fs.StringVar(&f.datastore, "datastore", "", fmt.Sprintf("datastore: %s (default %s); %s start a local server for the run unless --datastore-endpoint is given",
+		strings.Join(dstype.Names(), ", "), dstype.Default, strings.Join(serverTypes(), "/")))
+	fs.StringVar(&f.endpoint, "datastore-endpoint", "", "use your own datastore server instead of starting one, or for sqlite the file: "+dstype.SchemeList())
 	fs.StringVar(&f.arch, "arch", "", "architecture to build and run: amd64 or arm64 (arm64 runs under qemu-user on an amd64 host)")
 	if withBinary {
 		fs.StringVar(&f.binary, "binary", "", "run this k3s/rke2/k3lite binary instead of building k3lite (overrides the profile)")
 		fs.IntVar(&f.agents, "agents", 0, "agent nodes to join to the server (overrides spec.nodes.agents); every node runs on a simulated host (network namespace)")
 		fs.StringArrayVar(&f.serverArg, "server-arg", nil, "extra server flag appended to the profile's spec.server.args (repeatable), e.g. --server-arg=--disable-agent")
 	}
+}
+
+// serverTypes are the datastores that run outside the server (the harness
+// starts one for the run).
+func serverTypes() []string {
+	var out []string
+	for _, t := range dstype.Names() {
+		if !dstype.InServer(t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // load resolves the profile and applies the flags that were set.
@@ -44,10 +60,7 @@ func (f *profileFlags) load(g *globals, cmd *cobra.Command) (*profile.Profile, e
 	fs := cmd.Flags()
 	ds, ep, arch := "", "", ""
 	if fs.Changed("datastore") {
-		if _, err := datastore.Get(f.datastore); err != nil {
-			return nil, err
-		}
-		ds = f.datastore
+		ds = f.datastore // checked with the rest by p.Validate below
 	}
 	if fs.Changed("datastore-endpoint") {
 		ep = f.endpoint
@@ -78,10 +91,12 @@ func (f *profileFlags) load(g *globals, cmd *cobra.Command) (*profile.Profile, e
 
 // checkEndpoint fails fast when the profile names a user's datastore
 // endpoint that does not answer, before anything is built or started
-// (k3lite and the node images can take minutes on a cold cache).
+// (k3lite and the node images can take minutes on a cold cache). It is the
+// one dial of the endpoint from this machine: deploy dials it again only
+// from a simulated host, to check the route from there.
 func checkEndpoint(ctx context.Context, p *profile.Profile) error {
 	if p.Spec.Datastore.Endpoint == "" {
 		return nil
 	}
-	return datastore.CheckReachable(ctx, p.Spec.Datastore.Endpoint)
+	return datastore.CheckReachable(ctx, p.Spec.Datastore.Endpoint, nil)
 }

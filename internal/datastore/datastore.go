@@ -4,7 +4,7 @@
 // started as a supervised child, or an endpoint the user gives.
 //
 // Drivers register by name in one registry (as kine's pkg/drivers do); the
-// names are the constants in internal/profile.
+// names, and the endpoint grammar, are internal/datastore/dstype's.
 package datastore
 
 import (
@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,9 +26,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/process"
-	"github.com/distrobench/distrobench/internal/profile"
-	"github.com/distrobench/distrobench/internal/redact"
 )
 
 // Driver prepares one kind of datastore.
@@ -124,10 +122,12 @@ func listenAddrs(extra []netip.Prefix) []string {
 type Instance struct {
 	Driver string
 	// Endpoint is what the server is given; it carries the password. Empty
-	// for sqlite and embedded-etcd. Never log it: use Redacted.
+	// for embedded-etcd and a sqlite in the server's data dir. Never log
+	// it: use Redacted. It travels only here: the deployer hands it to the
+	// server in its environment, never on a command line.
 	Endpoint string
-	// ServerArgs are the server flags selecting this datastore, e.g.
-	// ["--datastore-endpoint", Endpoint], ["--cluster-init"] or nil.
+	// ServerArgs are the server flags that select a datastore inside the
+	// server (["--cluster-init"] for embedded-etcd), never the endpoint.
 	ServerArgs []string
 	// Procs are the local server processes started for the run (in the group).
 	Procs []*process.Proc
@@ -147,7 +147,7 @@ func (i *Instance) Redacted() string {
 	if i.Endpoint == "" {
 		return i.Driver + " (inside the server)"
 	}
-	return redact.Endpoint(i.Endpoint)
+	return dstype.Redact(i.Endpoint)
 }
 
 // Secrets are literal strings (passwords) that must be masked wherever the
@@ -204,38 +204,24 @@ func Get(name string) (Driver, error) {
 	return d, nil
 }
 
-// schemes are the endpoint schemes each datastore accepts from the user.
-var schemes = map[string][]string{
-	profile.DatastoreSQLite:   {"sqlite"},
-	profile.DatastoreMySQL:    {"mysql"},
-	profile.DatastorePostgres: {"postgres", "postgresql"},
-	profile.DatastoreEtcd:     {"http", "https"},
+// For returns the driver that prepares datastore name for one run: the
+// user's server at endpoint when one is given (External), else the
+// registered driver (Get).
+func For(name, endpoint string) (Driver, error) {
+	if endpoint != "" {
+		return External(name, endpoint)
+	}
+	return Get(name)
 }
 
-var endpointExamples = map[string]string{
-	profile.DatastoreSQLite:   "sqlite:///path/state.db",
-	profile.DatastoreMySQL:    "mysql://user:pass@tcp(host:3306)/db",
-	profile.DatastorePostgres: "postgres://user:pass@host:5432/db?sslmode=disable",
-	profile.DatastoreEtcd:     "http://host:2379",
-}
-
-// External returns a driver for a datastore the user runs at endpoint: it
-// starts nothing, checks the endpoint is reachable and hands it to the
-// server. The endpoint's scheme must match name.
+// External returns a driver for a datastore the user runs at endpoint (or,
+// for sqlite, the file the server keeps it in): it starts nothing and
+// hands the endpoint to the server. profile.Validate has checked that the
+// endpoint fits the datastore (dstype.CheckEndpoint); name must be
+// registered.
 func External(name, endpoint string) (Driver, error) {
 	if _, err := Get(name); err != nil {
 		return nil, err
-	}
-	want, ok := schemes[name]
-	if !ok {
-		return nil, fmt.Errorf("datastore %q runs inside the server and takes no endpoint (got %q)", name, redact.Endpoint(endpoint))
-	}
-	for _, part := range splitEndpoints(name, endpoint) {
-		scheme, _, found := strings.Cut(part, "://")
-		if !found || !contains(want, strings.ToLower(scheme)) {
-			return nil, fmt.Errorf("datastore endpoint %q does not match datastore %q: want %s:// (e.g. %s)",
-				redact.Endpoint(endpoint), name, strings.Join(want, ":// or "), endpointExamples[name])
-		}
 	}
 	return &external{name: name, endpoint: endpoint}, nil
 }
@@ -244,20 +230,22 @@ type external struct{ name, endpoint string }
 
 func (e *external) Name() string { return e.name }
 func (e *external) Description() string {
-	return fmt.Sprintf("%s at the user's endpoint %s", e.name, redact.Endpoint(e.endpoint))
+	return fmt.Sprintf("%s at the user's endpoint %s", e.name, dstype.Redact(e.endpoint))
 }
 
-// Start checks the endpoint; o.ExtraListen does not apply (the user runs
-// the server).
+// Start starts nothing and dials nothing: the endpoint was dialled before
+// anything was built (CheckReachable, from the CLI), and the deployer
+// dials it again only from a simulated host, for the route. o.ExtraListen
+// does not apply (the user runs the server).
 func (e *external) Start(ctx context.Context, o StartOptions) (*Instance, error) {
-	if err := CheckReachable(ctx, e.endpoint); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if log := o.Log; log != nil {
-		log.Info("using the user's datastore", "datastore", e.name, "endpoint", redact.Endpoint(e.endpoint))
+		log.Info("using the user's datastore", "datastore", e.name, "endpoint", dstype.Redact(e.endpoint))
 	}
-	inst := &Instance{Driver: e.name, Endpoint: e.endpoint, ServerArgs: []string{"--datastore-endpoint", e.endpoint}}
-	if pw := endpointPassword(e.endpoint); pw != "" {
+	inst := &Instance{Driver: e.name, Endpoint: e.endpoint}
+	if pw := dstype.Password(e.endpoint); pw != "" {
 		inst.secrets = []string{pw}
 	}
 	return inst, nil
@@ -266,115 +254,31 @@ func (e *external) Start(ctx context.Context, o StartOptions) (*Instance, error)
 // DialTimeout bounds each TCP dial of CheckReachable.
 const DialTimeout = 10 * time.Second
 
-// CheckReachable dials every host:port of endpoint (a URL, a comma-separated
-// list of etcd URLs, or K3s's mysql://user:pass@tcp(host:port)/db) and fails
-// within DialTimeout per address, naming the endpoint with its password
-// redacted. sqlite:// endpoints are files and are not checked.
-func CheckReachable(ctx context.Context, endpoint string) error {
-	addrs, err := dialAddrs(endpoint)
+// DialFunc opens a connection, as net.Dialer.DialContext does.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// CheckReachable dials every server address endpoint names (dstype.Addrs)
+// with dial (nil: from this machine) and fails within DialTimeout per
+// address, naming the endpoint with its password redacted. sqlite://
+// endpoints are files and are not checked.
+func CheckReachable(ctx context.Context, endpoint string, dial DialFunc) error {
+	addrs, err := dstype.Addrs(endpoint)
 	if err != nil {
 		return err
 	}
-	d := net.Dialer{Timeout: DialTimeout}
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
 	for _, a := range addrs {
-		conn, err := d.DialContext(ctx, a.network, a.addr)
+		dctx, cancel := context.WithTimeout(ctx, DialTimeout)
+		conn, err := dial(dctx, a.Network, a.Address)
+		cancel()
 		if err != nil {
-			return fmt.Errorf("datastore %q unreachable: %w (is the server running?)", redact.Endpoint(endpoint), err)
+			return fmt.Errorf("datastore %q unreachable: %w (is the server running?)", dstype.Redact(endpoint), err)
 		}
 		_ = conn.Close()
 	}
 	return nil
-}
-
-type dialAddr struct{ network, addr string }
-
-var mysqlAddrRE = regexp.MustCompile(`@(tcp|unix)\(([^)]*)\)`)
-
-func dialAddrs(endpoint string) ([]dialAddr, error) {
-	scheme, rest, ok := strings.Cut(endpoint, "://")
-	if !ok {
-		return nil, fmt.Errorf("datastore endpoint %q has no scheme: want one of mysql://, postgres://, http(s):// (etcd) or sqlite://", redact.Endpoint(endpoint))
-	}
-	switch strings.ToLower(scheme) {
-	case "sqlite":
-		return nil, nil
-	case "mysql":
-		m := mysqlAddrRE.FindStringSubmatch(rest)
-		if m == nil {
-			// go-sql-driver's default address.
-			return []dialAddr{{"tcp", "127.0.0.1:3306"}}, nil
-		}
-		if m[1] == "unix" {
-			return []dialAddr{{"unix", m[2]}}, nil
-		}
-		return []dialAddr{{"tcp", withDefaultPort(m[2], "3306")}}, nil
-	case "postgres", "postgresql":
-		u, err := url.Parse(endpoint)
-		if err != nil {
-			return nil, fmt.Errorf("datastore endpoint %q is not a valid URL: %w", redact.Endpoint(endpoint), errors.Unwrap(err))
-		}
-		host := u.Host
-		if host == "" {
-			host = "localhost"
-		}
-		var out []dialAddr
-		for _, h := range strings.Split(host, ",") {
-			out = append(out, dialAddr{"tcp", withDefaultPort(h, "5432")})
-		}
-		return out, nil
-	case "http", "https":
-		var out []dialAddr
-		for _, part := range strings.Split(endpoint, ",") {
-			u, err := url.Parse(strings.TrimSpace(part))
-			if err != nil || u.Host == "" {
-				return nil, fmt.Errorf("datastore endpoint %q: %q is not a valid etcd URL", redact.Endpoint(endpoint), redact.Endpoint(part))
-			}
-			out = append(out, dialAddr{"tcp", withDefaultPort(u.Host, "2379")})
-		}
-		return out, nil
-	default:
-		return nil, fmt.Errorf("datastore endpoint %q: unknown scheme %q: want one of mysql://, postgres://, http(s):// (etcd) or sqlite://", redact.Endpoint(endpoint), scheme)
-	}
-}
-
-func withDefaultPort(hostport, port string) string {
-	if _, _, err := net.SplitHostPort(hostport); err == nil {
-		return hostport
-	}
-	return net.JoinHostPort(strings.Trim(hostport, "[]"), port)
-}
-
-func splitEndpoints(name, endpoint string) []string {
-	if name == profile.DatastoreEtcd {
-		parts := strings.Split(endpoint, ",")
-		for i := range parts {
-			parts[i] = strings.TrimSpace(parts[i])
-		}
-		return parts
-	}
-	return []string{endpoint}
-}
-
-var userinfoPassRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://[^/@:]*:([^@]*)@`)
-
-// endpointPassword extracts the password of a URL or mysql DSN endpoint.
-func endpointPassword(endpoint string) string {
-	if m := userinfoPassRE.FindStringSubmatch(endpoint); m != nil {
-		if pw, err := url.PathUnescape(m[1]); err == nil {
-			return pw
-		}
-		return m[1]
-	}
-	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago (the

@@ -2,6 +2,7 @@ package datastore
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/process"
-	"github.com/distrobench/distrobench/internal/profile"
 )
 
 func TestRegistryNames(t *testing.T) {
-	want := []string{"embedded-etcd", "etcd", "mysql", "postgres", "sqlite"}
+	// The registry holds a driver for every type of the vocabulary.
+	want := dstype.Names()
 	if got := Names(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %v, want %v", got, want)
 	}
@@ -27,12 +29,6 @@ func TestRegistryNames(t *testing.T) {
 		}
 		if d.Name() != n || d.Description() == "" {
 			t.Errorf("driver %q: Name()=%q Description()=%q", n, d.Name(), d.Description())
-		}
-	}
-	// The profile package's names and ours agree.
-	for _, n := range []string{profile.DatastoreSQLite, profile.DatastoreEmbeddedEtcd, profile.DatastoreEtcd, profile.DatastoreMySQL, profile.DatastorePostgres} {
-		if _, err := Get(n); err != nil {
-			t.Errorf("profile constant %q not registered", n)
 		}
 	}
 }
@@ -61,34 +57,28 @@ func TestInServerDrivers(t *testing.T) {
 	}
 }
 
-func TestExternalValidatesScheme(t *testing.T) {
-	good := map[string]string{
-		"mysql":    "mysql://kine:pw@tcp(127.0.0.1:3306)/kine",
-		"postgres": "postgresql://kine:pw@127.0.0.1:5432/kine?sslmode=disable",
-		"etcd":     "http://127.0.0.1:2379, https://127.0.0.1:2381",
-		"sqlite":   "sqlite:///tmp/x.db",
+// External trusts the profile's validation; it only needs a registered
+// name.
+func TestExternalUnknownName(t *testing.T) {
+	_, err := External("mongo", "mongodb://u:hunter2@h")
+	if err == nil || !strings.Contains(err.Error(), `unknown datastore "mongo" (valid: `) || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("External(mongo) error = %v", err)
 	}
-	for name, ep := range good {
-		if _, err := External(name, ep); err != nil {
-			t.Errorf("External(%s, %s): %v", name, ep, err)
-		}
+}
+
+// For picks the user's server when an endpoint is given, else the
+// registered driver (which starts a local server for mysql).
+func TestFor(t *testing.T) {
+	d, err := For("mysql", "mysql://kine:pw@tcp(127.0.0.1:1)/kine")
+	if _, ok := d.(*external); err != nil || !ok {
+		t.Errorf("For with an endpoint = %T, %v; want the external driver", d, err)
 	}
-	bad := []struct{ name, ep, want string }{
-		{"postgres", "mysql://kine:hunter2@tcp(127.0.0.1:3306)/kine", `does not match datastore "postgres"`},
-		{"mysql", "postgres://kine:hunter2@127.0.0.1/kine", `want mysql://`},
-		{"etcd", "http://127.0.0.1:2379,postgres://u:hunter2@h/db", `does not match datastore "etcd"`},
-		{"embedded-etcd", "http://127.0.0.1:2379", "runs inside the server"},
-		{"mongo", "mongodb://u:hunter2@h", `unknown datastore "mongo" (valid: `},
+	d, err = For("mysql", "")
+	if _, ok := d.(mysqlDriver); err != nil || !ok {
+		t.Errorf("For without an endpoint = %T, %v; want the registered mysql driver", d, err)
 	}
-	for _, c := range bad {
-		_, err := External(c.name, c.ep)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("External(%s, %s) error = %v, want it to contain %q", c.name, c.ep, err, c.want)
-			continue
-		}
-		if strings.Contains(err.Error(), "hunter2") {
-			t.Errorf("error leaks the password: %v", err)
-		}
+	if _, err := For("", ""); err == nil {
+		t.Error(`For("") succeeded: the default datastore is profile.SetDefaults' to fill`)
 	}
 }
 
@@ -101,20 +91,32 @@ func TestCheckReachableUnreachableNamesHostPortRedacted(t *testing.T) {
 	}
 	for ep, want := range cases {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := CheckReachable(ctx, ep)
+		err := CheckReachable(ctx, ep, nil)
 		cancel()
 		if err == nil || err.Error() != want {
 			t.Errorf("CheckReachable(%s)\n got %v\nwant %s", ep, err, want)
 		}
 	}
-	// Through External + Start, as the deployer uses it.
-	d, err := External("postgres", "postgres://kine:hunter2@127.0.0.1:1/kine")
+}
+
+// A user's endpoint travels in Instance.Endpoint only (never in
+// ServerArgs), and External's Start dials nothing: the deployer dials once,
+// from where the server runs.
+func TestExternalHandsOverTheEndpointOnly(t *testing.T) {
+	ep := "mysql://kine:pw@tcp(127.0.0.1:1)/kine" // nothing listens on port 1
+	d, err := External("mysql", ep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = d.Start(context.Background(), StartOptions{Dir: t.TempDir(), Group: process.NewGroup(nil)})
-	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "127.0.0.1:1") {
-		t.Errorf("Start of an unreachable endpoint: %v", err)
+	inst, err := d.Start(context.Background(), StartOptions{Dir: t.TempDir(), Group: process.NewGroup(nil)})
+	if err != nil {
+		t.Fatalf("Start dialled the endpoint: %v", err)
+	}
+	if inst.Endpoint != ep || inst.ServerArgs != nil || len(inst.Procs) != 0 {
+		t.Errorf("Instance = %+v, want the endpoint only", inst)
+	}
+	if !reflect.DeepEqual(inst.Secrets(), []string{"pw"}) || strings.Contains(inst.Redacted(), ":pw@") {
+		t.Errorf("Secrets() = %v, Redacted() = %q", inst.Secrets(), inst.Redacted())
 	}
 }
 
@@ -126,63 +128,40 @@ func TestCheckReachableReachable(t *testing.T) {
 	defer l.Close()
 	addr := l.Addr().String()
 	for _, ep := range []string{"postgres://u:p@" + addr + "/db", "mysql://u:p@tcp(" + addr + ")/db", "http://" + addr, "sqlite:///nonexistent/state.db"} {
-		if err := CheckReachable(context.Background(), ep); err != nil {
+		if err := CheckReachable(context.Background(), ep, nil); err != nil {
 			t.Errorf("CheckReachable(%s): %v", ep, err)
 		}
 	}
-	d, _ := External("mysql", "mysql://kine:pw@tcp("+addr+")/kine")
-	inst, err := d.Start(context.Background(), StartOptions{Dir: t.TempDir(), Group: process.NewGroup(nil)})
-	if err != nil {
-		t.Fatal(err)
+}
+
+// CheckReachable dials through the DialFunc it is given (the deployer's
+// dials from a simulated host) every address, with default ports.
+func TestCheckReachableDialsThroughDial(t *testing.T) {
+	var dialled []string
+	refuse := errors.New("refused by the test")
+	dial := func(_ context.Context, network, addr string) (net.Conn, error) {
+		dialled = append(dialled, network+" "+addr)
+		if addr == "e2:2379" {
+			return nil, refuse
+		}
+		a, b := net.Pipe()
+		b.Close()
+		return a, nil
 	}
-	if !reflect.DeepEqual(inst.ServerArgs, []string{"--datastore-endpoint", "mysql://kine:pw@tcp(" + addr + ")/kine"}) {
-		t.Errorf("ServerArgs = %v", inst.ServerArgs)
-	}
-	if !reflect.DeepEqual(inst.Secrets(), []string{"pw"}) || strings.Contains(inst.Redacted(), ":pw@") {
-		t.Errorf("Secrets() = %v, Redacted() = %q", inst.Secrets(), inst.Redacted())
+	err := CheckReachable(context.Background(), "http://e1:1,https://e2", dial)
+	if !errors.Is(err, refuse) || !reflect.DeepEqual(dialled, []string{"tcp e1:1", "tcp e2:2379"}) {
+		t.Errorf("CheckReachable dialled %q, err %v; want both servers dialled and the refusal wrapped", dialled, err)
 	}
 }
 
 func TestCheckReachableBadEndpoints(t *testing.T) {
 	for ep, want := range map[string]string{
 		"mongodb://u:hunter2@127.0.0.1/x": `unknown scheme "mongodb"`,
-		"127.0.0.1:5432":                  "has no scheme",
+		"127.0.0.1:5432":                  "no scheme: want",
 	} {
-		err := CheckReachable(context.Background(), ep)
+		err := CheckReachable(context.Background(), ep, nil)
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("CheckReachable(%s) = %v, want %q", ep, err, want)
-		}
-	}
-}
-
-func TestDialAddrsDefaults(t *testing.T) {
-	cases := map[string][]dialAddr{
-		"postgres://u:p@db.example/kine":         {{"tcp", "db.example:5432"}},
-		"postgres://u:p@h1:1,h2:2/kine":          {{"tcp", "h1:1"}, {"tcp", "h2:2"}},
-		"mysql://u:p@tcp(db)/kine":               {{"tcp", "db:3306"}},
-		"mysql://u:p@/kine":                      {{"tcp", "127.0.0.1:3306"}},
-		"mysql://u:p@unix(/run/m.sock)/kine":     {{"unix", "/run/m.sock"}},
-		"https://e1:2379,https://e2":             {{"tcp", "e1:2379"}, {"tcp", "e2:2379"}},
-		"postgres://u:p@[::1]:6000/kine?x=y":     {{"tcp", "[::1]:6000"}},
-		"mysql://u:p@tcp([::1]:3307)/kine?tls=1": {{"tcp", "[::1]:3307"}},
-	}
-	for ep, want := range cases {
-		got, err := dialAddrs(ep)
-		if err != nil || !reflect.DeepEqual(got, want) {
-			t.Errorf("dialAddrs(%s) = %v, %v; want %v", ep, got, err, want)
-		}
-	}
-}
-
-func TestEndpointPassword(t *testing.T) {
-	for ep, want := range map[string]string{
-		"mysql://kine:s3cret@tcp(127.0.0.1:3306)/kine": "s3cret",
-		"postgres://kine:p%40ss@127.0.0.1/kine":        "p@ss",
-		"http://127.0.0.1:2379":                        "",
-		"postgres://kine@127.0.0.1/kine":               "",
-	} {
-		if got := endpointPassword(ep); got != want {
-			t.Errorf("endpointPassword(%s) = %q, want %q", ep, got, want)
 		}
 	}
 }

@@ -3,13 +3,13 @@ package datastore
 import (
 	"context"
 
-	"github.com/distrobench/distrobench/internal/profile"
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 )
 
 func init() {
-	Register(inServer{name: profile.DatastoreSQLite,
+	Register(inServer{name: dstype.SQLite,
 		desc: "SQLite through kine inside the server, at <data-dir>/server/db/state.db (K3s's default)"})
-	Register(inServer{name: profile.DatastoreEmbeddedEtcd, args: []string{"--cluster-init"},
+	Register(inServer{name: dstype.EmbeddedEtcd, args: []string{"--cluster-init"},
 		desc: "etcd inside the server (--cluster-init), at <data-dir>/server/db/etcd (RKE2's default)"})
 }
 

@@ -14,8 +14,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/process"
-	"github.com/distrobench/distrobench/internal/profile"
 )
 
 func init() { Register(etcdDriver{}) }
@@ -28,7 +28,7 @@ func init() { Register(etcdDriver{}) }
 // reach, such as a bridge's gateway).
 type etcdDriver struct{}
 
-func (etcdDriver) Name() string { return profile.DatastoreEtcd }
+func (etcdDriver) Name() string { return dstype.Etcd }
 func (etcdDriver) Description() string {
 	return "external etcd: a local etcd server for the run, or --datastore-endpoint http(s)://host:2379"
 }
@@ -88,12 +88,11 @@ func (etcdDriver) Start(ctx context.Context, o StartOptions) (inst *Instance, er
 		return nil, fmt.Errorf("etcd: %w", err)
 	}
 	inst = &Instance{
-		Driver:     profile.DatastoreEtcd,
-		Endpoint:   clients[0],
-		ServerArgs: []string{"--datastore-endpoint", clients[0]},
-		Procs:      []*process.Proc{p},
-		DataDirs:   []string{dataDir},
-		Version:    serverVersion(ctx, "etcd", etcd, etcdVersion),
+		Driver:   dstype.Etcd,
+		Endpoint: clients[0],
+		Procs:    []*process.Proc{p},
+		DataDirs: []string{dataDir},
+		Version:  serverVersion(ctx, "etcd", etcd, etcdVersion),
 	}
 	if log := o.Log; log != nil {
 		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "listen", clients, "pid", p.PID, "log", p.LogPath)

@@ -16,8 +16,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/process"
-	"github.com/distrobench/distrobench/internal/profile"
 )
 
 func init() { Register(mysqlDriver{}) }
@@ -28,7 +28,7 @@ func init() { Register(mysqlDriver{}) }
 // addresses only.
 type mysqlDriver struct{}
 
-func (mysqlDriver) Name() string { return profile.DatastoreMySQL }
+func (mysqlDriver) Name() string { return dstype.MySQL }
 func (mysqlDriver) Description() string {
 	return "MariaDB/MySQL through kine: a local MariaDB server for the run, or --datastore-endpoint mysql://user:pass@tcp(host:3306)/db"
 }
@@ -115,14 +115,13 @@ func (mysqlDriver) Start(ctx context.Context, o StartOptions) (inst *Instance, e
 	}
 
 	inst = &Instance{
-		Driver:   profile.DatastoreMySQL,
+		Driver:   dstype.MySQL,
 		Endpoint: fmt.Sprintf("mysql://kine:%s@tcp(127.0.0.1:%d)/kine", pass, port),
 		Procs:    []*process.Proc{p},
 		DataDirs: []string{dataDir},
 		Version:  serverVersion(ctx, "MariaDB", mariadbd, mariadbVersion),
 		secrets:  []string{pass},
 	}
-	inst.ServerArgs = []string{"--datastore-endpoint", inst.Endpoint}
 	if log := o.Log; log != nil {
 		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "listen", listenAddrs(extra), "pid", p.PID, "log", logPath)
 	}

@@ -19,8 +19,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/process"
-	"github.com/distrobench/distrobench/internal/profile"
 )
 
 func init() { Register(postgresDriver{}) }
@@ -34,7 +34,7 @@ func init() { Register(postgresDriver{}) }
 // users reach, trusts without a password.
 type postgresDriver struct{}
 
-func (postgresDriver) Name() string { return profile.DatastorePostgres }
+func (postgresDriver) Name() string { return dstype.Postgres }
 func (postgresDriver) Description() string {
 	return "PostgreSQL through kine: a local PostgreSQL server for the run, or --datastore-endpoint postgres://user:pass@host:5432/db?sslmode=disable"
 }
@@ -158,13 +158,12 @@ func (postgresDriver) Start(ctx context.Context, o StartOptions) (inst *Instance
 	}
 
 	inst = &Instance{
-		Driver:     profile.DatastorePostgres,
-		Endpoint:   endpoint,
-		ServerArgs: []string{"--datastore-endpoint", endpoint},
-		Procs:      []*process.Proc{p},
-		DataDirs:   []string{dataDir},
-		Version:    serverVersion(ctx, "PostgreSQL", filepath.Join(bin, "postgres"), postgresVersion),
-		secrets:    []string{pass},
+		Driver:   dstype.Postgres,
+		Endpoint: endpoint,
+		Procs:    []*process.Proc{p},
+		DataDirs: []string{dataDir},
+		Version:  serverVersion(ctx, "PostgreSQL", filepath.Join(bin, "postgres"), postgresVersion),
+		secrets:  []string{pass},
 	}
 	if log != nil {
 		log.Info("datastore ready", "datastore", inst.Driver, "endpoint", inst.Redacted(), "listen", listenAddrs(extra), "pid", p.PID, "log", logPath)

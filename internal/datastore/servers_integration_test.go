@@ -57,10 +57,10 @@ func TestLocalServersIntegration(t *testing.T) {
 			if len(inst.Procs) != 1 || inst.Endpoint == "" || len(inst.DataDirs) != 1 {
 				t.Fatalf("instance %+v", inst)
 			}
-			if inst.ServerArgs[0] != "--datastore-endpoint" || inst.ServerArgs[1] != inst.Endpoint {
-				t.Errorf("ServerArgs = %v", inst.ServerArgs)
+			if inst.ServerArgs != nil {
+				t.Errorf("ServerArgs = %v, want none: the endpoint travels in Endpoint only", inst.ServerArgs)
 			}
-			if err := CheckReachable(ctx, inst.Endpoint); err != nil {
+			if err := CheckReachable(ctx, inst.Endpoint, nil); err != nil {
 				t.Errorf("CheckReachable: %v", err)
 			}
 			if err := roundTrip(ctx, name, inst.Endpoint); err != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/redact"
 )
 
@@ -27,7 +28,7 @@ type Sizes struct {
 
 // SizeTarget names the datastore whose size to take.
 type SizeTarget struct {
-	// Kind is a registered datastore name (profile.Datastore*).
+	// Kind is a registered datastore name (dstype.Names()).
 	Kind string
 	// Endpoint is the endpoint the server was given, password included;
 	// "" for a datastore inside the server (sqlite, embedded-etcd). Errors
@@ -74,7 +75,7 @@ func Size(ctx context.Context, t SizeTarget) (Sizes, error) {
 		if t.Endpoint != "" {
 			what += " at " + redact.Endpoint(t.Endpoint)
 		}
-		return Sizes{}, scrub(fmt.Errorf("size of datastore %s: %w", what, err), endpointPassword(t.Endpoint))
+		return Sizes{}, scrub(fmt.Errorf("size of datastore %s: %w", what, err), dstype.Password(t.Endpoint))
 	}
 	return sz, nil
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/redact"
 )
 
@@ -45,7 +46,7 @@ func (etcdDriver) size(ctx context.Context, t SizeTarget) (Sizes, error) {
 	if t.Endpoint == "" {
 		return Sizes{}, errors.New("no endpoint given")
 	}
-	return etcdSize(ctx, etcdHTTPClient(nil, t.Dial), splitEndpoints(t.Kind, t.Endpoint))
+	return etcdSize(ctx, etcdHTTPClient(nil, t.Dial), dstype.Parts(dstype.Etcd, t.Endpoint))
 }
 
 // embeddedEtcdSize asks the etcd inside the server, with the client

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/distrobench/distrobench/internal/profile"
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 )
 
 // size of a datastore inside the server: SQLite's files, or the embedded
@@ -17,13 +17,13 @@ import (
 // names the file; the driver is the same.
 func (d inServer) size(ctx context.Context, t SizeTarget) (Sizes, error) {
 	switch d.name {
-	case profile.DatastoreSQLite:
+	case dstype.SQLite:
 		path, err := sqlitePath(t.Endpoint, t.ServerDataDir)
 		if err != nil {
 			return Sizes{}, err
 		}
 		return sqliteSize(path)
-	case profile.DatastoreEmbeddedEtcd:
+	case dstype.EmbeddedEtcd:
 		return embeddedEtcdSize(ctx, t)
 	}
 	return Sizes{}, fmt.Errorf("datastore %q cannot report its size", d.name)

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/profile"
 )
 
@@ -24,7 +25,7 @@ func TestDatastoreSizeK3liteIntegration(t *testing.T) {
 		t.Skip("integration: needs the k3lite binary (make -C distro build)")
 	}
 	bin := k3liteBinary(t)
-	for _, ds := range []string{profile.DatastoreSQLite, profile.DatastoreEmbeddedEtcd} {
+	for _, ds := range []string{dstype.SQLite, dstype.EmbeddedEtcd} {
 		t.Run(ds, func(t *testing.T) {
 			p := &profile.Profile{}
 			p.Metadata.Name = "k3lite-size"
@@ -45,7 +46,7 @@ func TestDatastoreSizeK3liteIntegration(t *testing.T) {
 			if err != nil {
 				t.Fatalf("DatastoreSize: %v", err)
 			}
-			if before.Bytes <= 0 || (ds == profile.DatastoreEmbeddedEtcd) != (before.InUse > 0) {
+			if before.Bytes <= 0 || (ds == dstype.EmbeddedEtcd) != (before.InUse > 0) {
 				t.Fatalf("DatastoreSize = %+v: want bytes > 0, and an in-use figure for etcd only", before)
 			}
 			cms := clientset(t, c).CoreV1().ConfigMaps("default")

@@ -69,7 +69,8 @@ type Options struct {
 	Profile *profile.Profile // defaulted and validated; nil means all defaults
 	// Binary is the distribution binary; default Profile.Spec.Binary.
 	Binary string
-	// Datastore is a registered datastore name; default the profile's, then sqlite.
+	// Datastore is a registered datastore name; default the profile's
+	// (profile.SetDefaults defaults that).
 	Datastore string
 	// Endpoint is the user's datastore endpoint (optional); without it
 	// mysql, postgres and etcd get a local server for the run. Default: the
@@ -367,10 +368,6 @@ func (c *Cluster) recordDatastore(inst *datastore.Instance) {
 // server's environment.
 func (u *upRun) assembleServer(ctx context.Context) error {
 	c := u.c
-	dsArgs, err := u.hosts.datastoreArgs(ctx, c, u.inst)
-	if err != nil {
-		return err
-	}
 	ip, port, err := u.hosts.serverAddress(c, u.o.Port)
 	if err != nil {
 		return err
@@ -381,7 +378,7 @@ func (u *upRun) assembleServer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dsArgs, dsEnv, err := endpointToEnv(c.Binary, dsArgs)
+	dsEnv, err := c.datastoreEnv(ctx, c.Binary, u.inst)
 	if err != nil {
 		return err
 	}
@@ -390,7 +387,7 @@ func (u *upRun) assembleServer(ctx context.Context) error {
 		return err
 	}
 	p := u.p
-	c.rawArgs = slices.Concat(c.baseServerArgs(), hostArgs, dsArgs,
+	c.rawArgs = slices.Concat(c.baseServerArgs(), hostArgs, u.inst.ServerArgs,
 		p.ExpandArgs(p.Spec.Server.Args, c.DataDir, c.RunDir), u.o.ExtraServerArgs)
 	c.ServerArgs = c.redactArgs(c.rawArgs)
 	c.env = slices.Concat(envList(p.Spec.Server.Env), dsEnv, hostEnv)
@@ -453,24 +450,8 @@ func (u *upRun) startNodes(ctx context.Context) error { return u.hosts.startNode
 // pickDatastore is the datastore the cluster runs on: its registered
 // name, the user's endpoint ("" for a local one) and its driver.
 func pickDatastore(o Options, p *profile.Profile) (string, string, datastore.Driver, error) {
-	dsName := o.Datastore
-	if dsName == "" {
-		dsName = p.Spec.Datastore.Type
-	}
-	if dsName == "" {
-		dsName = profile.DatastoreSQLite
-	}
-	endpoint := o.Endpoint
-	if endpoint == "" && dsName == p.Spec.Datastore.Type {
-		endpoint = p.Spec.Datastore.Endpoint
-	}
-	var drv datastore.Driver
-	var err error
-	if endpoint != "" {
-		drv, err = datastore.External(dsName, endpoint)
-	} else {
-		drv, err = datastore.Get(dsName)
-	}
+	dsName, endpoint := o.datastoreChoice(p)
+	drv, err := datastore.For(dsName, endpoint)
 	if err != nil {
 		return "", "", nil, err
 	}

@@ -29,9 +29,6 @@ type hosts interface {
 	// datastoreListen are the addresses a local datastore server listens
 	// on besides loopback, so that the server's host reaches it.
 	datastoreListen(c *Cluster) ([]netip.Prefix, error)
-	// datastoreArgs are the datastore's server flags as the server's host
-	// must see them.
-	datastoreArgs(ctx context.Context, c *Cluster, inst *datastore.Instance) ([]string, error)
 	// serverAddress is the address the server listens on: port is the
 	// user's (0: the hosts pick one).
 	serverAddress(c *Cluster, port int) (ip string, p int, err error)
@@ -79,10 +76,6 @@ func (machineHosts) setKubeconfigs(c *Cluster, written string) {
 func (machineHosts) create(*Cluster) error { return nil }
 
 func (machineHosts) datastoreListen(*Cluster) ([]netip.Prefix, error) { return nil, nil }
-
-func (machineHosts) datastoreArgs(_ context.Context, _ *Cluster, inst *datastore.Instance) ([]string, error) {
-	return inst.ServerArgs, nil
-}
 
 func (machineHosts) serverAddress(_ *Cluster, port int) (string, int, error) {
 	if port == 0 {
@@ -155,10 +148,6 @@ func (simulatedHosts) datastoreListen(c *Cluster) ([]netip.Prefix, error) {
 		return nil, err
 	}
 	return []netip.Prefix{gw}, nil
-}
-
-func (simulatedHosts) datastoreArgs(ctx context.Context, c *Cluster, inst *datastore.Instance) ([]string, error) {
-	return c.datastoreArgsForNodes(ctx, inst)
 }
 
 // serverAddress: the server has its network namespace to itself, so it

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/distrobench/distrobench/internal/datastore"
 	"github.com/distrobench/distrobench/internal/netns"
 	"github.com/distrobench/distrobench/internal/profile"
 )
@@ -85,10 +84,6 @@ func TestMachineHostsPlaceTheServerOnLoopback(t *testing.T) {
 	}
 	if extra, err := h.datastoreListen(c); extra != nil || err != nil {
 		t.Errorf("datastoreListen = %v, %v; want loopback only", extra, err)
-	}
-	inst := &datastore.Instance{ServerArgs: []string{"--datastore-endpoint", "postgres://u@127.0.0.1:5432/k"}}
-	if got, err := h.datastoreArgs(context.Background(), c, inst); err != nil || !reflect.DeepEqual(got, inst.ServerArgs) {
-		t.Errorf("datastoreArgs = %q, %v; want the datastore's own", got, err)
 	}
 }
 
@@ -178,13 +173,6 @@ func (r *recordingHosts) datastoreListen(c *Cluster) ([]netip.Prefix, error) {
 	return nil, r.note("datastoreListen")
 }
 
-func (r *recordingHosts) datastoreArgs(ctx context.Context, c *Cluster, inst *datastore.Instance) ([]string, error) {
-	if err := r.note("datastoreArgs"); err != nil {
-		return nil, err
-	}
-	return r.machineHosts.datastoreArgs(ctx, c, inst)
-}
-
 func (r *recordingHosts) serverAddress(c *Cluster, port int) (string, int, error) {
 	if err := r.note("serverAddress"); err != nil {
 		return "", 0, err
@@ -222,8 +210,8 @@ func upWithRecorder(t *testing.T, failAt string) (*recordingHosts, *Cluster, err
 }
 
 // TestUpCallsTheHostsInOrder checks when Up calls into the hosts: the
-// hosts exist before the datastore starts, the datastore runs before its
-// flags are adapted, the nodes are prepared before the server starts, and
+// hosts exist before the datastore starts, the datastore runs before the
+// server is placed, the nodes are prepared before the server starts, and
 // the agents start only once the server answers (after APIReady).
 func TestUpCallsTheHostsInOrder(t *testing.T) {
 	rec, c, err := upWithRecorder(t, "")
@@ -233,7 +221,6 @@ func TestUpCallsTheHostsInOrder(t *testing.T) {
 	want := []string{
 		"create datastore=false server=false ready=false",
 		"datastoreListen datastore=false server=false ready=false",
-		"datastoreArgs datastore=true server=false ready=false",
 		"serverAddress datastore=true server=false ready=false",
 		"serverArgs datastore=true server=false ready=false",
 		"prepareNodes datastore=true server=false ready=false",

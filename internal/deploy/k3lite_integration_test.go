@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/process"
 	"github.com/distrobench/distrobench/internal/profile"
 )
@@ -52,8 +53,8 @@ func TestK3liteIntegration(t *testing.T) {
 	}
 	bin := k3liteBinary(t)
 	for _, ds := range []string{
-		profile.DatastoreSQLite, profile.DatastoreEmbeddedEtcd, profile.DatastoreEtcd,
-		profile.DatastoreMySQL, profile.DatastorePostgres,
+		dstype.SQLite, dstype.EmbeddedEtcd, dstype.Etcd,
+		dstype.MySQL, dstype.Postgres,
 	} {
 		t.Run(ds, func(t *testing.T) { testK3liteOn(t, bin, ds) })
 	}

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,11 +21,9 @@ import (
 
 	"github.com/distrobench/distrobench/internal/atomicfile"
 	"github.com/distrobench/distrobench/internal/cgroup"
-	"github.com/distrobench/distrobench/internal/datastore"
 	"github.com/distrobench/distrobench/internal/netns"
 	"github.com/distrobench/distrobench/internal/process"
 	"github.com/distrobench/distrobench/internal/profile"
-	"github.com/distrobench/distrobench/internal/redact"
 )
 
 // defaultHTTPSPort is K3s's https-listen-port; a server on a simulated host
@@ -257,38 +254,6 @@ func (c *Cluster) registryArgs() []string {
 		return nil
 	}
 	return []string{"--private-registry", c.RegistriesFile, "--disable-default-registry-endpoint"}
-}
-
-var loopbackRE = regexp.MustCompile(`\b(127\.0\.0\.1|localhost)\b`)
-var hostPortRE = regexp.MustCompile(`\b(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})\b`)
-
-// datastoreArgsForNodes adapts the datastore flags to a server on a
-// simulated host: the machine's loopback is not the server's, so a loopback
-// endpoint is rewritten to the bridge's gateway address, and every address
-// the endpoint names is dialled from inside the server's namespace. A
-// datastore server that listens on loopback only is unreachable from there
-// (the root namespace does not forward or NAT): that is reported, with what
-// to do, instead of a server that never gets ready.
-func (c *Cluster) datastoreArgsForNodes(ctx context.Context, inst *datastore.Instance) ([]string, error) {
-	args := slices.Clone(inst.ServerArgs)
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] != "--datastore-endpoint" {
-			continue
-		}
-		args[i+1] = loopbackRE.ReplaceAllString(args[i+1], c.Network.Gateway)
-		h := c.Network.Hosts[0]
-		for _, m := range hostPortRE.FindAllStringSubmatch(args[i+1], -1) {
-			dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			conn, err := h.Dial(dctx, m[1]+":"+m[2])
-			cancel()
-			if err != nil {
-				return nil, fmt.Errorf("datastore %s is not reachable from the server's simulated host: %s (the host reaches the machine only at %s, without forwarding: the datastore server must listen on that address, not only on 127.0.0.1; or use sqlite or embedded-etcd, or --disable-agent in the server args and no agents)",
-					redact.Endpoint(args[i+1]), c.mask(err.Error()), c.Network.Gateway)
-			}
-			conn.Close()
-		}
-	}
-	return args, nil
 }
 
 // prepareAgents fills c.Agents (node1..nodeN on hosts 1..N).

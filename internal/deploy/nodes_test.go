@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/distrobench/distrobench/internal/cgroup"
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/netns"
 	"github.com/distrobench/distrobench/internal/profile"
 )
@@ -463,7 +464,7 @@ func TestNodesDatastoreOnLoopback(t *testing.T) {
 	go accept(lo)
 	p := nodesProfile(0, nil)
 	before := hostSnapshot(t)
-	_, err = Up(context.Background(), Options{Profile: p, RunDir: t.TempDir(), Datastore: profile.DatastoreMySQL,
+	_, err = Up(context.Background(), Options{Profile: p, RunDir: t.TempDir(), Datastore: dstype.MySQL,
 		Endpoint: fmt.Sprintf("mysql://kine:hunter2@tcp(%s)/kine", lo.Addr())})
 	if err == nil || !strings.Contains(err.Error(), "not reachable from the server's simulated host") || !strings.Contains(err.Error(), "must listen on that address") {
 		t.Fatalf("Up with a loopback-only datastore: %v", err)
@@ -480,7 +481,7 @@ func TestNodesDatastoreOnLoopback(t *testing.T) {
 	defer all.Close()
 	go accept(all)
 	port := all.Addr().(*net.TCPAddr).Port
-	c := up(t, Options{Profile: p, Datastore: profile.DatastoreMySQL, Endpoint: fmt.Sprintf("mysql://kine:hunter2@tcp(127.0.0.1:%d)/kine", port)})
+	c := up(t, Options{Profile: p, Datastore: dstype.MySQL, Endpoint: fmt.Sprintf("mysql://kine:hunter2@tcp(127.0.0.1:%d)/kine", port)})
 	want := fmt.Sprintf("mysql://kine:hunter2@tcp(%s:%d)/kine", c.Network.Gateway, port)
 	if got := received(t, c).Endpoint; got != want {
 		t.Errorf("server's datastore endpoint %q, want %q", got, want)

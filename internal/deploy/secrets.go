@@ -1,11 +1,13 @@
 package deploy
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
 
 	"github.com/distrobench/distrobench/internal/atomicfile"
+	"github.com/distrobench/distrobench/internal/datastore"
 )
 
 // ServerTokenFile is the file in the run directory (0600) that holds the
@@ -39,31 +41,24 @@ func endpointEnvVar(binary string) (string, error) {
 		binary, strings.Join(known, ", "))
 }
 
-// endpointToEnv takes --datastore-endpoint out of args and returns the
-// other args and the environment entry that passes the endpoint instead
-// (none without an endpoint).
-func endpointToEnv(binary string, args []string) (rest, env []string, err error) {
-	var endpoint string
-	found := false
-	for i := 0; i < len(args); i++ {
-		switch a := args[i]; {
-		case a == "--datastore-endpoint" && i+1 < len(args):
-			endpoint, found = args[i+1], true
-			i++
-		case strings.HasPrefix(a, "--datastore-endpoint="):
-			endpoint, found = strings.TrimPrefix(a, "--datastore-endpoint="), true
-		default:
-			rest = append(rest, a)
-		}
-	}
-	if !found {
-		return rest, nil, nil
+// datastoreEnv is the environment entry that hands the server its
+// datastore endpoint (none when the datastore needs none): the one place
+// the endpoint, which holds the password, meets the server. On a
+// simulated host the endpoint is first rewritten for it and dialled from
+// there (serverEndpoint).
+func (c *Cluster) datastoreEnv(ctx context.Context, binary string, inst *datastore.Instance) ([]string, error) {
+	if inst.Endpoint == "" {
+		return nil, nil
 	}
 	name, err := endpointEnvVar(binary)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return rest, []string{name + "=" + endpoint}, nil
+	endpoint, err := c.serverEndpoint(ctx, inst.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	return []string{name + "=" + endpoint}, nil
 }
 
 // writeTokenFile writes the server's token to RUN/ServerTokenFile (0600)

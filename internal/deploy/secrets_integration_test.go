@@ -13,6 +13,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/profile"
 )
 
@@ -25,7 +26,7 @@ func TestK3liteNoSecretOnCommandLinesIntegration(t *testing.T) {
 		t.Skip("integration: needs the k3lite binary (DISTROBENCH_K3LITE), root, mariadb-server and postgresql (hack/install-deps.sh datastores)")
 	}
 	bin := k3liteBinary(t)
-	for _, ds := range []string{profile.DatastoreMySQL, profile.DatastorePostgres} {
+	for _, ds := range []string{dstype.MySQL, dstype.Postgres} {
 		t.Run(ds, func(t *testing.T) {
 			p := &profile.Profile{}
 			p.Metadata.Name = "k3lite-secrets-it"
@@ -84,7 +85,7 @@ func TestK3liteNoSecretOnCommandLinesIntegration(t *testing.T) {
 func kineRows(ctx context.Context, t *testing.T, ds, endpoint string) int {
 	t.Helper()
 	var n int
-	if ds == profile.DatastorePostgres {
+	if ds == dstype.Postgres {
 		conn, err := pgx.Connect(ctx, endpoint)
 		if err != nil {
 			t.Fatalf("connect to the datastore: %v", err)

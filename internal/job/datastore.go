@@ -6,6 +6,7 @@ import (
 	"runtime"
 
 	"github.com/distrobench/distrobench/internal/build"
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/profile"
 )
 
@@ -16,7 +17,7 @@ import (
 // datastore. The datastore runs on this machine, so it is built for the
 // machine's arch whatever the profile's.
 func EtcdBinary(ctx context.Context, repoRoot string, p *profile.Profile, log *slog.Logger, status func(string)) (string, error) {
-	if p.Spec.Datastore.Type != profile.DatastoreEtcd || p.Spec.Datastore.Endpoint != "" {
+	if p.Spec.Datastore.Type != dstype.Etcd || p.Spec.Datastore.Endpoint != "" {
 		return "", nil
 	}
 	return build.Etcd(ctx, repoRoot, runtime.GOARCH, log, status)

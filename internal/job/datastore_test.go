@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/profile"
 )
 
@@ -20,8 +21,8 @@ func etcdProfile(ds, endpoint string) *profile.Profile {
 // at for the others (a bogus one would make build.Etcd fail).
 func TestEtcdBinaryOnlyForLocalEtcd(t *testing.T) {
 	for _, p := range []*profile.Profile{
-		etcdProfile(profile.DatastoreSQLite, ""), etcdProfile(profile.DatastorePostgres, ""),
-		etcdProfile(profile.DatastoreEmbeddedEtcd, ""), etcdProfile(profile.DatastoreEtcd, "http://10.0.0.1:2379"),
+		etcdProfile(dstype.SQLite, ""), etcdProfile(dstype.Postgres, ""),
+		etcdProfile(dstype.EmbeddedEtcd, ""), etcdProfile(dstype.Etcd, "http://10.0.0.1:2379"),
 	} {
 		got, err := EtcdBinary(context.Background(), "/nonexistent", p, nil, nil)
 		if got != "" || err != nil {
@@ -40,7 +41,7 @@ func TestEtcdBinaryIsTheModulesEtcd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := EtcdBinary(context.Background(), root, etcdProfile(profile.DatastoreEtcd, ""), nil, nil)
+	bin, err := EtcdBinary(context.Background(), root, etcdProfile(dstype.Etcd, ""), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/distrobench/distrobench/internal/datastore"
-	"github.com/distrobench/distrobench/internal/profile"
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/result"
 )
 
@@ -33,7 +33,7 @@ type datastoreSizer interface {
 // that cannot be taken is recorded as not measured with the reason (and
 // logged), never as a zero. The in-use figure exists for etcd only.
 func datastoreSize(ctx context.Context, c datastoreSizer, kind string, labels map[string]string, log *slog.Logger) []result.Measurement {
-	etcd := kind == profile.DatastoreEtcd || kind == profile.DatastoreEmbeddedEtcd
+	etcd := kind == dstype.Etcd || kind == dstype.EmbeddedEtcd
 	s, err := c.DatastoreSize(ctx)
 	if err != nil {
 		log.Warn("datastore size not measured", "datastore", kind, "err", err)

@@ -1,6 +1,10 @@
 package profile
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
+)
 
 // Defaults applied by SetDefaults.
 const (
@@ -27,7 +31,7 @@ func (p *Profile) SetDefaults() {
 		s.Bundled = &Bundled{}
 	}
 	if s.Datastore.Type == "" {
-		s.Datastore.Type = DatastoreSQLite
+		s.Datastore.Type = dstype.Default
 	}
 	if s.Arch == "" {
 		s.Arch = runtime.GOARCH

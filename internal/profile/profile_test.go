@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 )
 
 // loadAndCheck runs the whole pipeline a caller runs: Load, SetDefaults,
@@ -143,7 +145,7 @@ func TestInvalidFixtures(t *testing.T) {
 				`(7 problems)`,
 				`metadata.name: Invalid value: "Many_Problems"`,
 				`spec.style: Unsupported value: "openshift": supported values: "k3s", "rke2"`,
-				`spec.datastore.endpoint: Forbidden: datastore type "sqlite" runs inside the server and takes no endpoint`,
+				`spec.datastore.endpoint: Invalid value: "mysql://root:REDACTED@tcp(127.0.0.1:3306)/kine": a sqlite endpoint must start with sqlite://`,
 				`spec.arch: Unsupported value: "riscv64": supported values: "amd64", "arm64"`,
 				`spec.server.args[0]: Invalid value: "--audit-log-path=${LOG_DIR}/audit.log": unknown placeholder ${LOG_DIR}`,
 				`spec.timeouts.ready: Invalid value: "soon": not a duration`,
@@ -296,7 +298,7 @@ func TestSetDefaults(t *testing.T) {
 	want := Spec{
 		Style:     "k3s",
 		Bundled:   &Bundled{},
-		Datastore: DatastoreSpec{Type: DatastoreSQLite},
+		Datastore: DatastoreSpec{Type: dstype.SQLite},
 		Arch:      runtime.GOARCH,
 		TokenFile: "server/token",
 		Timeouts:  Timeouts{Ready: "120s", Stop: "30s"},
@@ -390,16 +392,18 @@ func TestDatastoreEndpoints(t *testing.T) {
 	tests := []struct {
 		typ, endpoint, want string
 	}{
-		{DatastoreMySQL, "mysql://root:pw@tcp(127.0.0.1:3306)/kine", ""},
-		{DatastorePostgres, "postgres://u:pw@127.0.0.1:5432/kine?sslmode=disable", ""},
-		{DatastorePostgres, "postgresql://u@127.0.0.1/kine", ""},
-		{DatastoreEtcd, "https://127.0.0.1:2379,https://127.0.0.2:2379", ""},
-		{DatastoreEtcd, "http://127.0.0.1:2379", ""},
-		{DatastoreEtcd, "https://127.0.0.1:2379,127.0.0.2:2379", "an etcd endpoint must start with http:// or https://"},
-		{DatastoreMySQL, "root:pw@tcp(127.0.0.1:3306)/kine", "a mysql endpoint must start with mysql://"},
-		{DatastorePostgres, "mysql://x", "a postgres endpoint must start with postgres:// or postgresql://"},
-		{DatastoreEmbeddedEtcd, "https://127.0.0.1:2379", `Forbidden: datastore type "embedded-etcd" runs inside the server`},
-		{DatastoreSQLite, "sqlite:///tmp/state.db", `Forbidden: datastore type "sqlite" runs inside the server`},
+		{dstype.MySQL, "mysql://root:pw@tcp(127.0.0.1:3306)/kine", ""},
+		{dstype.Postgres, "postgres://u:pw@127.0.0.1:5432/kine?sslmode=disable", ""},
+		{dstype.Postgres, "postgresql://u@127.0.0.1/kine", ""},
+		{dstype.Etcd, "https://127.0.0.1:2379,https://127.0.0.2:2379", ""},
+		{dstype.Etcd, "http://127.0.0.1:2379", ""},
+		{dstype.Etcd, "https://127.0.0.1:2379,127.0.0.2:2379", "an etcd endpoint must start with http:// or https://"},
+		{dstype.MySQL, "root:pw@tcp(127.0.0.1:3306)/kine", "a mysql endpoint must start with mysql://"},
+		{dstype.Postgres, "mysql://x", "a postgres endpoint must start with postgres:// or postgresql://"},
+		{dstype.EmbeddedEtcd, "https://127.0.0.1:2379", `Forbidden: datastore type "embedded-etcd" runs inside the server`},
+		// K3s and k3lite take sqlite://PATH: where the SQLite file lives.
+		{dstype.SQLite, "sqlite:///tmp/state.db", ""},
+		{dstype.SQLite, "/tmp/state.db", "a sqlite endpoint must start with sqlite://"},
 	}
 	for _, tt := range tests {
 		errs := validateDatastore(DatastoreSpec{Type: tt.typ, Endpoint: tt.endpoint}, field.NewPath("spec", "datastore"))
@@ -494,15 +498,15 @@ func TestWithOverrides(t *testing.T) {
 		t.Error("the copy shares memory with the base")
 	}
 
-	pg := base.WithOverrides(DatastorePostgres, "", "amd64")
-	if pg.Spec.Datastore.Type != DatastorePostgres || pg.Spec.Datastore.Endpoint != "" || pg.Spec.Arch != "amd64" {
+	pg := base.WithOverrides(dstype.Postgres, "", "amd64")
+	if pg.Spec.Datastore.Type != dstype.Postgres || pg.Spec.Datastore.Endpoint != "" || pg.Spec.Arch != "amd64" {
 		t.Errorf("datastore override kept the mysql endpoint or lost arch: %+v %s", pg.Spec.Datastore, pg.Spec.Arch)
 	}
 	ep := base.WithOverrides("", "mysql://u:p@tcp(127.0.0.1:3307)/other", "")
-	if ep.Spec.Datastore.Type != DatastoreMySQL || ep.Spec.Datastore.Endpoint != "mysql://u:p@tcp(127.0.0.1:3307)/other" {
+	if ep.Spec.Datastore.Type != dstype.MySQL || ep.Spec.Datastore.Endpoint != "mysql://u:p@tcp(127.0.0.1:3307)/other" {
 		t.Errorf("endpoint override: %+v", ep.Spec.Datastore)
 	}
-	sameType := base.WithOverrides(DatastoreMySQL, "", "")
+	sameType := base.WithOverrides(dstype.MySQL, "", "")
 	if sameType.Spec.Datastore.Endpoint != base.Spec.Datastore.Endpoint {
 		t.Error("overriding the datastore with its own type dropped the endpoint")
 	}
@@ -588,7 +592,7 @@ func TestMatrixExpand(t *testing.T) {
 	// Problems in cells are all reported.
 	bad := &Matrix{Metadata: Metadata{Name: "bad"}, Spec: MatrixSpec{
 		Profiles:   []string{"valid-minimal", "nope", "invalid-datastore"},
-		Datastores: []string{DatastoreSQLite},
+		Datastores: []string{dstype.SQLite},
 	}}
 	bad.SetDefaults()
 	_, err = bad.Expand("testdata")

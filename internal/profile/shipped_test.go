@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 )
 
 // repoRoot walks up from the package directory to the directory holding
@@ -133,7 +135,7 @@ func TestShippedProfileContents(t *testing.T) {
 		t.Fatal(err)
 	}
 	k3s.SetDefaults()
-	if k3s.Spec.Style != "k3s" || k3s.Spec.Datastore.Type != DatastoreSQLite || k3s.Spec.Bundled == nil ||
+	if k3s.Spec.Style != "k3s" || k3s.Spec.Datastore.Type != dstype.SQLite || k3s.Spec.Bundled == nil ||
 		slices.Contains(k3s.Spec.Server.Args, "--disable-agent") || k3s.Spec.Nodes.Agents != 1 {
 		t.Errorf("k3s profile: %+v", k3s.Spec)
 	}
@@ -143,7 +145,7 @@ func TestShippedProfileContents(t *testing.T) {
 		t.Fatal(err)
 	}
 	rke2.SetDefaults()
-	if rke2.Spec.Style != "rke2" || rke2.Spec.Datastore.Type != DatastoreEmbeddedEtcd || rke2.Spec.Bundled == nil ||
+	if rke2.Spec.Style != "rke2" || rke2.Spec.Datastore.Type != dstype.EmbeddedEtcd || rke2.Spec.Bundled == nil ||
 		slices.Contains(rke2.Spec.Server.Args, "--disable-agent") || rke2.Spec.Nodes.Agents != 1 {
 		t.Errorf("rke2 profile: %+v", rke2.Spec)
 	}

@@ -13,16 +13,6 @@ const (
 	KindMatrix  = "Matrix"
 )
 
-// Datastore types a profile or the CLI may name. They are the keys of the
-// internal/datastore registry.
-const (
-	DatastoreSQLite       = "sqlite"        // kine + SQLite inside the server (K3s default)
-	DatastoreEmbeddedEtcd = "embedded-etcd" // --cluster-init: etcd inside the server (RKE2 default)
-	DatastoreEtcd         = "etcd"          // external etcd server
-	DatastoreMySQL        = "mysql"         // external MariaDB/MySQL through kine
-	DatastorePostgres     = "postgres"      // external PostgreSQL through kine
-)
-
 // Profile is a distribution profile.
 type Profile struct {
 	APIVersion string   `json:"apiVersion"`
@@ -93,8 +83,11 @@ type Nodes struct {
 // MaxAgents is how many agents fit on a run's /24 next to the server.
 const MaxAgents = 252
 
-// DatastoreSpec selects the datastore. Endpoint is only for a server the user
-// runs; without it the harness starts one for the run (mysql, postgres, etcd).
+// DatastoreSpec selects the datastore: Type is one of dstype.Names().
+// Endpoint is for a server the user runs (without it the harness starts one
+// for the run: mysql, postgres, etcd) or, for sqlite, where the server keeps
+// its SQLite file (sqlite://PATH, as K3s takes it); dstype.CheckEndpoint
+// says which endpoints a type takes.
 type DatastoreSpec struct {
 	Type     string `json:"type"`
 	Endpoint string `json:"endpoint,omitempty"`

@@ -13,32 +13,21 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/distrobench/distrobench/internal/redact"
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 )
 
-// Supported values, sorted (they appear in error messages as listed).
+// Supported values, sorted (they appear in error messages as listed). The
+// datastore types are dstype.Names().
 var (
-	supportedStyles     = []string{"k3s", "rke2"}
-	supportedArchs      = []string{"amd64", "arm64"}
-	supportedDatastores = []string{DatastoreEmbeddedEtcd, DatastoreEtcd, DatastoreMySQL, DatastorePostgres, DatastoreSQLite}
+	supportedStyles = []string{"k3s", "rke2"}
+	supportedArchs  = []string{"amd64", "arm64"}
 )
-
-// SupportedDatastores returns the datastore types a profile may name, sorted.
-func SupportedDatastores() []string { return append([]string(nil), supportedDatastores...) }
 
 // SupportedArchs returns the architectures a profile may name, sorted.
 func SupportedArchs() []string { return append([]string(nil), supportedArchs...) }
 
 // SupportedStyles returns the distribution styles, sorted.
 func SupportedStyles() []string { return append([]string(nil), supportedStyles...) }
-
-// endpointSchemes are the URL schemes each external datastore accepts (the
-// ones K3s's --datastore-endpoint understands).
-var endpointSchemes = map[string][]string{
-	DatastoreMySQL:    {"mysql"},
-	DatastorePostgres: {"postgres", "postgresql"},
-	DatastoreEtcd:     {"http", "https"},
-}
 
 // DeployerOwnedFlags are the server/agent flags distrobench sets on every
 // run; a profile must not set them. Short aliases are K3s's.
@@ -215,45 +204,24 @@ func validateBinary(path string, fp *field.Path) field.ErrorList {
 	return nil
 }
 
+// validateDatastore is the one check of a datastore choice: the type is
+// known and the endpoint, if any, fits it (dstype.CheckEndpoint).
 func validateDatastore(d DatastoreSpec, fp *field.Path) field.ErrorList {
-	if !slices.Contains(supportedDatastores, d.Type) {
-		return field.ErrorList{field.NotSupported(fp.Child("type"), d.Type, supportedDatastores)}
+	if !dstype.Known(d.Type) {
+		return field.ErrorList{field.NotSupported(fp.Child("type"), d.Type, dstype.Names())}
 	}
 	if d.Endpoint == "" {
 		return nil
 	}
 	ep := fp.Child("endpoint")
-	schemes, ok := endpointSchemes[d.Type]
-	if !ok {
-		return field.ErrorList{field.Forbidden(ep, fmt.Sprintf(
-			"datastore type %q runs inside the server and takes no endpoint; only etcd, mysql and postgres do", d.Type))}
+	err := dstype.CheckEndpoint(d.Type, d.Endpoint)
+	switch {
+	case err == nil:
+		return nil
+	case !dstype.TakesEndpoint(d.Type):
+		return field.ErrorList{field.Forbidden(ep, err.Error())}
 	}
-	shown := redact.Endpoint(d.Endpoint)
-	// An etcd endpoint may list several servers separated by commas. The
-	// scheme is checked by hand: a MySQL DSN (user:pw@tcp(host:port)/db) is
-	// not a URL net/url can parse.
-	parts := []string{d.Endpoint}
-	if d.Type == DatastoreEtcd {
-		parts = strings.Split(d.Endpoint, ",")
-	}
-	for _, part := range parts {
-		scheme, rest, found := strings.Cut(strings.TrimSpace(part), "://")
-		if !found || rest == "" || !slices.Contains(schemes, scheme) {
-			want := make([]string, len(schemes))
-			for i, s := range schemes {
-				want[i] = s + "://"
-			}
-			return field.ErrorList{field.Invalid(ep, shown, fmt.Sprintf(
-				"%s %s endpoint must start with %s (e.g. %s)", article(d.Type), d.Type, strings.Join(want, " or "), exampleEndpoint[d.Type]))}
-		}
-	}
-	return nil
-}
-
-var exampleEndpoint = map[string]string{
-	DatastoreMySQL:    "mysql://user:pass@tcp(127.0.0.1:3306)/kine",
-	DatastorePostgres: "postgres://user:pass@127.0.0.1:5432/kine?sslmode=disable",
-	DatastoreEtcd:     "https://127.0.0.1:2379",
+	return field.ErrorList{field.Invalid(ep, dstype.Redact(d.Endpoint), err.Error())}
 }
 
 func (p *Profile) validateArgs(args []string, fp *field.Path) field.ErrorList {
@@ -342,7 +310,7 @@ func (m *Matrix) Validate() error {
 		errs = append(errs, field.Required(spec.Child("profiles"), "list at least one profile name (see profiles/) or path"))
 	}
 	errs = append(errs, validateAxis(m.Spec.Profiles, spec.Child("profiles"), nil)...)
-	errs = append(errs, validateAxis(m.Spec.Datastores, spec.Child("datastores"), supportedDatastores)...)
+	errs = append(errs, validateAxis(m.Spec.Datastores, spec.Child("datastores"), dstype.Names())...)
 	errs = append(errs, validateAxis(m.Spec.Archs, spec.Child("archs"), supportedArchs)...)
 	if len(errs) == 0 {
 		return nil
@@ -365,11 +333,4 @@ func validateAxis(values []string, fp *field.Path, supported []string) field.Err
 		seen[v] = true
 	}
 	return errs
-}
-
-func article(word string) string {
-	if strings.HasPrefix(word, "e") {
-		return "an"
-	}
-	return "a"
 }

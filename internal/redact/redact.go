@@ -3,18 +3,15 @@
 package redact
 
 import (
-	"net/url"
 	"regexp"
-	"strings"
+
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
 )
 
 // Mask replaces a secret.
-const Mask = "REDACTED"
+const Mask = dstype.Mask
 
 var (
-	// scheme://user:pass@host and mysql's user:pass@tcp(host)
-	userinfoRE = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*(@)`)
-	mysqlRE    = regexp.MustCompile(`(^|[\s=/"'])([^\s:@/"'=]+:)(?:[^/@\s][^@\s]*)?(@(?:tcp|unix)\()`)
 	// K3s secure tokens K10<hash>::<user>:<secret>, and bare "--token X".
 	// A secret ends at white space or at markup (< " '), so that masking
 	// a raw JUnit XML file or a quoted log value keeps it well-formed.
@@ -23,22 +20,13 @@ var (
 	passwordRE  = regexp.MustCompile(`(?i)((?:password|passwd|pwd)=)[^&\s<"']+`)
 )
 
-// Endpoint redacts the password of a datastore endpoint (URL or MySQL DSN).
-func Endpoint(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), Mask)
-			out := u.String()
-			return strings.Replace(out, url.QueryEscape(Mask), Mask, 1)
-		}
-	}
-	return String(s)
-}
+// Endpoint redacts the password of a datastore endpoint (URL or MySQL
+// DSN; see dstype.Redact) and any other secret pattern in it.
+func Endpoint(s string) string { return String(dstype.Redact(s)) }
 
 // String redacts every secret pattern distrobench knows in free text.
 func String(s string) string {
-	s = userinfoRE.ReplaceAllString(s, "${1}"+Mask+"${2}")
-	s = mysqlRE.ReplaceAllString(s, "${1}${2}"+Mask+"${3}")
+	s = dstype.RedactText(s)
 	s = tokenRE.ReplaceAllString(s, "${1}"+Mask)
 	s = tokenFlagRE.ReplaceAllString(s, "${1}"+Mask)
 	s = passwordRE.ReplaceAllString(s, "${1}"+Mask)
