@@ -37,6 +37,8 @@ func FormatValue(v float64, unit string) string {
 		}
 	case "seconds", "second", "s":
 		return FormatSeconds(v)
+	case "bytes/h":
+		return FormatValue(v, "bytes") + "/h"
 	case "percent", "%":
 		return fmt.Sprintf("%.1f %%", v)
 	case "ratio": // a fraction (api.error_rate): shown as a percentage

@@ -481,6 +481,7 @@ func TestFormatValue(t *testing.T) {
 		{8 << 30, "bytes", "8192.0 MiB"},
 		{2048, "bytes", "2.0 KiB"},
 		{512, "bytes", "512 B"},
+		{36 << 20, "bytes/h", "36.0 MiB/h"},
 		{0.0042, "seconds", "4.20 ms"},
 		{0.0421, "seconds", "42.1 ms"},
 		{0.421, "seconds", "421 ms"},

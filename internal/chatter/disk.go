@@ -222,3 +222,22 @@ func WritesPerHour(before, after DiskWrites) (float64, error) {
 	}
 	return float64(after.Bytes-before.Bytes) / secs * 3600, nil
 }
+
+// ProcessWrites is write_bytes of /proc/PID/io of one process alone (its
+// threads and the children it reaped, not its live descendants): for a
+// datastore that runs inside a process with other children (SQLite or
+// embedded etcd inside a server that also runs containerd).
+func ProcessWrites(pid int) (DiskWrites, error) {
+	pfs, err := procfs.NewDefaultFS()
+	if err != nil {
+		return DiskWrites{}, fmt.Errorf("disk writes of process %d: %w (is /proc mounted?)", pid, err)
+	}
+	n, err := writeBytes(pfs, pid)
+	if errors.Is(err, fs.ErrNotExist) {
+		return DiskWrites{}, fmt.Errorf("disk writes of process %d: it is not running", pid)
+	}
+	if err != nil {
+		return DiskWrites{}, err
+	}
+	return DiskWrites{At: time.Now(), Bytes: n, Method: DiskProcIO, Source: fmt.Sprintf("pid %d", pid), Processes: 1}, nil
+}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
+
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/distrobench/distrobench/internal/deploy"
 	"github.com/distrobench/distrobench/internal/measure"
@@ -17,15 +20,35 @@ import (
 // server's node, every agent node and the datastore servers in one window
 // of o.IdleWindow. The main job calls it on a fresh cluster, before the
 // suites load it, so "idle" means idle (the figure K3s users compare).
-func Footprint(ctx context.Context, c *deploy.Cluster, o BenchOptions, pr *progress.Printer) ([]result.Measurement, error) {
+func Footprint(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Logger, pr *progress.Printer) ([]result.Measurement, error) {
+	labels := map[string]string{"datastore": c.Datastore}
+	cfg, err := c.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("idle footprint: client: %w", err)
+	}
+	// Before the settle, so that the window counts every client apart.
+	countClientsApart(ctx, cs, c.Binary, log)
 	out, err := measure.Idle(ctx, measure.IdleOptions{
 		Units: idleUnits(c), Settle: measure.DefaultSettle, Window: o.IdleWindow,
-		Labels: map[string]string{"datastore": c.Datastore}, Progress: func(s string) { pr.Status("%s", s) },
+		Labels: labels, Progress: func(s string) { pr.Status("%s", s) },
+		Alongside: chatterAlongside(c, cfg, withPhase(labels, "idle")),
 	})
 	if err != nil {
 		return out, fmt.Errorf("idle footprint: %w", err)
 	}
 	return out, nil
+}
+
+// withPhase is labels plus phase=p (idle, load), for figures taken in
+// more than one state of the cluster.
+func withPhase(labels map[string]string, p string) map[string]string {
+	out := maps.Clone(labels)
+	out["phase"] = p
+	return out
 }
 
 // Bench measures a deployed cluster: idle footprint (unless SkipIdle),
@@ -41,7 +64,7 @@ func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Log
 	labels := map[string]string{"datastore": c.Datastore}
 
 	if !o.SkipIdle {
-		ms, err := Footprint(ctx, c, o, pr)
+		ms, err := Footprint(ctx, c, o, log, pr)
 		out = append(out, ms...)
 		if err != nil {
 			return out, err

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/distrobench/distrobench/internal/cgroup"
+	"github.com/distrobench/distrobench/internal/chatter"
 	"github.com/distrobench/distrobench/internal/deploy"
 	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/progress"
@@ -72,7 +74,7 @@ func TestFootprintIntegration(t *testing.T) {
 	})
 	runPodOnEveryNode(ctx, t, c)
 
-	ms, err := Footprint(ctx, c, BenchOptions{IdleWindow: 20 * time.Second}, progress.NewPlain(os.Stderr, time.Now))
+	ms, err := Footprint(ctx, c, BenchOptions{IdleWindow: 20 * time.Second}, slog.Default(), progress.NewPlain(os.Stderr, time.Now))
 	if err != nil {
 		t.Fatalf("Footprint: %v", err)
 	}
@@ -100,6 +102,15 @@ func TestFootprintIntegration(t *testing.T) {
 				t.Errorf("%s{node=%s} = %v (%s), want samples above 0", name, n.Node, m.Samples, m.Missing)
 			}
 		}
+	}
+	// Chatter in the same window: the kubelets renew their leases and
+	// report status every few seconds, which SQLite writes to disk.
+	idleChatter := map[string]string{"phase": "idle"}
+	if m := findMeasurement(t, ms, chatter.RequestsMetric, map[string]string{"phase": "idle", "client": chatter.ClientNodes}); m.Summary.Mean <= 0 {
+		t.Errorf("%s{client=nodes} = %v (%s), want the kubelets' requests", chatter.RequestsMetric, m.Samples, m.Missing)
+	}
+	if m := findMeasurement(t, ms, chatter.WrittenMetric, idleChatter); m.Missing != "" || m.Summary.Mean <= 0 {
+		t.Errorf("%s = %v (%s), want the bytes SQLite wrote", chatter.WrittenMetric, m.Samples, m.Missing)
 	}
 	idle := findMeasurement(t, ms, "footprint.idle.pss", nil)
 	if !strings.HasPrefix(idle.Attributes["idle.settle"], "settled after") && !strings.HasPrefix(idle.Attributes["idle.settle"], "NOT settled") {

@@ -237,7 +237,7 @@ func (j *mainJob) up(ctx context.Context, t *Target) error {
 
 // footprint measures the fresh cluster at rest, before the suites load it.
 func (j *mainJob) footprint(ctx context.Context, t *Target) error {
-	ms, err := Footprint(ctx, t.Cluster, j.o.Bench, j.o.Progress)
+	ms, err := Footprint(ctx, t.Cluster, j.o.Bench, j.o.Log, j.o.Progress)
 	t.Report.Measurements = append(t.Report.Measurements, ms...)
 	return err
 }

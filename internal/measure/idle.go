@@ -79,6 +79,11 @@ type IdleOptions struct {
 	Labels map[string]string
 	// Progress receives short status lines; optional.
 	Progress func(string)
+	// Alongside, when set, starts another measurement when the window
+	// starts (after settling); the stop function it returns is called when
+	// the window ends and its figures are returned with the footprint's,
+	// so they describe the same idle window (control-plane chatter).
+	Alongside func(ctx context.Context) (stop func() []result.Measurement)
 }
 
 // Idle waits until the units settle (o.Settle), then samples every unit
@@ -117,16 +122,22 @@ func Idle(ctx context.Context, o IdleOptions) ([]result.Measurement, error) {
 	if o.Progress != nil {
 		o.Progress(fmt.Sprintf("idle footprint over %s (%s)", o.Window, settled))
 	}
+	stopAlongside := func() []result.Measurement { return nil }
+	if o.Alongside != nil {
+		stopAlongside = o.Alongside(ctx)
+	}
 	ticks, err := sampleWindow(ctx, sm, first, o.Window, o.Interval)
+	alongside := stopAlongside()
 	if err != nil {
-		return nil, err
+		return alongside, err
 	}
 	attrs := provenance{
 		"idle.settle": settled,
 		"idle.window": fmt.Sprintf("%s, a sample every %s", o.Window, o.Interval),
 	}
 	out := idleMeasurements(sm, ticks, attrs, o.Labels)
-	return append(out, clusterMeasurements(sm, ticks, attrs, o.Labels)...), nil
+	out = append(out, clusterMeasurements(sm, ticks, attrs, o.Labels)...)
+	return append(out, alongside...), nil
 }
 
 // unitSample is one sample of one unit.
