@@ -82,3 +82,10 @@ func TestCompareRefusesWhatItCannotCompare(t *testing.T) {
 		t.Errorf("a refused comparison wrote files: %v", entries)
 	}
 }
+
+func TestMetricsAddrBadInput(t *testing.T) {
+	_, _, err := run(t, "--metrics-addr", "a:b:c", "profiles")
+	if err == nil || !strings.Contains(err.Error(), "--metrics-addr") || ExitCode(err) != 2 {
+		t.Errorf("--metrics-addr a:b:c: error %v (exit %d), want bad input naming the flag", err, ExitCode(err))
+	}
+}

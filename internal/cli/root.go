@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/distrobench/distrobench/internal/job"
+	"github.com/distrobench/distrobench/internal/livemetrics"
 	"github.com/distrobench/distrobench/internal/progress"
 )
 
@@ -24,11 +25,14 @@ var Version = "dev"
 
 // globals are the flags every subcommand shares.
 type globals struct {
-	verbose  bool
-	repoRoot string
-	stdout   io.Writer
-	stderr   io.Writer
-	log      *slog.Logger
+	verbose     bool
+	repoRoot    string
+	metricsAddr string
+	metrics     *livemetrics.Metrics // nil unless --metrics-addr
+	stopMetrics func() error
+	stdout      io.Writer
+	stderr      io.Writer
+	log         *slog.Logger
 }
 
 // Run executes distrobench with args (without the program name).
@@ -63,13 +67,14 @@ report (JSON, self-contained HTML, JUnit, Markdown under reports/out/).`,
 			if g.repoRoot == "" {
 				g.repoRoot = findRepoRoot()
 			}
-			return nil
+			return g.serveMetrics(cmd)
 		},
 	}
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "debug logging")
+	root.PersistentFlags().StringVar(&g.metricsAddr, "metrics-addr", "", "serve distrobench's own live metrics (phase, specs, samples, request rates) for Prometheus at http://ADDR/metrics while it runs: a port (9847: on 127.0.0.1 only) or HOST:PORT")
 	root.PersistentFlags().StringVar(&g.repoRoot, "repo", "", "distrobench source tree (holds distro/ and profiles/); default: found from the working directory or the binary's location")
 	root.AddCommand(
 		newBuildCmd(g), newUpCmd(g), newDownCmd(g), newStatusCmd(g),
@@ -78,6 +83,9 @@ report (JSON, self-contained HTML, JUnit, Markdown under reports/out/).`,
 		newImagesCmd(g), newCompareCmd(g),
 	)
 	err := root.ExecuteContext(ctx)
+	if g.stopMetrics != nil {
+		_ = g.stopMetrics()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "distrobench: %s\n", err)
 	}
@@ -140,7 +148,26 @@ func (g *globals) outBase() string     { return filepath.Join(g.repoRoot, "repor
 // env is what a job needs of this invocation.
 func (g *globals) env(cmd *cobra.Command) job.Env {
 	return job.Env{RepoRoot: g.repoRoot, OutBase: g.outBase(), ToolVer: Version, Command: commandLine(cmd),
-		Log: g.log, Progress: progress.New(g.stderr)}
+		Log: g.log, Progress: progress.New(g.stderr), Metrics: g.metrics}
+}
+
+// serveMetrics starts the live metrics endpoint when --metrics-addr is set.
+func (g *globals) serveMetrics(cmd *cobra.Command) error {
+	if !cmd.Flags().Changed("metrics-addr") {
+		return nil
+	}
+	addr, err := livemetrics.ListenAddr(g.metricsAddr)
+	if err != nil {
+		return err
+	}
+	g.metrics = livemetrics.New()
+	bound, stop, err := g.metrics.Serve(cmd.Context(), addr)
+	if err != nil {
+		return err
+	}
+	g.stopMetrics = stop
+	fmt.Fprintf(g.stderr, "live metrics: http://%s/metrics\n", bound)
+	return nil
 }
 
 // commandLine is the invocation as typed, for reports (redacted by the caller).

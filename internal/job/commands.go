@@ -59,7 +59,7 @@ func Conformance(ctx context.Context, e Env, t *Target, co ConformanceOptions) (
 	return runJob(ctx, e, t, []Phase{{Name: PhaseConformance, Run: func(ctx context.Context, t *Target) error {
 		tree, err := conformance.Run(ctx, conformance.Options{
 			Kubeconfig: t.kubeconfig(), LabelFilter: co.LabelFilter, Timeout: co.Timeout, Log: e.Log, Suites: suites,
-			Progress: func(p conformance.Progress) { e.Progress.Status("%s", p) },
+			Progress: e.specs,
 		})
 		t.Report.Tests = tree
 		return err

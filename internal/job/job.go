@@ -23,6 +23,7 @@ import (
 	"github.com/distrobench/distrobench/internal/build"
 	"github.com/distrobench/distrobench/internal/conformance"
 	"github.com/distrobench/distrobench/internal/deploy"
+	"github.com/distrobench/distrobench/internal/livemetrics"
 	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/progress"
 	"github.com/distrobench/distrobench/internal/redact"
@@ -55,6 +56,14 @@ type Env struct {
 	Command  string // the command line, for the report (redacted there)
 	Log      *slog.Logger
 	Progress *progress.Printer
+	// Metrics, when set, exposes the run live to Prometheus (--metrics-addr).
+	Metrics *livemetrics.Metrics
+}
+
+// specs shows a suite's progress: the status line and the live metrics.
+func (e Env) specs(p conformance.Progress) {
+	e.Progress.Status("%s", p)
+	e.Metrics.Specs(p.Total, p.Done, p.Passed, p.Failed, p.Skipped)
 }
 
 // Options of the main job.
@@ -129,7 +138,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 // did (failed, interrupted): the main job and every command on a cluster
 // make their reports and progress this one way.
 func runJob(ctx context.Context, e Env, t *Target, phases []Phase) (*Outcome, error) {
-	newRunner(e.Progress, e.Log).run(ctx, t, phases)
+	newRunner(e.Progress, e.Log, e.Metrics).run(ctx, t, phases)
 	return Finish(ctx, t.Report, e.OutBase, e.Log)
 }
 
@@ -253,9 +262,7 @@ func (j *mainJob) conformance(ctx context.Context, t *Target) error {
 		Kubeconfig: c.Kubeconfig, LabelFilter: o.Conform.LabelFilter, Timeout: o.Conform.Timeout,
 		TimeoutMultiplier: timeoutMultiplier(t.Profile.Spec.Arch),
 		JUnitPath:         filepath.Join(t.RunDir, "ginkgo-junit.xml"), Log: o.Log,
-		Progress: func(pr conformance.Progress) {
-			o.Progress.Status("%s", pr)
-		},
+		Progress: o.specs,
 	})
 	if tree != nil {
 		t.Report.Tests = tree

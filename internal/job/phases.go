@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/distrobench/distrobench/internal/livemetrics"
+	"github.com/distrobench/distrobench/internal/measure"
 	"github.com/distrobench/distrobench/internal/progress"
 	"github.com/distrobench/distrobench/internal/redact"
 	"github.com/distrobench/distrobench/internal/result"
@@ -39,13 +41,14 @@ func (ph Phase) applies(t *Target) bool { return ph.When == nil || ph.When(t) }
 type runner struct {
 	progress *progress.Printer
 	log      *slog.Logger
+	metrics  *livemetrics.Metrics // nil: no live metrics
 }
 
-func newRunner(pr *progress.Printer, log *slog.Logger) runner {
+func newRunner(pr *progress.Printer, log *slog.Logger, metrics *livemetrics.Metrics) runner {
 	if log == nil {
 		log = slog.Default()
 	}
-	return runner{progress: pr, log: log}
+	return runner{progress: pr, log: log, metrics: metrics}
 }
 
 // run runs the phases that apply to t in table order and records each in
@@ -83,8 +86,11 @@ func (r runner) finally(ctx context.Context, t *Target, phases []Phase) {
 // nil after its context was cancelled did not finish: it fails too.
 func (r runner) phase(ctx context.Context, t *Target, ph Phase) bool {
 	r.progress.Phase(ph.Name)
+	r.metrics.Phase(ph.Name)
 	start := time.Now()
+	taken := len(t.Report.Measurements)
 	err := ph.Run(ctx, t)
+	r.publish(t.Report.Measurements[min(taken, len(t.Report.Measurements)):])
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
 	}
@@ -107,6 +113,17 @@ func (r runner) phase(ctx context.Context, t *Target, ph Phase) bool {
 		t.Report.Phases = append(t.Report.Phases, rec)
 	}
 	return err == nil
+}
+
+// publish counts the samples a phase took in the live metrics, and the
+// API benchmark's achieved rates.
+func (r runner) publish(ms []result.Measurement) {
+	for _, m := range ms {
+		r.metrics.Samples(m.Name, len(m.Samples))
+		if m.Name == measure.RateAchievedMetric && m.Summary.Count > 0 {
+			r.metrics.RequestRate(m.Labels["verb"], m.Summary.P50)
+		}
+	}
 }
 
 // passed reports whether every phase recorded in rep passed.

@@ -164,7 +164,7 @@ func TestDownRunsOnceAfterAPanic(t *testing.T) {
 				t.Error("the panic was swallowed")
 			}
 		}()
-		newRunner(nil, slog.New(slog.DiscardHandler)).run(context.Background(), tg, []Phase{f.gate(PhaseUp, nil), boom, f.down()})
+		newRunner(nil, slog.New(slog.DiscardHandler), nil).run(context.Background(), tg, []Phase{f.gate(PhaseUp, nil), boom, f.down()})
 	}()
 	if want := []string{PhaseUp, PhaseDown}; !slices.Equal(f.ran, want) {
 		t.Errorf("ran %v, want %v (down once, after the panic)", f.ran, want)

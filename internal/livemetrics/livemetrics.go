@@ -34,18 +34,17 @@ type Metrics struct {
 
 // New returns a registry with distrobench's metrics and the Go runtime's
 // and this process's own.
-func New(runID string) *Metrics {
+func New() *Metrics {
 	reg := prometheus.NewRegistry()
-	constLabels := prometheus.Labels{"run": runID}
 	m := &Metrics{
 		reg: reg,
-		phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "distrobench_phase", ConstLabels: constLabels,
+		phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "distrobench_phase",
 			Help: "1 for the phase the run is in, 0 for the phases it was in before."}, []string{"phase"}),
-		specs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "distrobench_specs", ConstLabels: constLabels,
+		specs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "distrobench_specs",
 			Help: "Specs of the running suite by state: total (selected), done, passed, failed, skipped."}, []string{"state"}),
-		samples: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "distrobench_samples_total", ConstLabels: constLabels,
+		samples: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "distrobench_samples_total",
 			Help: "Samples taken, by measurement name."}, []string{"measurement"}),
-		rate: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "distrobench_request_rate", ConstLabels: constLabels,
+		rate: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "distrobench_request_rate",
 			Help: "Requests per second the harness achieved in its last batch, by verb."}, []string{"verb"}),
 	}
 	reg.MustRegister(m.phase, m.specs, m.samples, m.rate,

@@ -141,6 +141,9 @@ func (o APIOptions) Describe() string {
 }
 
 // verbStats collects one verb's figures over all repeats.
+// RateAchievedMetric names the API benchmark's achieved rate per verb.
+const RateAchievedMetric = "api.rate.achieved"
+
 type verbStats struct {
 	latencies []float64 // seconds, every issued request of every repeat
 	failed    []float64 // per issued request: 1 failed, 0 succeeded
@@ -404,7 +407,7 @@ func (b *bench) measurements(stats map[string]*verbStats) []result.Measurement {
 				WithSLO("mean", b.o.ErrorBudget, ErrorBudgetSource),
 			described(result.NewMeasurement("api.rate.offered", "ops/s", b.labels(v), s.offered),
 				fmt.Sprintf("ConfigMap %s calls sent per second, one sample per repeat: %s", v, offeredHow[b.o.Load])),
-			described(result.NewMeasurement("api.rate.achieved", "ops/s", b.labels(v), s.achieved),
+			described(result.NewMeasurement(RateAchievedMetric, "ops/s", b.labels(v), s.achieved),
 				fmt.Sprintf("successful ConfigMap %s calls per second of wall time (first send to last answer; open loop: at least the schedule's span), one sample per repeat", v)),
 		)
 	}
