@@ -48,10 +48,12 @@ func Watch(ctx context.Context, o WindowOptions) (stop func() []result.Measureme
 	if o.Interval <= 0 {
 		o.Interval = 5 * time.Second
 	}
+	// Readings use ctx, not wctx: stop may come while one is in flight,
+	// and that reading must finish rather than fail as cancelled.
 	wctx, cancel := context.WithCancel(ctx)
 	var (
 		mu       sync.Mutex
-		readings = []reading{read(wctx, o)}
+		readings = []reading{read(ctx, o)}
 		done     = make(chan struct{})
 	)
 	go func() {
@@ -63,7 +65,7 @@ func Watch(ctx context.Context, o WindowOptions) (stop func() []result.Measureme
 			case <-wctx.Done():
 				return
 			case <-t.C:
-				r := read(wctx, o)
+				r := read(ctx, o)
 				mu.Lock()
 				readings = append(readings, r)
 				mu.Unlock()

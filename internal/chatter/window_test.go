@@ -109,3 +109,30 @@ func TestProcessWrites(t *testing.T) {
 		t.Errorf("a process that is not running: %v", err)
 	}
 }
+
+// TestWatchStopDuringAReading: stop while a scrape is in flight must not
+// turn that scrape into a cancelled one (the window would lose its API
+// figures, as a real run did).
+func TestWatchStopDuringAReading(t *testing.T) {
+	api := fakeAPI()
+	var calls atomic.Int32
+	started := make(chan struct{}, 100)
+	stop := Watch(context.Background(), WindowOptions{
+		Scrape: func(ctx context.Context) (APIMetrics, error) {
+			if calls.Add(1) == 3 {
+				started <- struct{}{}
+				time.Sleep(50 * time.Millisecond) // stop arrives meanwhile
+				if err := ctx.Err(); err != nil {
+					return APIMetrics{}, err
+				}
+			}
+			return api(ctx)
+		},
+		Interval: 10 * time.Millisecond,
+	})
+	<-started
+	ms := stop()
+	if m := find(ms, RequestsMetric, "client", ClientNodes); m == nil || m.Missing != "" {
+		t.Errorf("requests after a stop during a scrape: %+v, want measured", m)
+	}
+}
