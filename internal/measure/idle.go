@@ -135,8 +135,9 @@ func Idle(ctx context.Context, o IdleOptions) ([]result.Measurement, error) {
 		"idle.settle": settled,
 		"idle.window": fmt.Sprintf("%s, a sample every %s", o.Window, o.Interval),
 	}
-	out := idleMeasurements(sm, ticks, attrs, o.Labels)
-	out = append(out, clusterMeasurements(sm, ticks, attrs, o.Labels)...)
+	ss := allSeries(sm, ticks)
+	out := idleMeasurements(sm, ss, attrs, o.Labels)
+	out = append(out, clusterMeasurements(sm, ss, attrs, o.Labels)...)
 	return append(out, alongside...), nil
 }
 
@@ -370,6 +371,15 @@ type series struct {
 	podsMissing                           string
 }
 
+// allSeries is every unit's series over the window, in sm.units order.
+func allSeries(sm *sampler, ticks []tick) []series {
+	out := make([]series, len(sm.units))
+	for i, u := range sm.units {
+		out[i] = unitSeries(u, ticks, i)
+	}
+	return out
+}
+
 func unitSeries(u Unit, ticks []tick, i int) series {
 	var s series
 	for k, t := range ticks {
@@ -433,7 +443,7 @@ func (a provenance) on(m result.Measurement, desc, cpuMethod string) result.Meas
 	return m
 }
 
-func idleMeasurements(sm *sampler, ticks []tick, attrs provenance, labels map[string]string) []result.Measurement {
+func idleMeasurements(sm *sampler, ss []series, attrs provenance, labels map[string]string) []result.Measurement {
 	units, method := sm.units, sm.method
 	var out []result.Measurement
 	var total series
@@ -442,7 +452,7 @@ func idleMeasurements(sm *sampler, ticks []tick, attrs provenance, labels map[st
 	var serverUnit Unit
 	datastores := 0
 	for i, u := range units {
-		s := unitSeries(u, ticks, i)
+		s := ss[i]
 		switch u.Role {
 		case RoleServer:
 			server, serverUnit = &s, u
@@ -483,11 +493,11 @@ func idleMeasurements(sm *sampler, ticks []tick, attrs provenance, labels map[st
 // which node the scheduler put a system pod (CoreDNS) on, so two runs of one
 // cluster compare. Nothing without nodes: the server's figures are the
 // whole cost then.
-func clusterMeasurements(sm *sampler, ticks []tick, attrs provenance, labels map[string]string) []result.Measurement {
+func clusterMeasurements(sm *sampler, ss []series, attrs provenance, labels map[string]string) []result.Measurement {
 	var total series
 	nodes := 0
 	for i, u := range sm.units {
-		s := unitSeries(u, ticks, i)
+		s := ss[i]
 		if s.podsMissing != "" {
 			return []result.Measurement{
 				result.NotMeasured(ClusterPSSMetric, "bytes", withLabels(labels, nil), "pods of node "+u.Name+": "+s.podsMissing),

@@ -278,8 +278,9 @@ func TestClusterFootprintIndependentOfPlacement(t *testing.T) {
 		{own: map[int32]procSample{20: {pss: 100}, 21: shim}, pods: pod},
 	}
 	total := func(us []unitSample) (float64, float64) {
-		ms := clusterMeasurements(sm, []tick{{units: us}}, provenance{}, nil)
-		idle := idleMeasurements(sm, []tick{{units: us}}, provenance{}, nil)
+		ss := allSeries(sm, []tick{{units: us}})
+		ms := clusterMeasurements(sm, ss, provenance{}, nil)
+		idle := idleMeasurements(sm, ss, provenance{}, nil)
 		return findM(t, ms, ClusterPSSMetric, nil).Summary.P50, findM(t, idle, "footprint.idle.pss", nil).Summary.P50
 	}
 	clusterA, serverA := total(a)
@@ -292,7 +293,7 @@ func TestClusterFootprintIndependentOfPlacement(t *testing.T) {
 	}
 
 	a[1].podsMissing = "no cgroup /p1"
-	ms := clusterMeasurements(sm, []tick{{units: a}}, provenance{}, nil)
+	ms := clusterMeasurements(sm, allSeries(sm, []tick{{units: a}}), provenance{}, nil)
 	if m := findM(t, ms, ClusterPSSMetric, nil); m.Missing == "" {
 		t.Errorf("with node1's pods unmeasured the cluster total %v must be not measured", m.Samples)
 	}
