@@ -77,12 +77,33 @@ func Build(cells []Cell, rounds []Round, stats []string, interleaved bool) (*Com
 		}
 	}
 	c := &Comparison{APIVersion: APIVersion, Kind: Kind, Interleaved: interleaved, Rounds: len(rounds), Cells: cells}
-	for _, key := range commonKeys(rounds) {
-		for _, stat := range statsFor(find(rounds[0][0], key), stats) {
-			c.Figures = append(c.Figures, figure(key, stat, rounds, interleaved))
+	idx := index(rounds)
+	for _, key := range commonKeys(rounds, idx) {
+		for _, stat := range statsFor(idx[0][0][key.id], stats) {
+			c.Figures = append(c.Figures, figure(key, stat, idx, interleaved))
 		}
 	}
 	return c, nil
+}
+
+// byKey is one cell's figures of one round by measurementKey.id.
+type byKey map[string]*result.Measurement
+
+// index keys every round's figures once: index(rounds)[round][cell].
+func index(rounds []Round) [][]byKey {
+	out := make([][]byKey, len(rounds))
+	for r, round := range rounds {
+		out[r] = make([]byKey, len(round))
+		for c, ms := range round {
+			out[r][c] = byKey{}
+			for i := range ms {
+				if id := keyOf(ms[i]).id; out[r][c][id] == nil {
+					out[r][c][id] = &ms[i]
+				}
+			}
+		}
+	}
+	return out
 }
 
 // statsFor are the statistics worth comparing for m: the mean of a
@@ -100,13 +121,13 @@ func statsFor(m *result.Measurement, stats []string) []string {
 }
 
 // figure is one statistic of one measurement across cells and rounds.
-func figure(key measurementKey, stat string, rounds []Round, interleaved bool) Figure {
-	cells := len(rounds[0])
+func figure(key measurementKey, stat string, idx [][]byKey, interleaved bool) Figure {
+	cells := len(idx[0])
 	series := make([][]float64, cells) // series[cell][round]
 	f := Figure{Name: key.name, Labels: key.labels, Unit: key.unit, Statistic: stat}
 	for c := range cells {
-		for _, r := range rounds {
-			series[c] = append(series[c], find(r[c], key).Summary.Stat(stat))
+		for _, r := range idx {
+			series[c] = append(series[c], r[c][key.id].Summary.Stat(stat))
 		}
 		f.PerCell = append(f.PerCell, result.Summarize(series[c]))
 	}
@@ -114,7 +135,7 @@ func figure(key measurementKey, stat string, rounds []Round, interleaved bool) F
 		ratio, err := Ratios(series[0], series[c])
 		switch {
 		case err != nil:
-			ratio = Ratio{Rounds: len(rounds), Call: NoRatio, Why: err.Error()}
+			ratio = Ratio{Rounds: len(idx), Call: NoRatio, Why: err.Error()}
 		case !interleaved:
 			ratio.Call = NotInterleaved
 		}
@@ -134,39 +155,27 @@ func keyOf(m result.Measurement) measurementKey {
 	for _, l := range cellLabels {
 		delete(labels, l)
 	}
-	return measurementKey{name: m.Name, unit: m.Unit, labels: labels}
-}
-
-// find is the measurement of ms with k's name, unit and exactly k's labels
-// (cell labels aside), or nil.
-func find(ms []result.Measurement, k measurementKey) *result.Measurement {
-	for i := range ms {
-		if keyOf(ms[i]).String() == k.String() {
-			return &ms[i]
-		}
+	parts := make([]string, 0, len(labels))
+	for _, l := range slices.Sorted(maps.Keys(labels)) {
+		parts = append(parts, l+"="+labels[l])
 	}
-	return nil
+	return measurementKey{name: m.Name, unit: m.Unit, labels: labels,
+		id: m.Name + "{" + strings.Join(parts, ",") + "} " + m.Unit}
 }
 
+// measurementKey is a figure's identity across cells: its name, unit and
+// labels without the cell's own; id spells them out, to match by.
 type measurementKey struct {
 	name, unit string
 	labels     map[string]string
-}
-
-func (k measurementKey) String() string {
-	keys := slices.Sorted(maps.Keys(k.labels))
-	parts := make([]string, 0, len(keys))
-	for _, l := range keys {
-		parts = append(parts, l+"="+k.labels[l])
-	}
-	return k.name + "{" + strings.Join(parts, ",") + "} " + k.unit
+	id         string
 }
 
 // commonKeys are the measurements with samples that every cell has in
 // every round, in the order the baseline's first round lists them. A
 // figure one cell lacks (not measured, or not applicable) is left out of
 // the ratios; the cells' own reports still show it.
-func commonKeys(rounds []Round) []measurementKey {
+func commonKeys(rounds []Round, idx [][]byKey) []measurementKey {
 	var out []measurementKey
 	if len(rounds) == 0 {
 		return nil
@@ -174,20 +183,20 @@ func commonKeys(rounds []Round) []measurementKey {
 	seen := map[string]bool{}
 	for _, m := range rounds[0][0] {
 		k := keyOf(m)
-		if seen[k.String()] || !everywhere(rounds, k) {
+		if seen[k.id] || !everywhere(idx, k) {
 			continue
 		}
-		seen[k.String()] = true
+		seen[k.id] = true
 		out = append(out, k)
 	}
 	return out
 }
 
 // everywhere reports whether every cell measured k in every round.
-func everywhere(rounds []Round, k measurementKey) bool {
-	for _, r := range rounds {
-		for _, ms := range r {
-			m := find(ms, k)
+func everywhere(idx [][]byKey, k measurementKey) bool {
+	for _, r := range idx {
+		for _, cell := range r {
+			m := cell[k.id]
 			if m == nil || m.Missing != "" || m.Summary.Count == 0 {
 				return false
 			}

@@ -35,7 +35,7 @@ func TestBuildComparesRoundByRound(t *testing.T) {
 	}
 	byKey := map[string]Figure{}
 	for _, f := range c.Figures {
-		byKey[measurementKey{name: f.Name, unit: f.Unit, labels: f.Labels}.String()] = f
+		byKey[keyOf(result.Measurement{Name: f.Name, Unit: f.Unit, Labels: f.Labels}).id] = f
 	}
 	if len(c.Figures) != 3 {
 		t.Fatalf("figures %v: want create latency and both idle PSS scopes (the datastore label set aside), not the one-cell or unmeasured figures", keys(byKey))
