@@ -430,8 +430,16 @@ func startNode(t *testing.T, testBin, netns string, spec nodeSpec, logPath strin
 		t.Fatalf("start node helper %s: %v", spec.Config.NodeName, err)
 	}
 	c := &child{t: t, name: spec.Config.NodeName, pid: cmd.Process.Pid, log: logPath, stdin: stdin,
-		lines: make(chan string, 16), exited: make(chan error, 1)}
+		lines: make(chan string, 1024), exited: make(chan error, 1)}
+	// cmd.Wait closes the stdout pipe once the child has exited, so it is
+	// called only after the reader has seen EOF: called concurrently, a
+	// child's last line (STOPPED) was lost whenever the reader was slower
+	// than the exit, as on a loaded machine. A child writes three lines;
+	// the roomy buffer keeps the reader from blocking on a failed test
+	// that stopped listening.
+	readAll := make(chan struct{})
 	go func() {
+		defer close(readAll)
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
@@ -439,7 +447,7 @@ func startNode(t *testing.T, testBin, netns string, spec nodeSpec, logPath strin
 		}
 		close(c.lines)
 	}()
-	go func() { c.exited <- cmd.Wait(); logf.Close() }()
+	go func() { <-readAll; c.exited <- cmd.Wait(); logf.Close() }()
 	t.Cleanup(func() {
 		_ = stdin.Close()
 		stopProcess(t, c.pid, c.exited, 30*time.Second)
