@@ -84,6 +84,10 @@ type IdleOptions struct {
 	// the window ends and its figures are returned with the footprint's,
 	// so they describe the same idle window (control-plane chatter).
 	Alongside func(ctx context.Context) (stop func() []result.Measurement)
+	// Barrier, when set, is called once the units settled; the window
+	// starts when it returns, from a fresh sample. A comparison waits there
+	// until every cell settled, so that all its cells share one window.
+	Barrier func(ctx context.Context) error
 }
 
 // Idle waits until the units settle (o.Settle), then samples every unit
@@ -118,6 +122,11 @@ func Idle(ctx context.Context, o IdleOptions) ([]result.Measurement, error) {
 	first, settled, err := settle(ctx, sm, o.Settle, o.Progress)
 	if err != nil {
 		return nil, err
+	}
+	if o.Barrier != nil {
+		if first, err = waitBarrier(ctx, sm, o.Barrier); err != nil {
+			return nil, err
+		}
 	}
 	if o.Progress != nil {
 		o.Progress(fmt.Sprintf("idle footprint over %s (%s)", o.Window, settled))
@@ -317,6 +326,15 @@ func settle(ctx context.Context, sm *sampler, s Settle, progress func(string)) (
 		}
 		prev = cur
 	}
+}
+
+// waitBarrier waits at barrier, then takes the window's first sample: the
+// settling's last one is as old as the wait.
+func waitBarrier(ctx context.Context, sm *sampler, barrier func(context.Context) error) (tick, error) {
+	if err := barrier(ctx); err != nil {
+		return tick{}, fmt.Errorf("idle footprint: waiting for the other measurements to settle: %w", err)
+	}
+	return sm.sample(ctx)
 }
 
 // busiest is the unit that used the most CPU (own + pods) from prev to

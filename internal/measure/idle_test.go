@@ -298,3 +298,59 @@ func TestClusterFootprintIndependentOfPlacement(t *testing.T) {
 		t.Errorf("with node1's pods unmeasured the cluster total %v must be not measured", m.Samples)
 	}
 }
+
+// TestIdleWindowStartsAfterBarrier burns CPU in this process while Idle
+// waits at its barrier: the window starts from a sample taken after the
+// barrier, so none of that CPU is in it (from the settling's last sample,
+// the first interval counted all of it).
+func TestIdleWindowStartsAfterBarrier(t *testing.T) {
+	const burn = 500 * time.Millisecond
+	calls := 0
+	ms, err := Idle(context.Background(), IdleOptions{
+		Units:  []Unit{{Name: "server", Role: RoleServer, PID: os.Getpid()}},
+		Window: 2 * time.Second, Interval: 2 * time.Second,
+		Barrier: func(context.Context) error {
+			calls++
+			burnCPU(t, burn)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatalf("Idle: %v", err)
+	}
+	if calls != 1 {
+		t.Fatalf("barrier called %d times, want once", calls)
+	}
+	// The barrier's 0.5 s of CPU over at most ~4.5 s of wall time would be
+	// over 10 %; this idle process alone is far below.
+	if cpu := findM(t, ms, "footprint.idle.cpu", nil); cpu.Summary.Max >= 10 {
+		t.Errorf("the window's CPU peaked at %.1f%% of a core: the CPU burned at the barrier is in the window (samples %v)", cpu.Summary.Max, cpu.Samples)
+	}
+}
+
+func TestIdleBarrierErrorStops(t *testing.T) {
+	_, err := Idle(context.Background(), IdleOptions{
+		Units:   []Unit{{Name: "server", Role: RoleServer, PID: os.Getpid()}},
+		Window:  time.Second, Interval: time.Second,
+		Barrier: func(context.Context) error { return errors.New("another cell failed") },
+	})
+	if err == nil || !strings.Contains(err.Error(), "another cell failed") {
+		t.Fatalf("Idle with a failing barrier: %v, want its error", err)
+	}
+}
+
+// burnCPU spins until this process used d more CPU time.
+func burnCPU(t *testing.T, d time.Duration) {
+	t.Helper()
+	used := func() time.Duration {
+		var ru unix.Rusage
+		if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	for start := used(); used()-start < d; {
+		for i := 0; i < 1e6; i++ {
+		}
+	}
+}
