@@ -330,8 +330,8 @@ func TestIdleWindowStartsAfterBarrier(t *testing.T) {
 
 func TestIdleBarrierErrorStops(t *testing.T) {
 	_, err := Idle(context.Background(), IdleOptions{
-		Units:   []Unit{{Name: "server", Role: RoleServer, PID: os.Getpid()}},
-		Window:  time.Second, Interval: time.Second,
+		Units:  []Unit{{Name: "server", Role: RoleServer, PID: os.Getpid()}},
+		Window: time.Second, Interval: time.Second,
 		Barrier: func(context.Context) error { return errors.New("another cell failed") },
 	})
 	if err == nil || !strings.Contains(err.Error(), "another cell failed") {
