@@ -118,11 +118,6 @@ func TestMainJobSQLite(t *testing.T) {
 	testMainJob(t, "sqlite", "core")
 }
 
-// TestMainJobPostgres leaves the upstream suite out: the datastore changes
-// nothing the SQLite run's upstream subset does not already cover.
-func TestMainJobPostgres(t *testing.T) {
-	testMainJob(t, "postgres", "none")
-}
 
 func testMainJob(t *testing.T, datastore, upstreamMode string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)

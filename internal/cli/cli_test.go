@@ -161,7 +161,7 @@ func TestMatrixDryRunExpandsCells(t *testing.T) {
 	if err != nil {
 		t.Fatalf("matrix --dry-run: %v\n%s", err, out)
 	}
-	for _, want := range []string{"cell 1/4: k3s-sqlite-amd64", "cell 4/4: k3s-postgres-amd64", "--datastore mysql", "--repeats=2", "--upstream=certified", "--skip-bench=true"} {
+	for _, want := range []string{"cell 1/5: k3s-sqlite-amd64", "cell 5/5: k3s-postgres-amd64", "--datastore mysql", "--repeats=2", "--upstream=certified", "--skip-bench=true"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("matrix output lacks %q:\n%s", want, out)
 		}

@@ -66,9 +66,13 @@ func TestCompareRefusesWhatItCannotCompare(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"compare", a}, "requires at least 2 arg"},
+		{[]string{"compare"}, "requires at least 1 arg"},
+		{[]string{"compare", a}, "a matrix file, or two or more report.json files"},
 		{[]string{"compare", a, notJSON}, "not a distrobench run report"},
-		{[]string{"compare", "profiles/matrix/datastores.yaml", a}, "not built yet"},
+		{[]string{"compare", "../../profiles/matrix/datastores.yaml", a}, "takes one matrix file"},
+		{[]string{"compare", "../../profiles/matrix/datastores.yaml", "--rounds", "0"}, "--rounds 0"},
+		{[]string{"compare", "../../profiles/matrix/datastores.yaml", "--growth-steps", "1000,500"}, "ascending"},
+		{[]string{"compare", "../../profiles/matrix/datastores.yaml", "--list-objects", "-1"}, "--list-objects"},
 	} {
 		_, _, err := run(t, tt.args...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -49,7 +49,7 @@ func benchAPI(ctx context.Context, cfg *rest.Config, units []measure.Unit, o Ben
 		return nil, fmt.Errorf("API latency: client: %w", err)
 	}
 	quiesced, err := measure.Quiesce(ctx, measure.QuiesceOptions{
-		Client: cs, Units: units, Settle: measure.DefaultSettle,
+		Client: cs, Units: units, Settle: o.settle(),
 		Progress: func(s string) { pr.Status("before the API load: %s", s) },
 	})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/distrobench/distrobench/internal/deploy"
 	"github.com/distrobench/distrobench/internal/measure"
@@ -21,26 +20,7 @@ import (
 // of o.IdleWindow. The main job calls it on a fresh cluster, before the
 // suites load it, so "idle" means idle (the figure K3s users compare).
 func Footprint(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Logger, pr *progress.Printer) ([]result.Measurement, error) {
-	labels := map[string]string{"datastore": c.Datastore}
-	cfg, err := c.RESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("idle footprint: client: %w", err)
-	}
-	// Before the settle, so that the window counts every client apart.
-	countClientsApart(ctx, cs, c.Binary, log)
-	out, err := measure.Idle(ctx, measure.IdleOptions{
-		Units: idleUnits(c), Settle: measure.DefaultSettle, Window: o.IdleWindow,
-		Labels: labels, Progress: func(s string) { pr.Status("%s", s) },
-		Alongside: chatterAlongside(c, cfg, withPhase(labels, "idle")),
-	})
-	if err != nil {
-		return out, fmt.Errorf("idle footprint: %w", err)
-	}
-	return out, nil
+	return footprint(ctx, c, idleRun{settle: true}, o, log, pr)
 }
 
 // withPhase is labels plus phase=p (idle, load), for figures taken in

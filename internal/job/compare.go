@@ -3,7 +3,6 @@ package job
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/distrobench/distrobench/internal/compare"
@@ -14,13 +13,10 @@ import (
 // CompareReports sets runs taken separately side by side (the first is the
 // baseline) and writes the comparison into outDir (default: under e.OutBase,
 // named like a run: "<UTC time>-compare-<n>runs"). It returns the HTML
-// page's path. A matrix file is refused with what to do instead.
+// page's path.
 func CompareReports(e Env, paths []string, outDir string) (string, error) {
 	var reps []*result.Report
 	for _, p := range paths {
-		if ext := strings.ToLower(filepath.Ext(p)); ext == ".yaml" || ext == ".yml" {
-			return "", fmt.Errorf("%s: comparing a matrix's cells in one interleaved run is not built yet; run 'distrobench matrix %s' and compare the cells' report.json files", p, p)
-		}
 		r, err := result.Load(p)
 		if err != nil {
 			return "", err

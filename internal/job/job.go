@@ -24,6 +24,7 @@ import (
 	"github.com/distrobench/distrobench/internal/conformance"
 	"github.com/distrobench/distrobench/internal/deploy"
 	"github.com/distrobench/distrobench/internal/livemetrics"
+	"github.com/distrobench/distrobench/internal/measure"
 	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/progress"
 	"github.com/distrobench/distrobench/internal/redact"
@@ -122,6 +123,17 @@ type BenchOptions struct {
 	Pods           int
 	PodQPS         float64
 	PodConcurrency int
+	// Settle is how the API benchmark waits for rest before its load (zero:
+	// measure.DefaultSettle).
+	Settle measure.Settle
+}
+
+// settle is o.Settle, or the harness's definition of idle.
+func (o BenchOptions) settle() measure.Settle {
+	if o.Settle == (measure.Settle{}) {
+		return measure.DefaultSettle
+	}
+	return o.Settle
 }
 
 // Run executes the main job. It returns the report in every case where one
@@ -179,7 +191,7 @@ func (j *mainJob) phases() []Phase {
 	bench := func(*Target) bool { return !j.o.Bench.Skip }
 	return []Phase{
 		{Name: PhaseBuild, Run: j.build, Gate: true},
-		{Name: PhaseImages, When: func(t *Target) bool { return deploy.HasNodes(t.Profile) }, Run: j.images, Gate: true},
+		{Name: PhaseImages, When: hasNodes, Run: j.images, Gate: true},
 		{Name: PhaseUp, Run: j.up, Gate: true},
 		{Name: PhaseFootprint, When: bench, Run: j.footprint},
 		{Name: PhaseConformance, When: func(*Target) bool { return !j.o.Conform.Skip }, Run: j.conformance},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/distrobench/distrobench/internal/host"
+	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/redact"
 	"github.com/distrobench/distrobench/internal/result"
 	"github.com/distrobench/distrobench/reports"
@@ -80,6 +81,12 @@ func CountsLine(c result.Counts) string {
 // by one name.
 func RunID(started time.Time, profileName, datastore string) string {
 	return fmt.Sprintf("%s-%s-%s", started.UTC().Format("20060102T150405Z"), profileName, datastore)
+}
+
+// CellRunID names one cell of a comparison started at started: the run ID
+// of its profile and datastore, with its arch (a matrix may compare archs).
+func CellRunID(started time.Time, c profile.Cell) string {
+	return RunID(started, c.Profile.Metadata.Name, c.Datastore) + "-" + c.Arch
 }
 
 // NewReport starts a report for a command run against a profile.

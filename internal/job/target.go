@@ -31,6 +31,9 @@ type Target struct {
 	interrupted bool
 }
 
+// hasNodes is the condition of the images phase: only nodes import images.
+func hasNodes(t *Target) bool { return deploy.HasNodes(t.Profile) }
+
 // clusterUp is the condition of the phases that need a running cluster.
 func clusterUp(t *Target) bool { return t.Cluster != nil }
 

@@ -270,3 +270,17 @@ func ReadyzSamples(ctx context.Context, restart func(ctx context.Context) (time.
 		"time from starting the server process to /readyz answering ok")
 	return m, err
 }
+
+// ProcessPSS is one process's proportional set size in bytes, without its
+// children: the server's own memory as it grows with what it stores.
+func ProcessPSS(ctx context.Context, pid int) (uint64, error) {
+	p, err := process.NewProcessWithContext(ctx, int32(pid))
+	if err != nil {
+		return 0, fmt.Errorf("process %d: %w (did it exit?)", pid, err)
+	}
+	s, err := sampleProc(ctx, p)
+	if err != nil {
+		return 0, fmt.Errorf("process %d: %w", pid, err)
+	}
+	return s.pss, nil
+}

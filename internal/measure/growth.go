@@ -76,9 +76,15 @@ func (o GrowthOptions) validate() error {
 	if o.Client == nil {
 		return errors.New("growth: no client")
 	}
-	for i, n := range o.Steps {
-		if n <= 0 || (i > 0 && n <= o.Steps[i-1]) {
-			return fmt.Errorf("growth steps %v: want ascending positive object counts, e.g. 1000,10000,50000", o.Steps)
+	return ValidateSteps(o.Steps)
+}
+
+// ValidateSteps refuses growth steps that are not ascending positive
+// object counts (none: the default).
+func ValidateSteps(steps []int) error {
+	for i, n := range steps {
+		if n <= 0 || (i > 0 && n <= steps[i-1]) {
+			return fmt.Errorf("growth steps %v: want ascending positive object counts, e.g. 1000,10000,50000", steps)
 		}
 	}
 	return nil

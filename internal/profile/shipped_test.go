@@ -105,7 +105,7 @@ func TestShippedProfilesValidate(t *testing.T) {
 func TestShippedMatrices(t *testing.T) {
 	profilesDir := filepath.Join(repoRoot(t), "profiles")
 	for file, want := range map[string][]string{
-		"datastores.yaml":  {"k3s-sqlite-amd64", "k3s-etcd-amd64", "k3s-mysql-amd64", "k3s-postgres-amd64"},
+		"datastores.yaml":  {"k3s-sqlite-amd64", "k3s-embedded-etcd-amd64", "k3s-etcd-amd64", "k3s-mysql-amd64", "k3s-postgres-amd64"},
 		"k3s-vs-rke2.yaml": {"k3s-sqlite-amd64", "rke2-sqlite-amd64"},
 	} {
 		m, err := LoadMatrix(filepath.Join(profilesDir, "matrix", file))

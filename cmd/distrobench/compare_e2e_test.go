@@ -1,0 +1,124 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/distrobench/distrobench/internal/compare"
+	"github.com/distrobench/distrobench/internal/result"
+)
+
+// TestCompareSQLiteVsPostgres runs an interleaved comparison of two cells
+// (the k3s profile on SQLite, the baseline, and on PostgreSQL, which the
+// run starts itself), sized for CI: both clusters up at once, two idle and
+// two load rounds, growth at two steps, a slice of our suites per cell.
+// Every cell must pass and leave its own report; the comparison must be
+// interleaved, record its seed, hold figures of both rounds with a ratio
+// and a call each, the growth curves and the chatter; nothing of the run
+// may outlive it.
+func TestCompareSQLiteVsPostgres(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	out := t.TempDir()
+	stdout, _, code := runCLI(t, ctx, "compare", "cmd/distrobench/testdata/sqlite-vs-postgres.yaml", "--out", out,
+		"--rounds", "2", "--seed", "42", "--idle-window", "10s", "--api-objects", "50", "--api-repeats", "1",
+		"--list-objects", "300", "--lists", "3", "--watchers", "3", "--watch-events", "30",
+		"--growth-steps", "100,300", "--label-filter", "datastore && !slow")
+	c := loadComparison(t, filepath.Join(out, "comparison.json"))
+	for _, cell := range c.Cells {
+		if r := cell.Report; r.Status != result.StatusPassed && !failedOnlyOnSLOs(r) {
+			t.Errorf("cell %s: %s: %s", cell.Name, r.Status, r.Reason)
+		}
+	}
+	if code != exitPassed && code != exitFailed {
+		t.Fatalf("compare exit %d\n%s", code, stdout)
+	}
+	if !c.Interleaved || c.Rounds != 2 || c.Seed != 42 || !strings.Contains(c.Memory, "all cells up at once") {
+		t.Errorf("comparison taken as: interleaved %v, %d rounds, seed %d, memory %q", c.Interleaved, c.Rounds, c.Seed, c.Memory)
+	}
+	if len(c.Cells) != 2 || c.Cells[0].Name != "k3s-sqlite-amd64" || c.Cells[1].Name != "k3s-postgres-amd64" {
+		t.Fatalf("cells %+v, want sqlite (baseline) then postgres", c.Cells)
+	}
+	checkComparedFigures(t, c)
+	checkCellReports(t, out, c)
+	checkHTML(t, filepath.Join(out, "comparison.html"))
+	if b, err := os.ReadFile(filepath.Join(out, "comparison.md")); err != nil || !strings.Contains(string(b), "Interleaved: 2 rounds") {
+		t.Errorf("comparison.md missing or not saying how it was taken: %v", err)
+	}
+	for _, cell := range c.Cells {
+		assertNoProcessMentions(t, cell.Report.RunID)
+	}
+}
+
+func loadComparison(t *testing.T, path string) *compare.Comparison {
+	t.Helper()
+	var c compare.Comparison
+	if err := json.Unmarshal(mustRead(t, path), &c); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return &c
+}
+
+// checkComparedFigures wants every workload of the rounds compared, each
+// figure with a ratio over both rounds and one of the calls.
+func checkComparedFigures(t *testing.T, c *compare.Comparison) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, f := range c.Figures {
+		seen[f.Name] = true
+		if len(f.PerCell) != 2 || len(f.Ratios) != 1 {
+			t.Errorf("%s: %d cells, %d ratios", f.Name, len(f.PerCell), len(f.Ratios))
+			continue
+		}
+		switch r := f.Ratios[0]; r.Call {
+		case compare.Lower, compare.Higher, compare.WithinNoise:
+			if r.Rounds != 2 || r.Min > r.Median || r.Median > r.Max {
+				t.Errorf("%s %v: ratio %+v", f.Name, f.Labels, r)
+			}
+		case compare.NoRatio:
+		default:
+			t.Errorf("%s %v: call %q in an interleaved comparison", f.Name, f.Labels, r.Call)
+		}
+	}
+	for _, name := range []string{"footprint.idle.pss", "footprint.cluster.pss", "api.latency", "api.list.latency",
+		"watch.delivery.latency", "pods.startup.latency", "chatter.api.requests"} {
+		if !seen[name] {
+			t.Errorf("no compared figure %s", name)
+		}
+	}
+	if c.Growth == nil {
+		t.Error("the comparison has no growth curves")
+	}
+}
+
+// checkCellReports wants each cell's own report under cells/, with its
+// suites run, every round's phases and its growth figures.
+func checkCellReports(t *testing.T, out string, c *compare.Comparison) {
+	t.Helper()
+	for _, cell := range c.Cells {
+		r, err := result.Load(filepath.Join(out, "cells", cell.Report.RunID, "report.json"))
+		if err != nil {
+			t.Errorf("cell %s's own report: %v", cell.Name, err)
+			continue
+		}
+		for _, ph := range []string{"up", "footprint round 1", "footprint round 2", "bench round 1", "bench round 2", "growth", "conformance", "down"} {
+			if r.Phase(ph) == nil {
+				t.Errorf("cell %s: no phase %q in %+v", cell.Name, ph, r.Phases)
+			}
+		}
+		if cnt := r.Tests.Counts(); cnt.Passed == 0 {
+			t.Errorf("cell %s: no spec passed: %+v", cell.Name, cnt)
+		}
+		if m := r.Measurement("growth.server.pss.per_10k", nil); m == nil || len(m.Samples) != 1 {
+			t.Errorf("cell %s: growth slope %+v", cell.Name, m)
+		}
+		if m := r.Measurement("api.list.latency", nil); m == nil || m.Summary.Count != 6 {
+			t.Errorf("cell %s: api.list.latency over both rounds: %+v, want 6 samples", cell.Name, m)
+		}
+	}
+}
