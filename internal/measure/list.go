@@ -4,17 +4,89 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/distrobench/distrobench/internal/result"
 )
 
-// listDescription is how every timed list of a collection is made.
+// ListLatencyMetric names the latency of one full list of a ListSet.
+const ListLatencyMetric = "api.list.latency"
+
+// listDescription is how every timed list of a collection is made (Growth's
+// and ListSet's figures alike).
 const listDescription = "latency of one unpaginated list of the whole namespace holding `objects` ConfigMaps, one list at a time"
 
+// ListSet is a namespace of N ConfigMaps made for timing lists of a large
+// collection: made once, then listed in every round.
+type ListSet struct {
+	Namespace string
+	Objects   int
+	c         *collection
+}
+
+// NewListSet creates a fresh namespace (GenerateName "distrobench-list-",
+// label app.kubernetes.io/managed-by=distrobench) and fills it with objects
+// ConfigMaps of size bytes each with concurrency workers (closed loop; the
+// client must have no rate limiter). When the fill fails the namespace is
+// deleted again. progress, optional, receives short status lines.
+func NewListSet(ctx context.Context, client kubernetes.Interface, objects, size, concurrency int, progress func(string)) (*ListSet, error) {
+	if client == nil || objects <= 0 || size < 0 || concurrency <= 0 {
+		return nil, fmt.Errorf("list set: want a client, objects > 0, size >= 0 and concurrency > 0; got objects %d, size %d, concurrency %d", objects, size, concurrency)
+	}
+	c, err := newCollection(ctx, client, "list", size, concurrency)
+	if err != nil {
+		return nil, fmt.Errorf("list set: %w", err)
+	}
+	if progress != nil {
+		progress(fmt.Sprintf("filling %s with %d ConfigMaps of %d bytes", c.ns, objects, size))
+	}
+	if err := c.fill(ctx, objects); err != nil {
+		return nil, errors.Join(fmt.Errorf("list set: %w", err), c.deleteNamespace(context.WithoutCancel(ctx)))
+	}
+	return &ListSet{Namespace: c.ns, Objects: objects, c: c}, nil
+}
+
+// Time times n full lists of the namespace, one at a time (the way a
+// controller's relist hits the server): each is one unpaginated list call
+// with resourceVersion unset, the API's consistent ("most recent") read,
+// which apiservers since 1.34 may answer from the watch cache after a
+// quorum read of the current revision. It returns ListLatencyMetric in seconds with labels plus
+// objects=N. A list that fails or does not return exactly Objects items is
+// an error, and then no figure is returned.
+func (s *ListSet) Time(ctx context.Context, n int, labels map[string]string) ([]result.Measurement, error) {
+	if n <= 0 {
+		return nil, fmt.Errorf("list set %s: want at least one list, got %d", s.Namespace, n)
+	}
+	b := s.c.timeLists(ctx, n)
+	if err := errors.Join(ctx.Err(), b.firstErr); err != nil {
+		return nil, fmt.Errorf("list set %s: %d of %d lists failed: %w", s.Namespace, b.failures(), n, err)
+	}
+	l := maps.Clone(labels)
+	if l == nil {
+		l = map[string]string{}
+	}
+	l["objects"] = strconv.Itoa(s.Objects)
+	m := described(result.NewMeasurement(ListLatencyMetric, "seconds", l, b.latencies), listDescription).
+		WithAttribute("list.requests", fmt.Sprintf("%d, one at a time", n)).
+		WithAttribute("list.objects", strconv.Itoa(s.Objects)).
+		WithAttribute("list.object_size", fmt.Sprintf("%d bytes", len(s.c.payload))).
+		WithAttribute("list.call", "unpaginated (no limit), resourceVersion unset (consistent read)")
+	return []result.Measurement{m}, nil
+}
+
+// Delete deletes the namespace (best effort: it does not wait for it to go
+// and logs nothing) and returns the error.
+func (s *ListSet) Delete(ctx context.Context) error {
+	return s.c.deleteNamespace(ctx)
+}
+
 // collection is a namespace of its own holding numbered ConfigMaps of one
-// payload: what Growth fills, lists and deletes.
+// payload: what Growth and ListSet fill, list and delete.
 type collection struct {
 	client kubernetes.Interface
 	ns     string
