@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,8 +23,8 @@ const listDescription = "latency of one unpaginated list of the whole namespace 
 // ListSet is a namespace of N ConfigMaps made for timing lists of a large
 // collection: made once, then listed in every round.
 type ListSet struct {
-	Namespace string
-	Objects   int
+	Namespace string // the namespace's generated name
+	Objects   int    // ConfigMaps stored there: what every list must return
 	c         *collection
 }
 
@@ -55,9 +54,10 @@ func NewListSet(ctx context.Context, client kubernetes.Interface, objects, size,
 // controller's relist hits the server): each is one unpaginated list call
 // with resourceVersion unset, the API's consistent ("most recent") read,
 // which apiservers since 1.34 may answer from the watch cache after a
-// quorum read of the current revision. It returns ListLatencyMetric in seconds with labels plus
-// objects=N. A list that fails or does not return exactly Objects items is
-// an error, and then no figure is returned.
+// quorum read of the current revision. It returns ListLatencyMetric in
+// seconds with labels plus objects=N, and attributes saying how. A list
+// that fails or does not return exactly Objects items is an error, and then
+// no figure is returned.
 func (s *ListSet) Time(ctx context.Context, n int, labels map[string]string) ([]result.Measurement, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("list set %s: want at least one list, got %d", s.Namespace, n)
@@ -66,11 +66,7 @@ func (s *ListSet) Time(ctx context.Context, n int, labels map[string]string) ([]
 	if err := errors.Join(ctx.Err(), b.firstErr); err != nil {
 		return nil, fmt.Errorf("list set %s: %d of %d lists failed: %w", s.Namespace, b.failures(), n, err)
 	}
-	l := maps.Clone(labels)
-	if l == nil {
-		l = map[string]string{}
-	}
-	l["objects"] = strconv.Itoa(s.Objects)
+	l := withLabels(labels, map[string]string{"objects": strconv.Itoa(s.Objects)})
 	m := described(result.NewMeasurement(ListLatencyMetric, "seconds", l, b.latencies), listDescription).
 		WithAttribute("list.requests", fmt.Sprintf("%d, one at a time", n)).
 		WithAttribute("list.objects", strconv.Itoa(s.Objects)).
