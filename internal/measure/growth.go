@@ -7,7 +7,6 @@ import (
 	"maps"
 	"strconv"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -92,13 +91,10 @@ func ValidateSteps(steps []int) error {
 
 // growth is one Growth measurement in progress.
 type growth struct {
-	o       GrowthOptions
-	ns      string
-	gen     generator
-	payload string
-	stored  int
-	memory  []float64 // per step, when measured
-	size    []float64
+	o      GrowthOptions
+	c      *collection // its workers also time the writes
+	memory []float64   // per step, when measured
+	size   []float64
 }
 
 // Growth fills a fresh namespace with ConfigMaps up to each of o.Steps and,
@@ -112,16 +108,12 @@ func Growth(ctx context.Context, o GrowthOptions) ([]result.Measurement, error) 
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	g := &growth{o: o, payload: payload(o.ObjectSize),
-		gen: generator{load: LoadClosed, concurrency: o.Concurrency, timeout: requestTimeout}}
-	ns, err := o.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "distrobench-growth-",
-			Labels: map[string]string{"app.kubernetes.io/managed-by": "distrobench"}}}, metav1.CreateOptions{})
+	c, err := newCollection(ctx, o.Client, "growth", o.ObjectSize, o.Concurrency)
 	if err != nil {
-		return nil, fmt.Errorf("growth: create namespace: %w", err)
+		return nil, fmt.Errorf("growth: %w", err)
 	}
-	g.ns = ns.Name
-	defer g.deleteNamespace(context.WithoutCancel(ctx))
+	g := &growth{o: o, c: c}
+	defer func() { _ = c.deleteNamespace(context.WithoutCancel(ctx)) }()
 	var out []result.Measurement
 	for _, n := range o.Steps {
 		ms, err := g.step(ctx, n)
@@ -138,59 +130,30 @@ func Growth(ctx context.Context, o GrowthOptions) ([]result.Measurement, error) 
 // step fills up to n objects and measures there.
 func (g *growth) step(ctx context.Context, n int) ([]result.Measurement, error) {
 	g.progress("filling to %d objects", n)
-	if err := g.fill(ctx, n); err != nil {
-		return nil, err
+	if err := g.c.fill(ctx, n); err != nil {
+		return nil, fmt.Errorf("growth: %w", err)
 	}
 	l := g.labels("objects", strconv.Itoa(n))
 	g.progress("timing %d writes and %d lists at %d objects", g.o.Writes, g.o.Lists, n)
-	writes := g.gen.run(ctx, g.o.Writes, g.write)
-	lists := generator{load: LoadClosed, concurrency: 1, timeout: requestTimeout}.run(ctx, g.o.Lists, g.list)
+	writes := g.c.gen.run(ctx, g.o.Writes, g.write)
+	lists := g.c.timeLists(ctx, g.o.Lists)
 	if err := errors.Join(ctx.Err(), allFailed("write", writes), allFailed("list", lists)); err != nil {
 		return nil, fmt.Errorf("growth at %d objects: %w", n, err)
 	}
 	out := []result.Measurement{
 		described(result.NewMeasurement(GrowthWriteMetric, "seconds", l, writes.latencies),
 			"latency of a merge patch of one stored ConfigMap, with the namespace holding `objects` of them (closed loop, no client limiter)"),
-		described(result.NewMeasurement(GrowthListMetric, "seconds", maps.Clone(l), lists.latencies),
-			"latency of one unpaginated list of the whole namespace holding `objects` ConfigMaps, one list at a time"),
+		described(result.NewMeasurement(GrowthListMetric, "seconds", maps.Clone(l), lists.latencies), listDescription),
 	}
 	mem, size := g.readCosts(ctx, l)
 	g.memory, g.size = appendIf(g.memory, mem), appendIf(g.size, size)
 	return append(out, mem, size), nil
 }
 
-// fill creates objects until n are stored.
-func (g *growth) fill(ctx context.Context, n int) error {
-	from := g.stored
-	b := g.gen.run(ctx, n-from, func(ctx context.Context, i int) error {
-		_, err := g.o.Client.CoreV1().ConfigMaps(g.ns).Create(ctx, &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: objectName(from + i)},
-			Data:       map[string]string{"payload": g.payload},
-		}, metav1.CreateOptions{})
-		return err
-	})
-	if err := errors.Join(ctx.Err(), b.firstErr); err != nil {
-		return fmt.Errorf("growth: filling to %d objects (%d of %d creates failed): %w", n, b.failures(), n-from, err)
-	}
-	g.stored = n
-	return nil
-}
-
-func objectName(i int) string { return fmt.Sprintf("growth-%06d", i) }
-
 // write patches one stored object (spread over all of them).
 func (g *growth) write(ctx context.Context, i int) error {
 	patch := []byte(`{"metadata":{"annotations":{"distrobench/write":"` + strconv.Itoa(i) + `"}}}`)
-	_, err := g.o.Client.CoreV1().ConfigMaps(g.ns).Patch(ctx, objectName(i*7919%g.stored), types.MergePatchType, patch, metav1.PatchOptions{})
-	return err
-}
-
-// list reads the whole namespace in one request, as the API benchmark's list.
-func (g *growth) list(ctx context.Context, _ int) error {
-	l, err := g.o.Client.CoreV1().ConfigMaps(g.ns).List(ctx, metav1.ListOptions{})
-	if err == nil && len(l.Items) < g.stored {
-		err = fmt.Errorf("listed %d objects, %d are stored", len(l.Items), g.stored)
-	}
+	_, err := g.c.client.CoreV1().ConfigMaps(g.c.ns).Patch(ctx, g.c.objectName(i*7919%g.c.stored), types.MergePatchType, patch, metav1.PatchOptions{})
 	return err
 }
 
@@ -253,16 +216,10 @@ func withSamples(m result.Measurement, vs ...float64) result.Measurement {
 // compacted deletes every object and, with o.Compact, measures memory and
 // size once the datastore compacted.
 func (g *growth) compacted(ctx context.Context) ([]result.Measurement, error) {
-	g.progress("deleting the %d objects", g.stored)
-	// One request per object, as the fill: the apiserver's delete-collection
-	// deletes one by one too, and would hide a failure in one answer.
-	b := g.gen.run(ctx, g.stored, func(ctx context.Context, i int) error {
-		return g.o.Client.CoreV1().ConfigMaps(g.ns).Delete(ctx, objectName(i), metav1.DeleteOptions{})
-	})
-	if err := errors.Join(ctx.Err(), b.firstErr); err != nil {
-		return nil, fmt.Errorf("growth: delete the objects (%d of %d deletes failed): %w", b.failures(), g.stored, err)
+	g.progress("deleting the %d objects", g.c.stored)
+	if err := g.c.empty(ctx); err != nil {
+		return nil, fmt.Errorf("growth: %w", err)
 	}
-	g.stored = 0
 	if g.o.Compact == nil {
 		return nil, nil
 	}
@@ -273,10 +230,6 @@ func (g *growth) compacted(ctx context.Context) ([]result.Measurement, error) {
 	g.progress("compacted (%s)", how)
 	mem, size := g.readCosts(ctx, g.labels("stage", growthStageCompacted))
 	return []result.Measurement{mem, size}, nil
-}
-
-func (g *growth) deleteNamespace(ctx context.Context) {
-	_ = g.o.Client.CoreV1().Namespaces().Delete(ctx, g.ns, metav1.DeleteOptions{})
 }
 
 // labels are o.Labels plus key/value pairs.

@@ -6,24 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 )
 
 // growthClient is a fake cluster that names generated namespaces and
 // counts the ConfigMaps stored in them.
 func growthClient(t *testing.T) (*fake.Clientset, func() int) {
-	cs := fake.NewClientset()
-	cs.PrependReactor("create", "namespaces", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		ns := a.(k8stesting.CreateAction).GetObject().(*corev1.Namespace)
-		if ns.Name == "" {
-			ns.Name = ns.GenerateName + "x"
-		}
-		return false, nil, nil
-	})
+	cs := namingClient()
 	stored := func() int {
 		l, err := cs.CoreV1().ConfigMaps("distrobench-growth-x").List(context.Background(), metav1.ListOptions{})
 		if err != nil {
