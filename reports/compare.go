@@ -101,11 +101,15 @@ type growthRow struct {
 	Cells []string
 }
 
-// growthTables are g's figure tables in order, then its slopes table.
+// growthTables are g's figure tables in order, then its slopes table when
+// a cell recorded slopes.
 func growthTables(g *compare.Growth) []growthTable {
 	var out []growthTable
 	for _, m := range g.Metrics {
 		out = append(out, metricTable(m))
+	}
+	if len(g.Slopes) == 0 {
+		return out
 	}
 	return append(out, slopeTable(g.Slopes))
 }

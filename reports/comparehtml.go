@@ -236,9 +236,12 @@ func growthAxes(b *svgBuilder, m compare.GrowthMetric, s growthScale) {
 	b.line(growthLeft, growthTop, growthLeft, base, colAxis, 1, false)
 	b.text(growthLeft-6, base+4, "end", colMuted, 10, FormatValue(0, m.Unit))
 	b.text(growthLeft-6, growthTop+4, "end", colMuted, 10, FormatValue(s.maxY, m.Unit))
-	last := -100.0
-	for _, n := range append([]int{0}, objectCounts(m)...) {
-		if x := s.x(n); x-last >= 36 { // a label only where it does not overlap the previous
+	// From the largest count down, a label only where it does not overlap
+	// the one to its right: the steps before 0.
+	last := math.Inf(1)
+	counts := append([]int{0}, objectCounts(m)...)
+	for _, n := range slices.Backward(counts) {
+		if x := s.x(n); last-x >= 36 {
 			b.line(x, base, x, base+4, colAxis, 1, false)
 			b.text(x, base+16, "middle", colMuted, 10, strconv.Itoa(n))
 			last = x

@@ -20,9 +20,12 @@ const (
 	stageCompacted = "compacted"
 )
 
-// growthCurves are the figures drawn as curves, in the order shown, with
-// the statistic of each point ("" for a single reading).
-var growthCurves = []struct{ name, stat string }{
+// curveSpec is a figure drawn as a curve and the statistic of each point
+// ("" for a single reading).
+type curveSpec struct{ name, stat string }
+
+// growthCurves are the figures drawn as curves, in the order shown.
+var growthCurves = []curveSpec{
 	{measure.GrowthMemoryMetric, ""},
 	{measure.GrowthSizeMetric, ""},
 	{measure.GrowthListMetric, "p99"},
@@ -138,7 +141,7 @@ func growthFigures(r *result.Report) []result.Measurement {
 
 func isGrowth(name string) bool {
 	return slices.Contains(growthSlopes, name) ||
-		slices.ContainsFunc(growthCurves, func(c struct{ name, stat string }) bool { return c.name == name })
+		slices.ContainsFunc(growthCurves, func(c curveSpec) bool { return c.name == name })
 }
 
 // unitOf is the unit of the first figure named name in any cell, and
