@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/distrobench/distrobench/internal/compare"
+	"github.com/distrobench/distrobench/internal/measure"
 	"github.com/distrobench/distrobench/internal/result"
 )
 
@@ -87,5 +88,111 @@ func TestComparisonHTMLAndJSON(t *testing.T) {
 	}
 	if !strings.Contains(js.String(), `"kind": "Comparison"`) {
 		t.Errorf("JSON lacks the kind: %.200s", js.String())
+	}
+}
+
+// growthComparison is a comparison of two cells whose reports hold growth
+// figures: sqlite's memory at 1000 and 10000 objects and after compaction,
+// its list latency at 1000 and its size not measured; postgres's memory
+// alone.
+func growthComparison(t *testing.T) *compare.Comparison {
+	t.Helper()
+	l := func(k, v string) map[string]string { return map[string]string{k: v} }
+	mem := func(objects string, mib float64) result.Measurement {
+		return result.NewMeasurement(measure.GrowthMemoryMetric, "bytes", l("objects", objects), []float64{mib * (1 << 20)})
+	}
+	slope := func(mib float64) result.Measurement {
+		return result.NewMeasurement(measure.GrowthMemorySlope, "bytes", nil, []float64{mib * (1 << 20)})
+	}
+	sqlite := []result.Measurement{
+		mem("10000", 110), mem("1000", 100), slope(10),
+		result.NewMeasurement(measure.GrowthMemoryMetric, "bytes", l("stage", "compacted"), []float64{95 << 20}),
+		result.NewMeasurement(measure.GrowthListMetric, "seconds", l("objects", "1000"), []float64{0.004, 0.005}),
+		result.NotMeasured(measure.GrowthSizeMetric, "bytes", l("objects", "1000"), "no way to read it on this cluster"),
+	}
+	postgres := []result.Measurement{mem("1000", 120), mem("10000", 150), slope(30)}
+	cells, rounds := twoCellRounds()
+	cells[0].Report, cells[1].Report = &result.Report{Measurements: sqlite}, &result.Report{Measurements: postgres}
+	c, err := compare.Build(cells, rounds, []string{"p50"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestComparisonGrowth(t *testing.T) {
+	c := growthComparison(t)
+	var md, page bytes.Buffer
+	if err := ComparisonMarkdown(&md, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"### Growth", "measured once per cell, not in interleaved rounds",
+		"#### growth.server.pss\n\n| objects | sqlite | postgres |",
+		"| 1000 | 100.0 MiB | 120.0 MiB |\n| 10000 | 110.0 MiB | 150.0 MiB |\n| after compaction | 95.0 MiB | – |",
+		"#### growth.list.latency p99", "| 1000 | max 5.00 ms | – |",
+		"| 1000 | not measured: no way to read it on this cluster | – |",
+		"| growth.server.pss.per_10k | 10.0 MiB | 30.0 MiB |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	if err := ComparisonHTML(&page, c); err != nil {
+		t.Fatal(err)
+	}
+	html := page.String()
+	for _, want := range []string{`<section id="growth">`, "measured once per cell", "<td class=\"n\">110.0 MiB</td>",
+		"sqlite, 10000 objects: 110.0 MiB", "sqlite, after compaction: 95.0 MiB", "<td class=\"n\">30.0 MiB</td>"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	if strings.Contains(html, "growth.datastore.size by objects") {
+		t.Error("a chart drawn for the size, which no cell measured (its table says why)")
+	}
+	// memory has a line per cell; the list and the size, one point or none
+	if n := strings.Count(html, "<polyline"); n != 2 {
+		t.Errorf("%d lines drawn, want 2 (memory of both cells)", n)
+	}
+}
+
+func TestComparisonWithoutGrowthOrMemory(t *testing.T) {
+	cells, rounds := twoCellRounds()
+	c, err := compare.Build(cells, rounds, []string{"p50"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md, page bytes.Buffer
+	if err := ComparisonMarkdown(&md, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := ComparisonHTML(&page, c); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(md.String(), "Growth") || strings.Contains(page.String(), `id="growth"`) || strings.Contains(md.String(), "Memory:") {
+		t.Errorf("a comparison without growth or a memory decision shows a section for them:\n%s", md.String())
+	}
+}
+
+func TestComparisonMemory(t *testing.T) {
+	cells, rounds := twoCellRounds()
+	c, err := compare.Build(cells, rounds, []string{"p50"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Why, c.Memory = "too little memory", "each cell needs 1.2 GiB < 2.0 GiB for both, 1.5 GiB available: one at a time"
+	var md, page bytes.Buffer
+	if err := ComparisonMarkdown(&md, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := ComparisonHTML(&page, c); err != nil {
+		t.Fatal(err)
+	}
+	if want := "**Not interleaved** (too little memory): the cells were measured at different times, so no difference is called. Memory: each cell needs 1.2 GiB &lt; 2.0 GiB"; !strings.Contains(md.String(), want) {
+		t.Errorf("markdown lacks %q:\n%s", want, md.String())
+	}
+	if want := "Not interleaved (too little memory): the cells were measured at different times, so no difference is called. Memory: each cell needs 1.2 GiB &lt; 2.0 GiB for both"; !strings.Contains(page.String(), want) {
+		t.Errorf("HTML lacks %q (escaped once)", want)
 	}
 }

@@ -31,11 +31,17 @@ type Comparison struct {
 	// window; when false, Why says why not.
 	Interleaved bool   `json:"interleaved"`
 	Why         string `json:"why,omitempty"`
-	Rounds      int    `json:"rounds"`
+	// Memory says how the run decided to bring the cells up together or one at a time
+	// (memory needed per cell and available), for the reader.
+	Memory string `json:"memory,omitempty"`
+	Rounds int    `json:"rounds"`
 	// Seed shuffled the cells' order within each round.
 	Seed    int64    `json:"seed,omitempty"`
 	Cells   []Cell   `json:"cells"`
 	Figures []Figure `json:"figures"`
+	// Growth is each cell's growth curves, measured once per cell and not
+	// in rounds (nil when no cell measured growth).
+	Growth *Growth `json:"growth,omitempty"`
 }
 
 // Cell is one compared cluster and its own report.
@@ -66,7 +72,7 @@ type Round [][]result.Measurement
 // every cell has in every round (same name and labels), each statistic of
 // stats (say "p50", "p99") is taken per round and cell, and each cell is
 // set against the baseline round by round. With interleaved false every
-// call is NotInterleaved.
+// call is NotInterleaved. The cells' reports give the growth curves.
 func Build(cells []Cell, rounds []Round, stats []string, interleaved bool) (*Comparison, error) {
 	if len(cells) < 2 {
 		return nil, fmt.Errorf("a comparison needs at least two cells, got %d", len(cells))
@@ -76,7 +82,8 @@ func Build(cells []Cell, rounds []Round, stats []string, interleaved bool) (*Com
 			return nil, fmt.Errorf("round %d has figures of %d cells, want %d", i+1, len(r), len(cells))
 		}
 	}
-	c := &Comparison{APIVersion: APIVersion, Kind: Kind, Interleaved: interleaved, Rounds: len(rounds), Cells: cells}
+	c := &Comparison{APIVersion: APIVersion, Kind: Kind, Interleaved: interleaved, Rounds: len(rounds), Cells: cells,
+		Growth: GrowthOf(cells)}
 	idx := index(rounds)
 	for _, key := range commonKeys(rounds, idx) {
 		for _, stat := range statsFor(idx[0][0][key.id], stats) {
@@ -228,14 +235,15 @@ func (f Figure) Verdict(r Ratio) string {
 // FromReports compares runs taken separately, one cell per report (the
 // first is the baseline), each run being one round. They were not
 // interleaved, so no difference is called: the figures and ratios are
-// shown for reading, labelled so.
+// shown for reading, labelled so. Growth figures go to Growth only, as in
+// a comparison that was interleaved.
 func FromReports(reports []*result.Report, stats []string) (*Comparison, error) {
 	cells := make([]Cell, len(reports))
 	round := make(Round, len(reports))
 	ids := make([]string, len(reports))
 	for i, r := range reports {
 		cells[i] = Cell{Name: r.RunID, Report: r}
-		round[i] = r.Measurements
+		round[i] = withoutGrowth(r.Measurements)
 		ids[i] = r.RunID
 	}
 	c, err := Build(cells, []Round{round}, stats, false)
