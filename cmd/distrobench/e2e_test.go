@@ -118,7 +118,6 @@ func TestMainJobSQLite(t *testing.T) {
 	testMainJob(t, "sqlite", "core")
 }
 
-
 func testMainJob(t *testing.T, datastore, upstreamMode string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()

@@ -9,17 +9,6 @@ import (
 	"github.com/distrobench/distrobench/internal/result"
 )
 
-// The labels measure.Growth puts on its figures: objects=N at every step,
-// stage=compacted after every object was deleted and the datastore
-// compacted. measure keeps the stage value to itself, so they are spelled
-// here; TestGrowthOfMeasureGrowth runs measure.Growth, so that a rename
-// there fails here.
-const (
-	objectsLabel   = "objects"
-	stageLabel     = "stage"
-	stageCompacted = "compacted"
-)
-
 // curveSpec is a figure drawn as a curve and the statistic of each point
 // ("" for a single reading).
 type curveSpec struct{ name, stat string }
@@ -166,9 +155,9 @@ func curveOf(ms []result.Measurement, name, stat string) GrowthCurve {
 		if m.Name != name {
 			continue
 		}
-		if m.Labels[stageLabel] == stageCompacted {
+		if m.Labels[measure.StageLabel] == measure.StageCompacted {
 			c.Compacted = &GrowthPoint{GrowthValue: valueOf(m, stat)}
-		} else if n, err := strconv.Atoi(m.Labels[objectsLabel]); err == nil {
+		} else if n, err := strconv.Atoi(m.Labels[measure.ObjectsLabel]); err == nil {
 			c.Points = append(c.Points, GrowthPoint{Objects: n, GrowthValue: valueOf(m, stat)})
 		}
 	}

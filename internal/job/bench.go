@@ -7,7 +7,6 @@ import (
 	"maps"
 	"time"
 
-
 	"github.com/distrobench/distrobench/internal/deploy"
 	"github.com/distrobench/distrobench/internal/measure"
 	"github.com/distrobench/distrobench/internal/progress"

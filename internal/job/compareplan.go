@@ -78,8 +78,9 @@ func mergeRounds(rounds [][]result.Measurement) []result.Measurement {
 				return o.Name == m.Name && maps.Equal(o.Labels, m.Labels)
 			})
 			if i < 0 {
-				out = append(out, result.Measurement{Name: m.Name, Unit: m.Unit, Description: m.Description,
-					Labels: m.Labels, Attributes: m.Attributes, SLO: m.SLO, Samples: []float64{}})
+				first := m // the first round's figure, emptied of its samples
+				first.Samples, first.Missing = []float64{}, ""
+				out = append(out, first)
 				i = len(out) - 1
 			}
 			if m.Missing != "" {

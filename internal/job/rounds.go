@@ -124,7 +124,9 @@ type workloadStep func(context.Context) ([]result.Measurement, error)
 // workload are the steps of one cell's load in a round.
 func (cmp *comparison) workload(c *cell, cfg *rest.Config, labels map[string]string) []workloadStep {
 	o, cl := cmp.o, c.t.Cluster
-	status := func(what string) func(string) { return func(s string) { o.Progress.Status("%s %s: %s", c.name, what, s) } }
+	status := func(what string) func(string) {
+		return func(s string) { o.Progress.Status("%s %s: %s", c.name, what, s) }
+	}
 	return []workloadStep{
 		func(ctx context.Context) ([]result.Measurement, error) {
 			return benchAPI(ctx, cfg, idleUnits(cl), o.Bench, o.Log, o.Progress)

@@ -16,13 +16,18 @@ import (
 
 // Names of the growth figures.
 const (
-	GrowthWriteMetric    = "growth.write.latency"
-	GrowthListMetric     = "growth.list.latency"
-	GrowthMemoryMetric   = "growth.server.pss"
-	GrowthSizeMetric     = "growth.datastore.size"
-	GrowthMemorySlope    = "growth.server.pss.per_10k"
-	GrowthSizeSlope      = "growth.datastore.size.per_10k"
-	growthStageCompacted = "compacted"
+	GrowthWriteMetric  = "growth.write.latency"
+	GrowthListMetric   = "growth.list.latency"
+	GrowthMemoryMetric = "growth.server.pss"
+	GrowthSizeMetric   = "growth.datastore.size"
+	GrowthMemorySlope  = "growth.server.pss.per_10k"
+	GrowthSizeSlope    = "growth.datastore.size.per_10k"
+	// ObjectsLabel carries the stored object count a growth or list figure
+	// was taken at; StageLabel=StageCompacted marks growth's figures taken
+	// after every object was deleted and the datastore compacted.
+	ObjectsLabel   = "objects"
+	StageLabel     = "stage"
+	StageCompacted = "compacted"
 )
 
 // GrowthOptions configure Growth: how a cluster's cost grows with the
@@ -133,7 +138,7 @@ func (g *growth) step(ctx context.Context, n int) ([]result.Measurement, error) 
 	if err := g.c.fill(ctx, n); err != nil {
 		return nil, fmt.Errorf("growth: %w", err)
 	}
-	l := g.labels("objects", strconv.Itoa(n))
+	l := g.labels(ObjectsLabel, strconv.Itoa(n))
 	g.progress("timing %d writes and %d lists at %d objects", g.o.Writes, g.o.Lists, n)
 	writes := g.c.gen.run(ctx, g.o.Writes, g.write)
 	lists := g.c.timeLists(ctx, g.o.Lists)
@@ -228,7 +233,7 @@ func (g *growth) compacted(ctx context.Context) ([]result.Measurement, error) {
 		return nil, fmt.Errorf("growth: waiting for compaction: %w", err)
 	}
 	g.progress("compacted (%s)", how)
-	mem, size := g.readCosts(ctx, g.labels("stage", growthStageCompacted))
+	mem, size := g.readCosts(ctx, g.labels(StageLabel, StageCompacted))
 	return []result.Measurement{mem, size}, nil
 }
 

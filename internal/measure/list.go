@@ -66,7 +66,7 @@ func (s *ListSet) Time(ctx context.Context, n int, labels map[string]string) ([]
 	if err := errors.Join(ctx.Err(), b.firstErr); err != nil {
 		return nil, fmt.Errorf("list set %s: %d of %d lists failed: %w", s.Namespace, b.failures(), n, err)
 	}
-	l := withLabels(labels, map[string]string{"objects": strconv.Itoa(s.Objects)})
+	l := withLabels(labels, map[string]string{ObjectsLabel: strconv.Itoa(s.Objects)})
 	m := described(result.NewMeasurement(ListLatencyMetric, "seconds", l, b.latencies), listDescription).
 		WithAttribute("list.requests", fmt.Sprintf("%d, one at a time", n)).
 		WithAttribute("list.objects", strconv.Itoa(s.Objects)).
