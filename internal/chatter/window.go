@@ -29,14 +29,19 @@ type WindowOptions struct {
 	// Interval between readings (default 5 s): one sample per interval.
 	Interval time.Duration
 	Labels   map[string]string
+	// Paths are the counting proxies and the datastore's own counters
+	// (paths.go); the zero Paths adds no figure.
+	Paths Paths
 }
 
 // reading is one reading of both sources at one time.
 type reading struct {
+	at     time.Time
 	api    APIMetrics
 	apiErr error
 	disk   DiskWrites
 	dskErr error
+	paths  pathReading
 }
 
 // Watch reads the sources every o.Interval until the returned stop is
@@ -80,7 +85,7 @@ func Watch(ctx context.Context, o WindowOptions) (stop func() []result.Measureme
 }
 
 func read(ctx context.Context, o WindowOptions) reading {
-	var r reading
+	r := reading{at: time.Now(), paths: o.Paths.read(ctx)}
 	if o.Scrape != nil {
 		r.api, r.apiErr = o.Scrape(ctx)
 	}
@@ -98,7 +103,7 @@ func (o WindowOptions) measurements(rs []reading) []result.Measurement {
 	if o.Writes != nil {
 		out = append(out, o.diskMeasurement(rs))
 	}
-	return out
+	return append(out, o.pathMeasurements(rs)...)
 }
 
 // apiMeasurements are the per-interval request and storage rates.
