@@ -51,6 +51,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/distrobench/distrobench/internal/atomicfile"
+	"github.com/distrobench/distrobench/internal/chatter"
 	"github.com/distrobench/distrobench/internal/datastore"
 	"github.com/distrobench/distrobench/internal/netns"
 	"github.com/distrobench/distrobench/internal/process"
@@ -94,6 +95,11 @@ type Options struct {
 	// watching the nodes turn Ready on the harness's clock (no node can be
 	// Ready before the API answers). The cluster's kubeconfig works then.
 	APIReady func(c *Cluster)
+	// ChatterProxies puts counting proxies on the agents' path to the
+	// server and the server's path to a datastore server the run starts
+	// (proxies.go). They live in this process: set it only when the
+	// caller keeps the cluster until Down.
+	ChatterProxies bool
 }
 
 // Cluster is a deployed server. Exported fields are what state.json holds
@@ -169,6 +175,17 @@ type Cluster struct {
 	secrets  []string
 	log      *slog.Logger
 	progress func(string)
+
+	// Counting proxies (proxies.go): chatterProxies is Options'; the
+	// agents' proxy is planned (proxyAgents, or agentsWhyNot) before the
+	// server's flags are built and started before the agents are.
+	// statements reads the datastore's own counters.
+	chatterProxies bool
+	proxyAgents    bool
+	agentsWhyNot   string
+	agentProxy     *chatter.Proxy
+	datastoreProxy *chatter.Proxy
+	statements     *datastore.StatementReader
 }
 
 // Status is what Cluster.Status found.
@@ -282,6 +299,7 @@ func planUp(o Options) (*upRun, error) {
 		group:             process.NewGroup(o.Log),
 		log:               o.Log,
 		progress:          o.Progress,
+		chatterProxies:    o.ChatterProxies,
 	}
 	h.setKubeconfigs(c, specKubeconfig(p, c.DataDir))
 	return &upRun{o: o, p: p, drv: drv, hosts: h, c: c}, nil
@@ -707,7 +725,7 @@ func (c *Cluster) stopProcesses() []error {
 	}
 	// Anything else started in the group.
 	errs = append(errs, c.group.StopAll(c.StopTimeout))
-	return errs
+	return append(errs, c.closeChatter())
 }
 
 // killRecorded stops a process group recorded in the state file. Linux

@@ -130,6 +130,7 @@ func (simulatedHosts) setKubeconfigs(c *Cluster, written string) {
 
 func (s simulatedHosts) create(c *Cluster) error {
 	c.ServerAgent = s.serverAgent
+	c.planAgentProxy(s.agents)
 	if err := c.createNetwork(s.agents); err != nil {
 		return err
 	}
@@ -165,6 +166,9 @@ func (simulatedHosts) serverArgs(c *Cluster, tokenFile string) (args, env []stri
 }
 
 func (s simulatedHosts) prepareNodes(c *Cluster, p *profile.Profile, tarballs []string) error {
+	if err := c.startAgentProxy(); err != nil {
+		return err
+	}
 	if err := c.prepareAgents(p, s.agents); err != nil {
 		return err
 	}

@@ -195,6 +195,11 @@ func (c *Cluster) nodeServerArgs() []string {
 		"--node-ip", h.IP,
 		"--node-name", nodeName(0),
 	}
+	if c.proxyAgents {
+		// The agents dial the counting proxy on the gateway and verify
+		// the server's certificate against that address (proxies.go).
+		args = append(args, "--tls-san", c.Network.Gateway)
+	}
 	if c.ServerAgent {
 		args = append(args, "--kubelet-arg", "cgroup-root="+c.ServerCgroupRoot)
 	}
@@ -271,7 +276,7 @@ func (c *Cluster) prepareAgents(p *profile.Profile, n int) error {
 			Cgroup:     c.cgroupRoot(i) + "/" + ownCgroup,
 		}
 		a.rawArgs = []string{"agent",
-			"--server", c.ServerURL,
+			"--server", c.agentServerURL(),
 			"--token-file", tokenFile,
 			"--data-dir", a.DataDir,
 			"--node-name", a.Name,

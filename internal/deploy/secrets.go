@@ -45,7 +45,8 @@ func endpointEnvVar(binary string) (string, error) {
 // datastore endpoint (none when the datastore needs none): the one place
 // the endpoint, which holds the password, meets the server. On a
 // simulated host the endpoint is first rewritten for it and dialled from
-// there (serverEndpoint).
+// there (serverEndpoint), after the counting proxy took the datastore
+// server's place in it (routeDatastore).
 func (c *Cluster) datastoreEnv(ctx context.Context, binary string, inst *datastore.Instance) ([]string, error) {
 	if inst.Endpoint == "" {
 		return nil, nil
@@ -54,7 +55,11 @@ func (c *Cluster) datastoreEnv(ctx context.Context, binary string, inst *datasto
 	if err != nil {
 		return nil, err
 	}
-	endpoint, err := c.serverEndpoint(ctx, inst.Endpoint)
+	endpoint, err := c.routeDatastore(inst.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	endpoint, err = c.serverEndpoint(ctx, endpoint)
 	if err != nil {
 		return nil, err
 	}
