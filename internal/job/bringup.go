@@ -27,6 +27,9 @@ type BringUp struct {
 	// SonobuoyImages adds sonobuoy's images to the node images, for
 	// 'conformance --runner sonobuoy' on a cluster that pulls nothing.
 	SonobuoyImages bool
+	// ChatterProxies is deploy.Options': set by a job that keeps its
+	// clusters until it takes them down ('up' returns and leaves it).
+	ChatterProxies bool
 }
 
 func (b BringUp) status(s string) { b.Progress.Status("%s", s) }
@@ -77,7 +80,7 @@ func (b BringUp) Deploy(ctx context.Context, t *Target, apiReady func(*deploy.Cl
 	c, err := deploy.Up(ctx, deploy.Options{
 		Profile: p, Binary: t.Binary, Datastore: p.Spec.Datastore.Type, Endpoint: p.Spec.Datastore.Endpoint,
 		EtcdBinary: etcd, RunDir: t.RunDir, ImageTarballs: Tarballs(t.Images), Log: b.Log, Progress: b.status,
-		APIReady: apiReady,
+		APIReady: apiReady, ChatterProxies: b.ChatterProxies,
 	})
 	if c != nil {
 		t.Cluster = c

@@ -57,7 +57,8 @@ func countClientsApart(ctx context.Context, cs kubernetes.Interface, binary stri
 
 // chatterAlongside measures control-plane chatter in the idle window
 // (measure.IdleOptions.Alongside): apiserver requests by client, storage
-// operations by type, and the bytes the datastore writes to disk.
+// operations by type, the bytes the datastore writes to disk, and the
+// cluster's counting proxies and datastore counters (deploy.ChatterPaths).
 func chatterAlongside(c *deploy.Cluster, cfg *rest.Config, labels map[string]string) func(context.Context) func() []result.Measurement {
 	writes, of := datastoreWrites(c)
 	return func(ctx context.Context) func() []result.Measurement {
@@ -70,6 +71,7 @@ func chatterAlongside(c *deploy.Cluster, cfg *rest.Config, labels map[string]str
 				return chatter.APIMetricsFrom(fams, time.Now())
 			},
 			Writes: writes, WritesOf: of, Interval: 5 * time.Second, Labels: labels,
+			Paths: c.ChatterPaths(),
 		})
 	}
 }

@@ -180,7 +180,7 @@ type mainJob struct {
 }
 
 func newMainJob(o Options) *mainJob {
-	return &mainJob{o: o, bringUp: BringUp{RepoRoot: o.RepoRoot, Log: o.Log, Progress: o.Progress, InspectBinary: true}}
+	return &mainJob{o: o, bringUp: BringUp{RepoRoot: o.RepoRoot, Log: o.Log, Progress: o.Progress, InspectBinary: true, ChatterProxies: true}}
 }
 
 // phases is the main job: build -> images -> up -> footprint ->
