@@ -76,9 +76,14 @@ func (ps Paths) read(ctx context.Context) pathReading {
 	return r
 }
 
-// pathFigures says how one path's figures are named and described.
+// figure makes one of a path's figures: measured from samples, or not
+// measured when why is set. (Each names its figure with a constant, which
+// reports/method_test.go checks against METHOD.md.)
+type figure func(labels map[string]string, samples []float64, why string) result.Measurement
+
+// pathFigures says how one path's figures are made and described.
 type pathFigures struct {
-	bytes, conns string
+	bytes, conns figure
 	up, down     string // direction label values
 	keyLabel     string // label of a client key; "" sums every client
 	what         string // the path, for descriptions
@@ -86,11 +91,35 @@ type pathFigures struct {
 
 var (
 	agentFigures = pathFigures{
-		bytes: AgentBytesMetric, conns: AgentConnsMetric, up: ToServer, down: FromServer, keyLabel: "node",
+		bytes: func(l map[string]string, s []float64, why string) result.Measurement {
+			if why != "" {
+				return result.NotMeasured(AgentBytesMetric, "bytes/s", l, why)
+			}
+			return result.NewMeasurement(AgentBytesMetric, "bytes/s", l, s)
+		},
+		conns: func(l map[string]string, s []float64, why string) result.Measurement {
+			if why != "" {
+				return result.NotMeasured(AgentConnsMetric, "connections", l, why)
+			}
+			return result.NewMeasurement(AgentConnsMetric, "connections", l, s)
+		},
+		up: ToServer, down: FromServer, keyLabel: "node",
 		what: "between each agent node and the server (every connection of its kubelet, kube-proxy, flannel and join requests), through the harness's counting proxy",
 	}
 	datastoreFigures = pathFigures{
-		bytes: DatastoreBytesMetric, conns: DatastoreConnsMetric, up: ToDatastore, down: FromDatastore,
+		bytes: func(l map[string]string, s []float64, why string) result.Measurement {
+			if why != "" {
+				return result.NotMeasured(DatastoreBytesMetric, "bytes/s", l, why)
+			}
+			return result.NewMeasurement(DatastoreBytesMetric, "bytes/s", l, s)
+		},
+		conns: func(l map[string]string, s []float64, why string) result.Measurement {
+			if why != "" {
+				return result.NotMeasured(DatastoreConnsMetric, "connections", l, why)
+			}
+			return result.NewMeasurement(DatastoreConnsMetric, "connections", l, s)
+		},
+		up: ToDatastore, down: FromDatastore,
 		what: "between the server and its datastore server, through the harness's counting proxy",
 	}
 )
@@ -124,11 +153,11 @@ func (o WindowOptions) pathMeasurements(rs []reading) []result.Measurement {
 // proxyMeasurements are one proxy's bytes per second each way and its
 // open connections, per interval, per client key (or summed).
 func (o WindowOptions) proxyMeasurements(p Path, f pathFigures, snaps []Snapshot) []result.Measurement {
+	notMeasured := func(why string) []result.Measurement {
+		return []result.Measurement{f.bytes(o.labels(), nil, why), f.conns(o.labels(), nil, why)}
+	}
 	if p.Proxy == nil {
-		return []result.Measurement{
-			result.NotMeasured(f.bytes, "bytes/s", o.labels(), p.WhyNot),
-			result.NotMeasured(f.conns, "connections", o.labels(), p.WhyNot),
-		}
+		return notMeasured(p.WhyNot)
 	}
 	if f.keyLabel == "" {
 		for i := range snaps {
@@ -139,10 +168,7 @@ func (o WindowOptions) proxyMeasurements(p Path, f pathFigures, snaps []Snapshot
 	for i := 1; i < len(snaps); i++ {
 		r, err := Rates(snaps[i-1], snaps[i])
 		if err != nil {
-			return []result.Measurement{
-				result.NotMeasured(f.bytes, "bytes/s", o.labels(), err.Error()),
-				result.NotMeasured(f.conns, "connections", o.labels(), err.Error()),
-			}
+			return notMeasured(err.Error())
 		}
 		rates = append(rates, r)
 	}
@@ -160,11 +186,11 @@ func (o WindowOptions) proxyMeasurements(p Path, f pathFigures, snaps []Snapshot
 			return s
 		}
 		out = append(out,
-			describedAs(result.NewMeasurement(f.bytes, "bytes/s", o.labels(append(kv, "direction", f.up)...), pick(func(r Rate) float64 { return r.UpPerSec })),
+			describedAs(f.bytes(o.labels(slices.Concat(kv, []string{"direction", f.up})...), pick(func(r Rate) float64 { return r.UpPerSec }), ""),
 				"bytes per second "+f.what+", per interval, direction "+f.up),
-			describedAs(result.NewMeasurement(f.bytes, "bytes/s", o.labels(append(kv, "direction", f.down)...), pick(func(r Rate) float64 { return r.DownPerSec })),
+			describedAs(f.bytes(o.labels(slices.Concat(kv, []string{"direction", f.down})...), pick(func(r Rate) float64 { return r.DownPerSec }), ""),
 				"bytes per second "+f.what+", per interval, direction "+f.down),
-			describedAs(result.NewMeasurement(f.conns, "connections", o.labels(kv...), pick(func(r Rate) float64 { return float64(r.Open) })),
+			describedAs(f.conns(o.labels(kv...), pick(func(r Rate) float64 { return float64(r.Open) }), ""),
 				"TCP connections open "+f.what+", sampled at the end of each interval"))
 	}
 	return out
