@@ -15,12 +15,15 @@
 // Nothing here starts a cluster or knows a profile: the orchestrator places
 // the proxy, scrapes the metrics and names the processes.
 //
-// Where a proxy sits: agents -> server, listening on an address in the
-// server's certificate (the server's own IP, another port) with the agents'
-// --server pointing at it; server -> datastore (MySQL, PostgreSQL, external
-// etcd), listening where the server can reach it with the server's
-// --datastore-endpoint pointing at it. A distribution whose agents learn
-// the apiservers from the kubernetes Endpoints (K3s's client-side load
-// balancer) must advertise the proxy there (K3s: --advertise-port), or its
-// agents leave the proxy seconds after they start.
+// Where a proxy sits (internal/deploy proxies.go places them, in the
+// harness's own process): agents -> server, listening on the simulated
+// network's gateway with the agents' --server pointing at it and the
+// gateway in the server's certificate (--tls-san); server -> datastore
+// (MySQL, PostgreSQL, etcd servers the run started), listening where the
+// server reaches the machine, with the server's datastore endpoint
+// pointing at it. A distribution whose agents learn the apiservers from
+// the kubernetes Endpoints (K3s's client-side load balancer) would leave
+// a proxy on --server seconds after they start: its agents are not
+// counted (the reason is reported). Watch reads the proxies and the
+// datastore's own counters through Paths (paths.go).
 package chatter
