@@ -37,21 +37,7 @@ func TestFootprintIntegration(t *testing.T) {
 	if bin == "" {
 		t.Fatal("set DISTROBENCH_K3LITE to a k3lite binary ('distrobench build' prints its path)")
 	}
-	imgDir := os.Getenv("DISTROBENCH_IMAGES")
-	if imgDir == "" {
-		imgDir = filepath.Join("..", "..", "_output", "images", runtime.GOARCH)
-	}
-	var tarballs []string
-	for _, n := range []string{"pause-3.10.2.tar", "busybox-1.37.0-2.tar"} {
-		f, err := filepath.Abs(filepath.Join(imgDir, n))
-		if err == nil {
-			_, err = os.Stat(f)
-		}
-		if err != nil {
-			t.Fatalf("image tarball %s: %v (build it with 'distrobench images', or set DISTROBENCH_IMAGES)", n, err)
-		}
-		tarballs = append(tarballs, f)
-	}
+	tarballs := nodeTarballs(t)
 	p := &profile.Profile{}
 	p.Metadata.Name = "k3lite-footprint-it"
 	p.Spec.Binary = bin
@@ -130,6 +116,28 @@ func findMeasurement(t *testing.T, ms []result.Measurement, name string, labels 
 	}
 	t.Fatalf("no measurement %s%v", name, labels)
 	return result.Measurement{}
+}
+
+// nodeTarballs are the pause and busybox image tarballs the nodes import:
+// from $DISTROBENCH_IMAGES or 'distrobench images' output.
+func nodeTarballs(t *testing.T) []string {
+	t.Helper()
+	imgDir := os.Getenv("DISTROBENCH_IMAGES")
+	if imgDir == "" {
+		imgDir = filepath.Join("..", "..", "_output", "images", runtime.GOARCH)
+	}
+	var tarballs []string
+	for _, n := range []string{"pause-3.10.2.tar", "busybox-1.37.0-2.tar"} {
+		f, err := filepath.Abs(filepath.Join(imgDir, n))
+		if err == nil {
+			_, err = os.Stat(f)
+		}
+		if err != nil {
+			t.Fatalf("image tarball %s: %v (build it with 'distrobench images', or set DISTROBENCH_IMAGES)", n, err)
+		}
+		tarballs = append(tarballs, f)
+	}
+	return tarballs
 }
 
 // runPodOnEveryNode starts a long-sleeping busybox pod on each node and

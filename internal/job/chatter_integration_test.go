@@ -1,0 +1,112 @@
+package job
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/distrobench/distrobench/internal/chatter"
+	"github.com/distrobench/distrobench/internal/datastore/dstype"
+	"github.com/distrobench/distrobench/internal/deploy"
+	"github.com/distrobench/distrobench/internal/profile"
+	"github.com/distrobench/distrobench/internal/progress"
+)
+
+// TestChatterProxiesIntegration deploys the real k3lite with one agent on
+// a PostgreSQL server the run starts, with the counting proxies, and takes
+// the idle footprint as the main job does: the agent's traffic is counted
+// under its node both ways, the server's traffic to PostgreSQL through the
+// datastore proxy, PostgreSQL's own counters move, and the cross-check
+// ratio is logged (METHOD.md's tolerance is measured from it). Down
+// releases both proxies (deploy's unit tests check a closed one stops
+// listening).
+func TestChatterProxiesIntegration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration: needs the k3lite binary (DISTROBENCH_K3LITE), the image tarballs (DISTROBENCH_IMAGES), postgresql and root for simulated hosts")
+	}
+	bin := os.Getenv("DISTROBENCH_K3LITE")
+	if bin == "" {
+		t.Fatal("set DISTROBENCH_K3LITE to a k3lite binary ('distrobench build' prints its path)")
+	}
+	p := &profile.Profile{}
+	p.Metadata.Name = "k3lite-chatter-it"
+	p.Spec.Binary = bin
+	p.Spec.Nodes.Agents = 1
+	p.Spec.Server.Args = []string{"--disable", "coredns"} // its image is not placed
+	p.Spec.Timeouts.Ready = "240s"
+	p.Spec.Timeouts.Stop = "60s"
+	p.SetDefaults()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	c, err := deploy.Up(ctx, deploy.Options{Profile: p, Datastore: dstype.Postgres, RunDir: filepath.Join(t.TempDir(), "run"),
+		ImageTarballs: nodeTarballs(t), ChatterProxies: true})
+	if err != nil {
+		t.Fatalf("Up: %v", err)
+	}
+	downed := false
+	t.Cleanup(func() {
+		if !downed {
+			_ = c.Down(context.Background())
+		}
+	})
+	paths := c.ChatterPaths()
+	if paths.Agents.Proxy == nil || paths.Datastore.Proxy == nil {
+		t.Fatalf("paths %+v: want both proxies", paths)
+	}
+	agentsAt := paths.Agents.Proxy.Addr().String()
+	if i := slices.Index(c.Agents[0].Args, "--server"); i < 0 || c.Agents[0].Args[i+1] != "https://"+agentsAt ||
+		!strings.HasPrefix(agentsAt, c.Network.Gateway+":") {
+		t.Errorf("agent args %q: want --server https://%s on the gateway %s", c.Agents[0].Args, agentsAt, c.Network.Gateway)
+	}
+	if u, _ := url.Parse(c.ServerURL); u.Host == agentsAt {
+		t.Errorf("the harness's own URL %s goes through the agents' proxy", c.ServerURL)
+	}
+
+	ms, err := Footprint(ctx, c, BenchOptions{IdleWindow: 30 * time.Second}, slog.Default(), progress.NewPlain(os.Stderr, time.Now))
+	if err != nil {
+		t.Fatalf("Footprint: %v", err)
+	}
+	idle := func(kv ...string) map[string]string {
+		l := map[string]string{"phase": "idle"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			l[kv[i]] = kv[i+1]
+		}
+		return l
+	}
+	for _, f := range []struct {
+		name   string
+		labels map[string]string
+	}{
+		{chatter.AgentBytesMetric, idle("node", "node1", "direction", chatter.ToServer)},
+		{chatter.AgentBytesMetric, idle("node", "node1", "direction", chatter.FromServer)},
+		{chatter.AgentConnsMetric, idle("node", "node1")},
+		{chatter.DatastoreBytesMetric, idle("direction", chatter.ToDatastore)},
+		{chatter.DatastoreBytesMetric, idle("direction", chatter.FromDatastore)},
+		{chatter.DatastoreConnsMetric, idle()},
+		{chatter.StatementsMetric, idle("kind", "transactions")},
+		{chatter.AgentCrossCheckMetric, idle()},
+	} {
+		m := findMeasurement(t, ms, f.name, f.labels)
+		if m.Missing != "" || m.Summary.Mean <= 0 {
+			t.Errorf("%s%v = %v (%s), want above 0", f.name, f.labels, m.Samples, m.Missing)
+		}
+		t.Logf("%s%v: p50 %.4g %s min %.4g max %.4g (n=%d)", f.name, f.labels, m.Summary.P50, m.Unit, m.Summary.Min, m.Summary.Max, m.Summary.Count)
+	}
+
+	downed = true
+	if err := c.Down(context.Background()); err != nil {
+		t.Errorf("Down: %v", err)
+	}
+	// (The gateway itself is gone with the bridge: dialling it proves
+	// nothing.)
+	if after := c.ChatterPaths(); after.Agents.Proxy != nil || after.Datastore.Proxy != nil {
+		t.Errorf("proxies still held after Down: %+v", after)
+	}
+}
