@@ -43,7 +43,8 @@ type StatementReader struct {
 	// db is a connection kept from one reading to the next, for a server
 	// that counts a connection's end as a statement, late (MySQL): Close
 	// ends it.
-	db *sql.DB
+	db     *sql.DB
+	closed bool
 }
 
 // NewStatementReader reads the counters of the datastore t names. Only
@@ -65,6 +66,9 @@ func NewStatementReader(t SizeTarget) (*StatementReader, error) {
 func (r *StatementReader) Read(ctx context.Context) (Statements, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return Statements{}, fmt.Errorf("statement counters of datastore %s: the reader was closed (the cluster is down)", r.t.Kind)
+	}
 	r.readings++
 	s, err := r.sc.statements(ctx, r)
 	if err != nil {
@@ -73,10 +77,11 @@ func (r *StatementReader) Read(ctx context.Context) (Statements, error) {
 	return s, nil
 }
 
-// Close ends the connection a reader kept, if any.
+// Close ends the connection a reader kept, if any; later readings fail.
 func (r *StatementReader) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.closed = true
 	if r.db == nil {
 		return nil
 	}

@@ -89,4 +89,10 @@ func TestStatementReaderOnlyForServersOfTheirOwn(t *testing.T) {
 	if _, err := r.Read(t.Context()); err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "mysql") {
 		t.Errorf("unreachable mysql: err = %v, want one naming the datastore without its password", err)
 	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Read(t.Context()); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("read after Close: err = %v, want one saying the reader was closed", err)
+	}
 }
