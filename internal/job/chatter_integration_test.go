@@ -14,7 +14,6 @@ import (
 	"github.com/distrobench/distrobench/internal/chatter"
 	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/deploy"
-	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/progress"
 )
 
@@ -30,18 +29,7 @@ func TestChatterProxiesIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration: needs the k3lite binary (DISTROBENCH_K3LITE), the image tarballs (DISTROBENCH_IMAGES), postgresql and root for simulated hosts")
 	}
-	bin := os.Getenv("DISTROBENCH_K3LITE")
-	if bin == "" {
-		t.Fatal("set DISTROBENCH_K3LITE to a k3lite binary ('distrobench build' prints its path)")
-	}
-	p := &profile.Profile{}
-	p.Metadata.Name = "k3lite-chatter-it"
-	p.Spec.Binary = bin
-	p.Spec.Nodes.Agents = 1
-	p.Spec.Server.Args = []string{"--disable", "coredns"} // its image is not placed
-	p.Spec.Timeouts.Ready = "240s"
-	p.Spec.Timeouts.Stop = "60s"
-	p.SetDefaults()
+	p := oneAgentProfile(t, "k3lite-chatter-it")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()

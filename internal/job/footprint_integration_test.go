@@ -33,19 +33,8 @@ func TestFootprintIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration: needs the k3lite binary (DISTROBENCH_K3LITE), the image tarballs (distrobench images; DISTROBENCH_IMAGES) and root for simulated hosts")
 	}
-	bin := os.Getenv("DISTROBENCH_K3LITE")
-	if bin == "" {
-		t.Fatal("set DISTROBENCH_K3LITE to a k3lite binary ('distrobench build' prints its path)")
-	}
+	p := oneAgentProfile(t, "k3lite-footprint-it")
 	tarballs := nodeTarballs(t)
-	p := &profile.Profile{}
-	p.Metadata.Name = "k3lite-footprint-it"
-	p.Spec.Binary = bin
-	p.Spec.Nodes.Agents = 1
-	p.Spec.Server.Args = []string{"--disable", "coredns"} // its image is not placed
-	p.Spec.Timeouts.Ready = "240s"
-	p.Spec.Timeouts.Stop = "60s"
-	p.SetDefaults()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -116,6 +105,26 @@ func findMeasurement(t *testing.T, ms []result.Measurement, name string, labels 
 	}
 	t.Fatalf("no measurement %s%v", name, labels)
 	return result.Measurement{}
+}
+
+// oneAgentProfile is a k3lite ($DISTROBENCH_K3LITE) profile with the
+// server's own node and one agent, without CoreDNS (its image is not
+// among nodeTarballs).
+func oneAgentProfile(t *testing.T, name string) *profile.Profile {
+	t.Helper()
+	bin := os.Getenv("DISTROBENCH_K3LITE")
+	if bin == "" {
+		t.Fatal("set DISTROBENCH_K3LITE to a k3lite binary ('distrobench build' prints its path)")
+	}
+	p := &profile.Profile{}
+	p.Metadata.Name = name
+	p.Spec.Binary = bin
+	p.Spec.Nodes.Agents = 1
+	p.Spec.Server.Args = []string{"--disable", "coredns"}
+	p.Spec.Timeouts.Ready = "240s"
+	p.Spec.Timeouts.Stop = "60s"
+	p.SetDefaults()
+	return p
 }
 
 // nodeTarballs are the pause and busybox image tarballs the nodes import:
