@@ -66,13 +66,31 @@ func (o PrometheusOptions) selector() string {
 	return s
 }
 
+// MaskedURL is the URL with any userinfo (user:password@) replaced by
+// redact.Mask, also when the URL does not parse: it is what errors and
+// reports may show.
+func (o PrometheusOptions) MaskedURL() string {
+	prefix, rest := "", o.URL
+	if i := strings.Index(rest, "://"); i >= 0 {
+		prefix, rest = rest[:i+3], rest[i+3:]
+	}
+	authority := rest
+	if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+		authority = rest[:j]
+	}
+	if k := strings.LastIndex(authority, "@"); k >= 0 {
+		return prefix + redact.Mask + rest[k:]
+	}
+	return o.URL
+}
+
 // Validate reports a URL that is not an http(s) URL with a host and a
 // selector that is not a list of label matchers, before anything starts.
 func (o PrometheusOptions) Validate() error {
 	u, err := url.Parse(o.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		// err repeats the URL unmasked: it is left out.
-		return fmt.Errorf("prometheus URL %q: want http(s)://HOST[:PORT][/PATH], the address its web UI is at", redact.String(o.URL))
+		return fmt.Errorf("prometheus URL %q: want http(s)://HOST[:PORT][/PATH], the address its web UI is at", o.MaskedURL())
 	}
 	if sel := o.selector(); !selectorRE.MatchString(sel) {
 		return fmt.Errorf("prometheus selector %q: want PromQL label matchers such as %s (name, one of = != =~ !~, a quoted value; comma-separated)", sel, DefaultPrometheusSelector)
@@ -97,11 +115,11 @@ func NewPrometheus(o PrometheusOptions, server string) (*Prometheus, error) {
 	}
 	c, err := api.NewClient(api.Config{Address: o.URL})
 	if err != nil {
-		return nil, fmt.Errorf("prometheus client for %s: %w", redact.String(o.URL), err)
+		return nil, fmt.Errorf("prometheus client for %s: %w", o.MaskedURL(), err)
 	}
 	return &Prometheus{
 		api:      promv1.NewAPI(c),
-		url:      redact.String(o.URL),
+		url:      o.MaskedURL(),
 		selector: strings.ReplaceAll(o.selector(), ServerPlaceholder, server),
 		now:      time.Now,
 	}, nil

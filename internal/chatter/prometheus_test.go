@@ -307,6 +307,7 @@ func TestPrometheusOptionsValidate(t *testing.T) {
 		{PrometheusOptions{URL: "https://u:pw@example.com/prom/", Selector: `{job="apiserver",instance=~"10\\..*",cluster!='a'}`}, ""},
 		{PrometheusOptions{URL: "http://p:9090", Selector: "job=`apiserver`,"}, ""},
 		{PrometheusOptions{URL: "prometheus:9090"}, "want http(s)://"},
+		{PrometheusOptions{URL: "u:topsecret@prometheus:9090"}, "want http(s)://"},
 		{PrometheusOptions{URL: "ftp://u:topsecret@host/"}, "want http(s)://"},
 		{PrometheusOptions{URL: "http://"}, "want http(s)://"},
 		{PrometheusOptions{URL: "http://p:9090", Selector: "apiserver"}, "label matchers"},
@@ -345,5 +346,19 @@ func TestFamiliesOfRefusesAScalar(t *testing.T) {
 	fams, _, err := familiesOf(model.Vector{{Metric: model.Metric{"__name__": "x", "a": "b"}, Value: 2}})
 	if err != nil || fams["x"].GetType() != dto.MetricType_UNTYPED || len(fams["x"].GetMetric()[0].GetLabel()) != 1 {
 		t.Errorf("familiesOf = %v, %v; want x untyped with label a only", fams, err)
+	}
+}
+
+func TestPrometheusMaskedURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"u:hunter2@prom:9090":         "REDACTED@prom:9090",
+		"https://u:hunter2@h/p?q=a@b": "https://REDACTED@h/p?q=a@b",
+		"http://h:9090/x@y":           "http://h:9090/x@y",
+		"http://token@h":              "http://REDACTED@h",
+		"http://h":                    "http://h",
+	} {
+		if got := (PrometheusOptions{URL: in}).MaskedURL(); got != want {
+			t.Errorf("MaskedURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

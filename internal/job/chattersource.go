@@ -10,7 +10,6 @@ import (
 
 	"github.com/distrobench/distrobench/internal/chatter"
 	"github.com/distrobench/distrobench/internal/measure"
-	"github.com/distrobench/distrobench/internal/redact"
 )
 
 // apiSource is where the chatter figures' apiserver counters are read,
@@ -31,7 +30,7 @@ func apiSource(cfg *rest.Config, prom chatter.PrometheusOptions) (func(context.C
 	p, err := chatter.NewPrometheus(prom, apiserverHostPort(cfg.Host))
 	if err != nil {
 		return func(context.Context) (chatter.APIMetrics, error) { return chatter.APIMetrics{}, err },
-			"prometheus " + redact.String(prom.URL)
+			"prometheus " + prom.MaskedURL()
 	}
 	return p.Scrape, p.Source()
 }
