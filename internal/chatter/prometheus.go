@@ -98,6 +98,11 @@ func (o PrometheusOptions) Validate() error {
 	return nil
 }
 
+// queryTimeout bounds one reading: the end of a window waits for the
+// reading in flight, so a Prometheus that stopped answering must not hold
+// it up for long.
+const queryTimeout = 10 * time.Second
+
 // Prometheus reads an apiserver's chatter counters from a Prometheus
 // server that scrapes it, instead of from the apiserver's /metrics.
 type Prometheus struct {
@@ -136,6 +141,8 @@ func (p *Prometheus) Source() string {
 // every series is read at the same evaluation time.
 func (p *Prometheus) Scrape(ctx context.Context) (APIMetrics, error) {
 	at := p.now()
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
 	v, _, err := p.api.Query(ctx, p.query(), at)
 	if err != nil {
 		return APIMetrics{}, p.queryError(err)
