@@ -161,7 +161,7 @@ func scrapeDirect(ctx context.Context, t *testing.T, cfg *rest.Config) chatter.A
 }
 
 // startPrometheus runs bin on a free 127.0.0.1 port, scraping the
-// apiserver cfg points at every 2 s with cfg's credentials (written to
+// apiserver cfg points at every 5 s (the chatter interval) with cfg's credentials (written to
 // 0600 files the configuration names: nothing secret on its command line),
 // waits until it is ready and returns its URL. It is stopped at cleanup.
 func startPrometheus(ctx context.Context, t *testing.T, bin string, cfg *rest.Config) string {
@@ -242,7 +242,7 @@ func prometheusConfig(dir string, cfg *rest.Config) (string, error) {
 		auth = append(auth, "    authorization:", fmt.Sprintf("      credentials_file: %q", path))
 	}
 	conf := strings.Join(slices.Concat([]string{
-		"global: {scrape_interval: 2s, scrape_timeout: 2s}",
+		"global: {scrape_interval: 5s, scrape_timeout: 5s}",
 		"scrape_configs:",
 		"  - job_name: apiserver",
 		"    scheme: https",
