@@ -161,9 +161,10 @@ func scrapeDirect(ctx context.Context, t *testing.T, cfg *rest.Config) chatter.A
 }
 
 // startPrometheus runs bin on a free 127.0.0.1 port, scraping the
-// apiserver cfg points at every 5 s (the chatter interval) with cfg's credentials (written to
-// 0600 files the configuration names: nothing secret on its command line),
-// waits until it is ready and returns its URL. It is stopped at cleanup.
+// apiserver cfg points at every 5 s (the chatter interval) with cfg's
+// credentials (written to 0600 files the configuration names: nothing
+// secret on its command line), waits until it is ready and returns its
+// URL. It is stopped at cleanup.
 func startPrometheus(ctx context.Context, t *testing.T, bin string, cfg *rest.Config) string {
 	t.Helper()
 	dir := t.TempDir()
