@@ -31,6 +31,10 @@ export DISTROBENCH_ETCD="${REPO_ROOT}/distro/_output/etcd-linux-amd64"
 log "build the upstream conformance suite: e2e.test + ginkgo (make -C distro e2e-amd64; ~25 min cold, seconds warm)"
 make -C distro e2e-amd64
 
+log "build the Prometheus server the --prometheus-url test scrapes the cluster with (hack/prometheus.sh; minutes cold, cached)"
+DISTROBENCH_PROMETHEUS="$(hack/prometheus.sh)"
+export DISTROBENCH_PROMETHEUS
+
 log "integration tier: distro (flannel between simulated hosts, the embedded helper bundle)"
 (cd distro && K3LITE_BIN="${DISTROBENCH_K3LITE}" go test -count=1 ./pkg/flannel/ ./pkg/bundle/)
 

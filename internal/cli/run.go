@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/distrobench/distrobench/internal/chatter"
 	"github.com/distrobench/distrobench/internal/job"
 	"github.com/distrobench/distrobench/internal/upstream"
 )
@@ -36,6 +37,8 @@ func (f *benchFlags) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.o.RequestTimeout, "api-request-timeout", time.Minute, "API latency: time limit of one request; a timed-out request fails and counts at its timeout")
 	fs.Float64Var(&f.o.ErrorBudget, "api-error-budget", 0, "API latency: fraction (0..1) of a verb's requests that may fail or time out before the run fails")
 	fs.IntVar(&f.o.ObjectSize, "api-object-size", 1024, "API latency: bytes of data per ConfigMap")
+	fs.StringVar(&f.o.Prometheus.URL, "prometheus-url", "", "read the chatter figures' apiserver counters from this Prometheus server (http(s)://[USER:PASSWORD@]HOST:PORT; the password is never written out) instead of scraping the apiserver's /metrics")
+	fs.StringVar(&f.o.Prometheus.Selector, "prometheus-selector", chatter.DefaultPrometheusSelector, "with --prometheus-url: PromQL label matchers picking this cluster's apiserver series (kube-prometheus's job name by default); "+chatter.ServerPlaceholder+" stands for the apiserver's host:port, e.g. 'job=\"apiserver\",instance=\""+chatter.ServerPlaceholder+"\"' to tell a comparison's clusters apart")
 }
 
 // validate rejects bench flags that cannot work before anything starts.
@@ -45,6 +48,14 @@ func (f *benchFlags) validate(fs *pflag.FlagSet) error {
 	}
 	if err := f.o.Validate(); err != nil {
 		return fmt.Errorf("bench flags: %w", err)
+	}
+	if f.o.Prometheus.URL == "" && fs.Changed("prometheus-selector") {
+		return errors.New("--prometheus-selector picks series in the Prometheus --prometheus-url names: give that too")
+	}
+	if f.o.Prometheus.URL != "" {
+		if err := f.o.Prometheus.Validate(); err != nil {
+			return fmt.Errorf("--prometheus-url/--prometheus-selector: %w", err)
+		}
 	}
 	return nil
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/distrobench/distrobench/internal/chatter"
 	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/deploy"
-	"github.com/distrobench/distrobench/internal/measure"
 	"github.com/distrobench/distrobench/internal/result"
 )
 
@@ -57,22 +56,19 @@ func countClientsApart(ctx context.Context, cs kubernetes.Interface, binary stri
 
 // chatterAlongside measures control-plane chatter in the idle window
 // (measure.IdleOptions.Alongside): apiserver requests by client, storage
-// operations by type, the bytes the datastore writes to disk, and the
-// cluster's counting proxies and datastore counters (deploy.ChatterPaths).
-func chatterAlongside(c *deploy.Cluster, cfg *rest.Config, labels map[string]string) func(context.Context) func() []result.Measurement {
+// operations by type (read where apiSource says), the bytes the datastore
+// writes to disk, and the cluster's counting proxies and datastore counters
+// (deploy.ChatterPaths).
+func chatterAlongside(c *deploy.Cluster, cfg *rest.Config, prom chatter.PrometheusOptions, labels map[string]string) func(context.Context) func() []result.Measurement {
 	writes, of := datastoreWrites(c)
+	scrape, source := apiSource(cfg, prom)
 	return func(ctx context.Context) func() []result.Measurement {
-		return chatter.Watch(ctx, chatter.WindowOptions{
-			Scrape: func(ctx context.Context) (chatter.APIMetrics, error) {
-				fams, err := measure.ScrapeMetrics(ctx, cfg, "/metrics")
-				if err != nil {
-					return chatter.APIMetrics{}, err
-				}
-				return chatter.APIMetricsFrom(fams, time.Now())
-			},
+		stop := chatter.Watch(ctx, chatter.WindowOptions{
+			Scrape: scrape,
 			Writes: writes, WritesOf: of, Interval: 5 * time.Second, Labels: labels,
 			Paths: c.ChatterPaths(),
 		})
+		return func() []result.Measurement { return chatter.WithSource(stop(), source) }
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/distrobench/distrobench/internal/build"
+	"github.com/distrobench/distrobench/internal/chatter"
 	"github.com/distrobench/distrobench/internal/conformance"
 	"github.com/distrobench/distrobench/internal/deploy"
 	"github.com/distrobench/distrobench/internal/livemetrics"
@@ -126,6 +127,10 @@ type BenchOptions struct {
 	// Settle is how the API benchmark waits for rest before its load (zero:
 	// measure.DefaultSettle).
 	Settle measure.Settle
+	// Prometheus, when its URL is set, is where the chatter figures'
+	// apiserver counters are read (--prometheus-url) instead of the
+	// apiserver's own /metrics.
+	Prometheus chatter.PrometheusOptions
 }
 
 // settle is o.Settle, or the harness's definition of idle.

@@ -107,7 +107,7 @@ func (cmp *comparison) load(ctx context.Context, c *cell) ([]result.Measurement,
 		return nil, err
 	}
 	labels := map[string]string{"datastore": cl.Datastore}
-	stop := chatterAlongside(cl, cfg, withPhase(labels, "load"))(ctx)
+	stop := chatterAlongside(cl, cfg, cmp.o.Bench.Prometheus, withPhase(labels, "load"))(ctx)
 	var out []result.Measurement
 	for _, step := range cmp.workload(c, cfg, labels) {
 		ms, err := step(ctx)
@@ -179,7 +179,7 @@ func footprint(ctx context.Context, c *deploy.Cluster, run idleRun, o BenchOptio
 	io := measure.IdleOptions{
 		Units: idleUnits(c), Window: o.IdleWindow, Labels: labels, Barrier: run.barrier,
 		Progress:  func(s string) { pr.Status("%s", s) },
-		Alongside: chatterAlongside(c, cfg, withPhase(labels, "idle")),
+		Alongside: chatterAlongside(c, cfg, o.Prometheus, withPhase(labels, "idle")),
 	}
 	if run.settle {
 		io.Settle = measure.DefaultSettle
