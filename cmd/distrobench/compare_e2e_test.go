@@ -25,10 +25,17 @@ func TestCompareSQLiteVsPostgres(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	out := t.TempDir()
-	stdout, _, code := runCLI(t, ctx, "compare", "cmd/distrobench/testdata/sqlite-vs-postgres.yaml", "--out", out,
+	matrix, err := filepath.Abs("testdata/sqlite-vs-postgres.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, code := runCLI(t, ctx, "compare", matrix, "--out", out,
 		"--rounds", "2", "--seed", "42", "--idle-window", "10s", "--api-objects", "50", "--api-repeats", "1",
 		"--list-objects", "300", "--lists", "3", "--watchers", "3", "--watch-events", "30",
 		"--growth-steps", "100,300", "--label-filter", "datastore && !slow")
+	if _, err := os.Stat(filepath.Join(out, "comparison.json")); err != nil {
+		t.Fatalf("compare exit %d wrote no comparison: %v\n%s", code, err, stdout)
+	}
 	c := loadComparison(t, filepath.Join(out, "comparison.json"))
 	for _, cell := range c.Cells {
 		if r := cell.Report; r.Status != result.StatusPassed && !failedOnlyOnSLOs(r) {

@@ -80,7 +80,7 @@ report (JSON, self-contained HTML, JUnit, Markdown under reports/out/).`,
 		newBuildCmd(g), newUpCmd(g), newDownCmd(g), newStatusCmd(g),
 		newConformanceCmd(g), newBenchCmd(g), newRunCmd(g), newReportCmd(g),
 		newMatrixCmd(g), newProfilesCmd(g), newVersionCmd(g),
-		newImagesCmd(g), newCompareCmd(g),
+		newImagesCmd(g), newCompareCmd(g), newChildSuitesCmd(g),
 	)
 	err := root.ExecuteContext(ctx)
 	if g.stopMetrics != nil {

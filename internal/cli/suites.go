@@ -205,3 +205,30 @@ described in reports/METHOD.md.`,
 	bf.bind(cmd.Flags())
 	return cmd
 }
+
+// newChildSuitesCmd is the hidden command a comparison runs each cell's
+// suites with, in a process of their own (job.ChildSuites).
+func newChildSuitesCmd(g *globals) *cobra.Command {
+	var o job.ChildSuitesOptions
+	var sf suiteFlags
+	cmd := &cobra.Command{
+		Use:    job.ChildSuitesCommand,
+		Short:  "Run our suites for a comparison's cell (internal: started by distrobench compare)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Kubeconfig == "" || o.TreeOut == "" {
+				return fmt.Errorf("%s needs --kubeconfig and --tree-out (it is started by distrobench compare)", job.ChildSuitesCommand)
+			}
+			o.LabelFilter, o.Timeout = sf.labelFilter, sf.timeout
+			return job.ChildSuites(cmd.Context(), g.env(cmd), o)
+		},
+	}
+	sf.bind(cmd.Flags())
+	cmd.Flags().StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig of the cell's cluster")
+	cmd.Flags().StringSliceVar(&o.Suites, "suites", nil, "suites to run")
+	cmd.Flags().Float64Var(&o.TimeoutMultiplier, "timeout-multiplier", 1, "stretch every spec timeout")
+	cmd.Flags().StringVar(&o.JUnitPath, "junit", "", "where Ginkgo's JUnit goes")
+	cmd.Flags().StringVar(&o.TreeOut, "tree-out", "", "where the test tree goes (JSON)")
+	return cmd
+}

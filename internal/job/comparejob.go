@@ -239,8 +239,10 @@ func (cmp *comparison) groups() [][]*cell {
 
 // runGroup brings the group's cells up (one after another, so that each
 // start-up is timed alone), measures them in rounds, then runs growth and
-// conformance once per cell, and stops a group that is not the whole
-// comparison (the next one needs the memory).
+// our suites once per cell (each in a child process: Ginkgo runs specs once
+// per process; so without the disruptive specs, see conformanceInChild),
+// and stops a group that is not the whole comparison (the next one needs
+// the memory).
 func (cmp *comparison) runGroup(ctx context.Context, group []*cell) {
 	for _, c := range group {
 		cmp.gate(ctx, c, Phase{Name: PhaseUp, Run: c.job.up})
@@ -251,7 +253,7 @@ func (cmp *comparison) runGroup(ctx context.Context, group []*cell) {
 	cmp.loadRounds(ctx, group)
 	for _, c := range group {
 		cmp.once(ctx, c, Phase{Name: PhaseGrowth, When: func(*Target) bool { return !cmp.o.SkipGrowth }, Run: cmp.growth})
-		cmp.once(ctx, c, Phase{Name: PhaseConformance, When: func(*Target) bool { return !cmp.o.Conform.Skip }, Run: c.job.conformance})
+		cmp.once(ctx, c, Phase{Name: PhaseConformance, When: func(*Target) bool { return !cmp.o.Conform.Skip }, Run: c.job.conformanceInChild})
 		cmp.once(ctx, c, Phase{Name: PhaseUpstream, When: func(*Target) bool { return c.job.runsUpstream() }, Run: c.job.upstream})
 	}
 	if !cmp.together {

@@ -113,3 +113,11 @@ func TestRoundPhaseAndCellRunID(t *testing.T) {
 		t.Errorf("CellRunID = %q", got)
 	}
 }
+
+func TestWithoutDisruptive(t *testing.T) {
+	for in, want := range map[string]string{"": "!disruptive", " ": "!disruptive", "api || nodes": "(api || nodes) && !disruptive"} {
+		if got := withoutDisruptive(in); got != want {
+			t.Errorf("withoutDisruptive(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
