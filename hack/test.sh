@@ -5,7 +5,7 @@
 #   3. integration tier: real datastore servers, a real k3lite server on every
 #      datastore, measurements against a live cluster,
 #   4. end to end: 'distrobench run' on SQLite (with the upstream [Conformance]
-#      suite's core subset) and on PostgreSQL, the RKE2 profile (core too),
+#      suite's core subset), 'compare' of SQLite and PostgreSQL, the RKE2 profile (core too),
 #      Ctrl-C, up/down, arm64 under qemu-user; assertions on the produced reports.
 source "$(dirname "$0")/lib.sh"
 
@@ -54,5 +54,5 @@ KUBECONFIG="${DISTROBENCH_KUBECONFIG}" go test -p 1 -count=1 -timeout 45m ./inte
 bin/distrobench down --run-dir "${run_dir}"
 trap - EXIT
 
-log "end to end: distrobench run on SQLite and PostgreSQL, Ctrl-C, up/down, arm64"
+log "end to end: distrobench run on SQLite, compare SQLite vs PostgreSQL, Ctrl-C, up/down, arm64"
 go test -count=1 -timeout 60m -v ./cmd/distrobench/...
