@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/distrobench/distrobench/internal/compare"
+	"github.com/distrobench/distrobench/internal/host"
 	"github.com/distrobench/distrobench/internal/measure"
 	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/result"
@@ -197,11 +198,38 @@ func (cmp *comparison) run(ctx context.Context) {
 	}
 	cmp.together, cmp.memory = planTogether(ctx, cmp.o.OneAtATime, cmp.profiles())
 	cmp.o.Progress.Linef("%s", cmp.memory)
+	if cmp.together {
+		defer cmp.raiseInotify()()
+	}
 	for _, group := range cmp.groups() {
 		if ctx.Err() != nil {
 			return
 		}
 		cmp.runGroup(ctx, group)
+	}
+}
+
+// raiseInotify raises the machine's inotify limits for every node of the
+// comparison at once (each kubelet and containerd opens instances, all as
+// root), records it with the memory decision, and returns what restores
+// them.
+func (cmp *comparison) raiseInotify() (restore func()) {
+	nodes := 0
+	for _, p := range cmp.profiles() {
+		nodes += 1 + p.Spec.Nodes.Agents
+	}
+	did, undo, err := host.RaiseInotify(nodes)
+	if err != nil {
+		cmp.o.Progress.Linef("warning: %v", err)
+	}
+	if did != "" {
+		cmp.o.Progress.Linef("%s", did)
+		cmp.memory += "; " + did
+	}
+	return func() {
+		if err := undo(); err != nil {
+			cmp.o.Log.Warn("could not restore the inotify limits", "err", err)
+		}
 	}
 }
 
