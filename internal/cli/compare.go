@@ -23,7 +23,6 @@ type compareFlags struct {
 	noConf   bool
 	outDir   string
 	steps    []int
-	rounds   int
 	skipPods bool
 }
 

@@ -146,7 +146,7 @@ func TestRouteDatastoreThroughTheProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.closeChatter()
+	defer func() { _ = c.closeChatter() }()
 	if c.datastoreProxy == nil {
 		t.Fatal("no datastore proxy")
 	}

@@ -49,8 +49,8 @@ func TestBarrierReleasesWhenEveryoneArrivedOrLeft(t *testing.T) {
 	go func() { released <- a.wait(context.Background()) }()
 	go func() { released <- c.wait(context.Background()) }()
 	select {
-	case <-released:
-		t.Fatal("released before the third participant arrived or left")
+	case err := <-released:
+		t.Fatalf("released (%v) before the third participant arrived or left", err)
 	case <-time.After(50 * time.Millisecond):
 	}
 	gone.leave()
