@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"path/filepath"
 	"strings"
 
 	"github.com/distrobench/distrobench/internal/chatter"
@@ -44,14 +43,6 @@ import (
 // to the server's advertised address directly), and the apiserver's own
 // connections to kubelets (logs, exec), which go the other way.
 
-// agentPaths says, by the binary's name, why its agents' traffic cannot be
-// counted by a proxy on --server ("" when it can).
-var agentPaths = []struct{ prefix, whyNot string }{
-	{"k3lite", ""},
-	{"k3s", k3sAgentsWhyNot},
-	{"rke2", k3sAgentsWhyNot},
-}
-
 // k3sAgentsWhyNot: what a real K3s (or RKE2) agent does with --server, and
 // what counting it would take.
 const k3sAgentsWhyNot = "not measured for this binary: a K3s/RKE2 agent uses --server only to join, then its client-side load balancer " +
@@ -65,11 +56,8 @@ func agentsWhyNot(binary string, proxies bool) string {
 	if !proxies {
 		return noProxiesWhy
 	}
-	name := strings.ToLower(filepath.Base(binary))
-	for _, a := range agentPaths {
-		if strings.HasPrefix(name, a.prefix) {
-			return a.whyNot
-		}
+	if d, ok := distributionOf(binary); ok {
+		return d.agentsWhyNot
 	}
 	return fmt.Sprintf("not measured for binary %s: the harness cannot tell whether its agents keep to --server", binary)
 }

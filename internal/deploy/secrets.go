@@ -15,30 +15,16 @@ import (
 // documents, so the token is never on a command line.
 const ServerTokenFile = "server-token"
 
-// endpointEnvVars are the environment variables that K3s-style binaries
-// read --datastore-endpoint from, by the name the binary starts with. The
-// binary decides, not the profile's style: k3lite runs k3s- and rke2-style
-// profiles alike and reads K3LITE_DATASTORE_ENDPOINT for both.
-var endpointEnvVars = []struct{ prefix, env string }{
-	{"k3lite", "K3LITE_DATASTORE_ENDPOINT"},
-	{"k3s", "K3S_DATASTORE_ENDPOINT"},
-	{"rke2", "RKE2_DATASTORE_ENDPOINT"},
-}
-
-// endpointEnvVar is the variable binary reads its datastore endpoint from.
-// An unknown name is an error: a K3s-style server that finds no endpoint
-// silently falls back to SQLite, which would measure the wrong datastore.
+// endpointEnvVar is the variable binary reads its datastore endpoint from
+// (distributions). An unknown name is an error: a K3s-style server that
+// finds no endpoint silently falls back to SQLite, which would measure the
+// wrong datastore.
 func endpointEnvVar(binary string) (string, error) {
-	name := strings.ToLower(filepath.Base(binary))
-	var known []string
-	for _, v := range endpointEnvVars {
-		if strings.HasPrefix(name, v.prefix) {
-			return v.env, nil
-		}
-		known = append(known, v.prefix)
+	if d, ok := distributionOf(binary); ok {
+		return d.endpointEnv, nil
 	}
 	return "", fmt.Errorf("binary %s: cannot tell which environment variable it reads the datastore endpoint from (the harness passes the endpoint there, never on the command line, where every local user could read its password): its name must start with one of %s",
-		binary, strings.Join(known, ", "))
+		binary, strings.Join(knownPrefixes(), ", "))
 }
 
 // datastoreEnv is the environment entry that hands the server its

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
-	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,23 +18,14 @@ import (
 	"github.com/distrobench/distrobench/internal/result"
 )
 
-// networkAgentUsers is the user each distribution's built-in network agent
-// (flannel) authenticates as, by the binary's name: the default flow
-// schemas file it under global-default with kube-proxy.
-var networkAgentUsers = []struct{ prefix, user string }{
-	{"k3lite", "system:k3lite-agent-controller"},
-	{"k3s", "system:k3s-controller"},
-}
-
 // chatterClients are the clients counted apart besides the default flow
 // schemas' ones: kube-proxy, CoreDNS and the binary's network agent.
 func chatterClients(binary string) []chatter.ClientSubject {
 	out := append([]chatter.ClientSubject(nil), chatter.StandardClients...)
-	name := strings.ToLower(filepath.Base(binary))
-	for _, a := range networkAgentUsers {
-		if strings.HasPrefix(name, a.prefix) {
-			out = append(out, chatter.ClientSubject{Client: "flannel", User: a.user, PriorityLevel: "global-default"})
-		}
+	// The default flow schemas file flannel under global-default with
+	// kube-proxy.
+	if user := deploy.NetworkAgentUser(binary); user != "" {
+		out = append(out, chatter.ClientSubject{Client: "flannel", User: user, PriorityLevel: "global-default"})
 	}
 	return out
 }
