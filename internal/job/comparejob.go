@@ -10,6 +10,7 @@ import (
 
 	"github.com/distrobench/distrobench/internal/compare"
 	"github.com/distrobench/distrobench/internal/host"
+	"github.com/distrobench/distrobench/internal/images"
 	"github.com/distrobench/distrobench/internal/measure"
 	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/result"
@@ -135,6 +136,9 @@ type comparison struct {
 	// together and memory record how the cells were brought up, and why.
 	together bool
 	memory   string
+	// imagesByArch are the node images the first cell of each arch made:
+	// every cell of an arch imports the same archives.
+	imagesByArch map[string][]images.Image
 }
 
 // cell is one cell of a comparison: its target and main job (whose build,
@@ -152,7 +156,7 @@ type cell struct {
 }
 
 func newComparison(o CompareOptions, now time.Time) (*comparison, error) {
-	cmp := &comparison{o: o, runner: newRunner(o.Progress, o.Log, o.Metrics), outDir: o.OutDir,
+	cmp := &comparison{o: o, runner: newRunner(o.Progress, o.Log, o.Metrics), outDir: o.OutDir, imagesByArch: map[string][]images.Image{},
 		rng: rand.New(rand.NewPCG(uint64(o.Seed), 0))}
 	if cmp.outDir == "" {
 		cmp.outDir = filepath.Join(o.OutBase, RunID(now, "compare", o.Matrix))
@@ -194,7 +198,7 @@ func (cmp *comparison) run(ctx context.Context) {
 	defer cmp.downAll(context.WithoutCancel(ctx))
 	for _, c := range cmp.cells {
 		cmp.gate(ctx, c, Phase{Name: PhaseBuild, Run: c.job.build})
-		cmp.gate(ctx, c, Phase{Name: PhaseImages, When: hasNodes, Run: c.job.images})
+		cmp.gate(ctx, c, Phase{Name: PhaseImages, When: hasNodes, Run: cmp.images(c)})
 	}
 	cmp.together, cmp.memory = planTogether(ctx, cmp.o.OneAtATime, cmp.profiles())
 	cmp.o.Progress.Linef("%s", cmp.memory)
@@ -230,6 +234,26 @@ func (cmp *comparison) raiseInotify() (restore func()) {
 		if err := undo(); err != nil {
 			cmp.o.Log.Warn("could not restore the inotify limits", "err", err)
 		}
+	}
+}
+
+// images is a cell's images phase: the first cell of an arch makes the
+// node images (resolving and checking them takes ~25 s even when cached),
+// the others take the same archives.
+func (cmp *comparison) images(c *cell) func(context.Context, *Target) error {
+	return func(ctx context.Context, t *Target) error {
+		arch := t.Profile.Spec.Arch
+		imgs, made := cmp.imagesByArch[arch]
+		if !made {
+			err := c.job.images(ctx, t)
+			if err == nil {
+				cmp.imagesByArch[arch] = t.Images
+			}
+			return err
+		}
+		t.Images = imgs
+		t.Report.Measurements = append(t.Report.Measurements, ImageMeasurements(imgs)...)
+		return WriteImages(t.RunDir, imgs)
 	}
 }
 
