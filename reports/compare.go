@@ -40,7 +40,8 @@ func ComparisonMarkdown(w io.Writer, c *compare.Comparison) error {
 	}
 	b.WriteString("\nEach cell: the statistic's median over the rounds (n = rounds) and its min–max. " +
 		"Ratio: the median of the per-round ratios to the baseline, with their min–max; " +
-		"better/worse only when every round agrees on its side of 1, else within noise.\n")
+		"better/worse only when every round agrees on its side of 1, else within noise; " +
+		"not comparable when the figure depends on which node the pods ran on and the cells' pods were placed differently.\n")
 	growthMarkdown(&b, c.Growth)
 	_, err := w.Write(b.Bytes())
 	return err

@@ -22,6 +22,12 @@ const (
 // told from a difference, so no difference is called.
 const NotInterleaved Call = "not interleaved"
 
+// NotComparable is the call of a figure that depends on where the
+// scheduler put the pods (it carries result.PlacementAttr) when a cell's
+// placement is not the baseline's in some round: the difference would be
+// the placement's, not what the matrix varies. Ratio.Why gives both.
+const NotComparable Call = "not comparable"
+
 // Comparison sets the cells of one matrix side by side. Cells[0] is the
 // baseline every ratio is to.
 type Comparison struct {
@@ -140,15 +146,39 @@ func figure(key measurementKey, stat string, idx [][]byKey, interleaved bool) Fi
 	}
 	for c := 1; c < cells; c++ {
 		ratio, err := Ratios(series[0], series[c])
+		why := placedApart(idx, key.id, c)
 		switch {
 		case err != nil:
 			ratio = Ratio{Rounds: len(idx), Call: NoRatio, Why: err.Error()}
+		case why != "":
+			ratio.Call, ratio.Why = NotComparable, why
 		case !interleaved:
 			ratio.Call = NotInterleaved
 		}
 		f.Ratios = append(f.Ratios, ratio)
 	}
 	return f
+}
+
+// placedApart says how cell's pods were placed otherwise than the
+// baseline's, in the first round where they were, for a figure that
+// depends on placement; "" when they were placed alike in every round.
+func placedApart(idx [][]byKey, id string, cell int) string {
+	for i, r := range idx {
+		base, other := r[0][id].Attributes[result.PlacementAttr], r[cell][id].Attributes[result.PlacementAttr]
+		if base != other {
+			return fmt.Sprintf("pods placed differently (round %d: baseline %s, this cell %s); the cluster's totals compare",
+				i+1, orNone(base), orNone(other))
+		}
+	}
+	return ""
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "not recorded"
+	}
+	return s
 }
 
 // cellLabels are the labels that say which cell a figure is of (the
@@ -226,8 +256,11 @@ func (f Figure) Verdict(r Ratio) string {
 		}
 		return "worse"
 	}
-	if r.Call == NoRatio {
+	switch r.Call {
+	case NoRatio:
 		return "no ratio: " + r.Why
+	case NotComparable:
+		return "not comparable: " + r.Why
 	}
 	return string(r.Call)
 }

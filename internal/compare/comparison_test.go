@@ -140,3 +140,53 @@ func TestStatsFor(t *testing.T) {
 		}
 	}
 }
+
+// TestPlacementApartIsNotCompared: the scheduler put CoreDNS on the
+// server's node in one cell and on the agent's in the other. The server
+// node's own footprint is then higher in every round because of the pod,
+// not the datastore: the call must say so instead of "higher", while the
+// cluster's total (no placement attribute) is still compared.
+func TestPlacementApartIsNotCompared(t *testing.T) {
+	node := func(datastore, placed string, pss, total float64) []result.Measurement {
+		return []result.Measurement{
+			result.NewMeasurement("footprint.agent.pss", "bytes", map[string]string{"node": "node0", "datastore": datastore}, []float64{pss}).
+				WithAttribute(result.PlacementAttr, placed),
+			result.NewMeasurement("footprint.cluster.pss", "bytes", map[string]string{"datastore": datastore}, []float64{total}),
+		}
+	}
+	cells := []Cell{{Name: "sqlite"}, {Name: "postgres"}}
+	rounds := []Round{
+		{node("sqlite", "node0=0 node1=1", 34, 480), node("postgres", "node0=1 node1=0", 60, 560)},
+		{node("sqlite", "node0=0 node1=1", 35, 484), node("postgres", "node0=1 node1=0", 61, 566)},
+	}
+	c, err := Build(cells, rounds, []string{"p50"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range c.Figures {
+		r := f.Ratios[0]
+		switch f.Name {
+		case "footprint.agent.pss":
+			if r.Call != NotComparable || !strings.Contains(r.Why, "baseline node0=0 node1=1, this cell node0=1 node1=0") {
+				t.Errorf("node0 PSS with the pod placed apart: call %q (%s), want not comparable, naming both placements", r.Call, r.Why)
+			}
+			if v := f.Verdict(r); !strings.HasPrefix(v, "not comparable: pods placed differently") {
+				t.Errorf("verdict %q", v)
+			}
+		case "footprint.cluster.pss":
+			if r.Call != Higher {
+				t.Errorf("cluster PSS call %q, want higher (it does not depend on placement)", r.Call)
+			}
+		}
+	}
+
+	rounds[0][1] = node("postgres", "node0=0 node1=1", 36, 560)
+	rounds[1][1] = node("postgres", "node0=0 node1=1", 37, 566)
+	c, err = Build(cells, rounds, []string{"p50"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Figures[0].Ratios[0]; c.Figures[0].Name != "footprint.agent.pss" || r.Call != Higher {
+		t.Errorf("%s placed alike: call %q (%s), want higher", c.Figures[0].Name, r.Call, r.Why)
+	}
+}

@@ -145,7 +145,11 @@ func Idle(ctx context.Context, o IdleOptions) ([]result.Measurement, error) {
 		"idle.window": fmt.Sprintf("%s, a sample every %s", o.Window, o.Interval),
 	}
 	ss := allSeries(sm, ticks)
-	out := idleMeasurements(sm, ss, attrs, o.Labels)
+	placed := maps.Clone(attrs)
+	if p := placement(sm, ticks); p != "" {
+		placed[result.PlacementAttr] = p
+	}
+	out := idleMeasurements(sm, ss, placed, o.Labels)
 	out = append(out, clusterMeasurements(sm, ss, attrs, o.Labels)...)
 	return append(out, alongside...), nil
 }
@@ -153,6 +157,11 @@ func Idle(ctx context.Context, o IdleOptions) ([]result.Measurement, error) {
 // unitSample is one sample of one unit.
 type unitSample struct {
 	own, pods map[int32]procSample
+	// shims are the pods' runtime shims, taken out of own (takeShims): they
+	// count with the pods.
+	shims map[int32]procSample
+	// podCount is how many pods the node runs (its pod cgroups).
+	podCount int
 	// ownCPU, podsCPU are cumulative CPU seconds of a cgroup (cgroup method
 	// only; the tree method derives CPU from own).
 	ownCPU, podsCPU float64
@@ -229,8 +238,15 @@ func (sm *sampler) sampleUnit(ctx context.Context, u Unit) (unitSample, error) {
 		s.pods, s.podsCPU, err = sm.sampleCgroup(ctx, u.Pods)
 		if errors.Is(err, fs.ErrNotExist) {
 			s.podsMissing = fmt.Sprintf("the pods' cgroup %s does not exist (does the kubelet use the cgroupfs driver with --cgroup-root?)", u.Pods)
-			err = nil
+			return s, nil
 		}
+		if err != nil {
+			return s, err
+		}
+		if u.Cgroup != "" {
+			s.shims = takeShims(s.own, s.pods)
+		}
+		s.podCount, err = countPods(sm.h, u.Pods)
 	}
 	return s, err
 }
@@ -262,9 +278,15 @@ func (sm *sampler) sampleCgroup(ctx context.Context, p string) (map[int32]procSa
 // ownCPU is the CPU seconds a unit's own processes used from prev to cur.
 func ownCPU(u Unit, prev, cur unitSample) float64 {
 	if u.Cgroup != "" {
-		return max(cur.ownCPU-prev.ownCPU, 0)
+		return max(cur.ownCPU-prev.ownCPU-shimCPU(prev, cur), 0)
 	}
 	return treeCPU(prev.own, cur.own)
+}
+
+// podsCPU is the CPU seconds a node's pods used from prev to cur, their
+// shims included.
+func podsCPU(prev, cur unitSample) float64 {
+	return max(cur.podsCPU-prev.podsCPU, 0) + shimCPU(prev, cur)
 }
 
 // treeCPU is the CPU seconds a process tree used from prev to cur: for
@@ -343,7 +365,7 @@ func (sm *sampler) busiest(prev, cur tick) (float64, string) {
 	wall := cur.at.Sub(prev.at).Seconds()
 	worst, who := 0.0, ""
 	for i, u := range sm.units {
-		used := ownCPU(u, prev.units[i], cur.units[i]) + max(cur.units[i].podsCPU-prev.units[i].podsCPU, 0)
+		used := ownCPU(u, prev.units[i], cur.units[i]) + podsCPU(prev.units[i], cur.units[i])
 		if pct := used / wall * 100; who == "" || pct > worst {
 			worst, who = pct, u.Role+" "+u.Name
 		}
@@ -405,7 +427,7 @@ func unitSeries(u Unit, ticks []tick, i int) series {
 		all, agent := sum(us.own), sum(agentPart(u, us.own))
 		s.rss, s.pss = append(s.rss, float64(all.RSS)), append(s.pss, float64(all.PSS))
 		s.agentRSS, s.agentPSS = append(s.agentRSS, float64(agent.RSS)), append(s.agentPSS, float64(agent.PSS))
-		s.podsPSS = append(s.podsPSS, float64(sum(us.pods).PSS))
+		s.podsPSS = append(s.podsPSS, float64(sum(us.pods).PSS+sum(us.shims).PSS))
 		if us.podsMissing != "" {
 			s.podsMissing = us.podsMissing
 		}
@@ -418,7 +440,7 @@ func unitSeries(u Unit, ticks []tick, i int) series {
 			wall = 1e-9
 		}
 		s.cpu = append(s.cpu, ownCPU(u, prev.units[i], us)/wall*100)
-		s.podsCPU = append(s.podsCPU, max(us.podsCPU-prev.units[i].podsCPU, 0)/wall*100)
+		s.podsCPU = append(s.podsCPU, podsCPU(prev.units[i], us)/wall*100)
 	}
 	return s
 }
@@ -488,7 +510,7 @@ func idleMeasurements(sm *sampler, ss []series, attrs provenance, labels map[str
 	if server == nil {
 		return out
 	}
-	const set = "the server's own processes (on simulated hosts the members of its node's cgroup without the pods: server, containerd, shims and all they started; else its process tree)"
+	const set = "the server's own processes (on simulated hosts the members of its node's cgroup without the pods and their shims: server, containerd and all they started; else its process tree)"
 	idle := func(s series, scope, who, cpuMethod string, l map[string]string) []result.Measurement {
 		return []result.Measurement{
 			attrs.on(result.NewMeasurement("footprint.idle.rss", "bytes", maps.Clone(l), s.rss), "resident set size of "+who+" while idle"+scope, ""),
@@ -531,7 +553,7 @@ func clusterMeasurements(sm *sampler, ss []series, attrs provenance, labels map[
 	if nodes == 0 {
 		return nil
 	}
-	const who = "the whole cluster: every node's own processes (server or agent, containerd, shims), every node's pods and the datastore servers"
+	const who = "the whole cluster: every node's own processes (server or agent, containerd), every node's pods with their shims and the datastore servers"
 	return []result.Measurement{
 		attrs.on(result.NewMeasurement(ClusterPSSMetric, "bytes", withLabels(labels, nil), total.pss), "proportional set size of "+who+", while idle", ""),
 		attrs.on(result.NewMeasurement(ClusterCPUMetric, "percent", withLabels(labels, nil), total.cpu),
@@ -547,15 +569,15 @@ const (
 
 func nodeMeasurements(u Unit, s series, cpuMethod, podsMethod string, labels map[string]string, attrs provenance) []result.Measurement {
 	l := withLabels(labels, map[string]string{"node": u.Name, "role": u.Role})
-	agent := "the agent's own processes (agent, containerd, shims and what they started; members of the node's cgroup), without pods"
+	agent := "the agent's own processes (agent, containerd and what they started; members of the node's cgroup), without pods and their shims"
 	if u.Role == RoleServer {
-		agent = "the agent's part of the server's node: the node's own processes (members of its cgroup) without the server process and without pods; the kubelet inside the server process is not counted"
+		agent = "the agent's part of the server's node: the node's own processes (members of its cgroup) without the server process and without pods and their shims; the kubelet inside the server process is not counted"
 	}
 	out := []result.Measurement{
 		attrs.on(result.NewMeasurement("footprint.agent.pss", "bytes", maps.Clone(l), s.agentPSS), "proportional set size of "+agent+", while idle", ""),
 		attrs.on(result.NewMeasurement("footprint.agent.rss", "bytes", maps.Clone(l), s.agentRSS), "resident set size of "+agent+", while idle", ""),
 		attrs.on(result.NewMeasurement("footprint.node.cpu", "percent", maps.Clone(l), s.cpu),
-			"CPU use of the node's own processes (server or agent, containerd, shims, and every process they started, exited ones included), without pods, while idle; percent of one core per interval", cpuMethod),
+			"CPU use of the node's own processes (server or agent, containerd and every process they started, exited ones included), without pods and their shims, while idle; percent of one core per interval", cpuMethod),
 	}
 	if s.podsMissing != "" {
 		return append(out,
@@ -563,8 +585,8 @@ func nodeMeasurements(u Unit, s series, cpuMethod, podsMethod string, labels map
 			result.NotMeasured("footprint.node.pods.cpu", "percent", maps.Clone(l), s.podsMissing))
 	}
 	return append(out,
-		attrs.on(result.NewMeasurement("footprint.node.pods.pss", "bytes", maps.Clone(l), s.podsPSS), "proportional set size of the node's pod processes (pause and containers: members of the kubelet's pods cgroup), while idle", ""),
-		attrs.on(result.NewMeasurement("footprint.node.pods.cpu", "percent", maps.Clone(l), s.podsCPU), "CPU use of the node's pods (the kubelet's pods cgroup, exited processes included), while idle; percent of one core per interval", podsMethod),
+		attrs.on(result.NewMeasurement("footprint.node.pods.pss", "bytes", maps.Clone(l), s.podsPSS), "proportional set size of the node's pod processes (pause and containers: members of the kubelet's pods cgroup) and their shims, while idle", ""),
+		attrs.on(result.NewMeasurement("footprint.node.pods.cpu", "percent", maps.Clone(l), s.podsCPU), "CPU use of the node's pods (the kubelet's pods cgroup, exited processes included) and their shims, while idle; percent of one core per interval", podsMethod),
 	)
 }
 

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,7 +143,7 @@ touch "$2"; exec sleep 60`
 // process tree (as containerd shims do) counts for the node, so does the
 // CPU of short-lived processes that such an orphan started and that are
 // gone by the next sample, and a pod process in the node's pods cgroup is
-// reported apart.
+// reported apart, its shim (its parent, in the node's cgroup) with it.
 func TestIdleCgroupNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration: creates cgroups (needs root)")
@@ -172,8 +174,10 @@ exec sleep 60`
 	if err := h.Start(node, own); err != nil {
 		t.Fatal(err)
 	}
-	pod := exec.Command("sleep", "60")
-	if err := h.Start(pod, pods+"/pod1"); err != nil {
+	// The shim starts the pod's process and moves it to the pod's cgroup,
+	// as containerd's shim (through runc) does.
+	pod := exec.Command("sh", "-c", `sleep 60 & echo $! > "$1"; wait`, "sh", filepath.Join(h.Dir(pods+"/pod1"), "cgroup.procs"))
+	if err := h.Start(pod, own); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -189,9 +193,12 @@ exec sleep 60`
 		removeTestCgroups(t, h, own, pods+"/pod1", pods, root)
 	})
 
+	unit := Unit{Name: "node0", Role: RoleServer, PID: node.Process.Pid, Cgroup: own, Pods: pods}
+	checkShimWithPods(t, h, unit, pod.Process.Pid)
+
 	const interval = 500 * time.Millisecond
 	ms, err := Idle(context.Background(), IdleOptions{
-		Units:  []Unit{{Name: "node0", Role: RoleServer, PID: node.Process.Pid, Cgroup: own, Pods: pods}},
+		Units:  []Unit{unit},
 		Settle: Settle{Min: 0, Max: 10 * time.Second, Interval: interval, CPU: 1000},
 		Window: 8 * time.Second, Interval: interval,
 		Progress: func(msg string) {
@@ -210,6 +217,18 @@ exec sleep 60`
 	if m := findM(t, ms, "footprint.node.pods.pss", node0); m.Summary.Min <= 0 {
 		t.Errorf("footprint.node.pods.pss = %v: the pod process was not counted", m.Samples)
 	}
+	for _, name := range []string{"footprint.agent.pss", "footprint.node.cpu", "footprint.node.pods.pss", "footprint.idle.pss"} {
+		labels := node0
+		if name == "footprint.idle.pss" {
+			labels = nil
+		}
+		if got := findM(t, ms, name, labels).Attributes[result.PlacementAttr]; got != "node0=1" {
+			t.Errorf("%s %s = %q, want node0=1 (one pod cgroup)", name, result.PlacementAttr, got)
+		}
+	}
+	if got := findM(t, ms, ClusterPSSMetric, nil).Attributes[result.PlacementAttr]; got != "" {
+		t.Errorf("%s carries %s=%q: the cluster's total does not depend on placement", ClusterPSSMetric, result.PlacementAttr, got)
+	}
 	raw, err := os.ReadFile(statFile)
 	if err != nil {
 		t.Fatalf("the orphan did not finish burning within the window (machine overloaded?): %v", err)
@@ -224,6 +243,30 @@ exec sleep 60`
 	}
 	if idle := findM(t, ms, "footprint.idle.pss", nil); idle.Summary.Min <= findM(t, ms, "footprint.agent.pss", node0).Summary.Min {
 		t.Errorf("footprint.idle.pss %v must hold the server process too, above the agent's part", idle.Samples)
+	}
+}
+
+// checkShimWithPods samples the node once and checks that shim, the parent
+// of the pod's process, counts with the pods and not with the node.
+func checkShimWithPods(t *testing.T, h cgroup.Hierarchy, u Unit, shim int) {
+	t.Helper()
+	sm := &sampler{units: []Unit{u}, h: &h}
+	var s unitSample
+	for try := 0; try < 100 && len(s.pods) == 0; try++ {
+		time.Sleep(20 * time.Millisecond) // until the shim moved its child
+		var err error
+		if s, err = sm.sampleUnit(context.Background(), u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := s.shims[int32(shim)]; !ok {
+		t.Errorf("shims %v, want the pod's parent %d", slices.Collect(maps.Keys(s.shims)), shim)
+	}
+	if _, ok := s.own[int32(shim)]; ok {
+		t.Errorf("the pod's shim %d is still counted as the node's own", shim)
+	}
+	if s.podCount != 1 {
+		t.Errorf("pod count %d, want 1", s.podCount)
 	}
 }
 

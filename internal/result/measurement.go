@@ -30,6 +30,13 @@ type Measurement struct {
 	Missing string `json:"missing,omitempty"`
 }
 
+// PlacementAttr is the attribute of a figure whose value depends on where
+// the scheduler put the pods (a node's own idle footprint: a pod there adds
+// to its containerd's and kubelet's bookkeeping): how many pods each node
+// ran while it was taken, "node0=1 node1=0". Figures of two clusters whose
+// placements differ are not set against each other (internal/compare).
+const PlacementAttr = "pods.placement"
+
 // NotMeasured records a figure that could not be taken, with the reason.
 func NotMeasured(name, unit string, labels map[string]string, reason string) Measurement {
 	return Measurement{Name: name, Unit: unit, Labels: labels, Samples: []float64{}, Missing: reason}
