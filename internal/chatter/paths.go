@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/distrobench/distrobench/internal/result"
 )
@@ -124,8 +123,8 @@ var (
 	}
 )
 
-// pathMeasurements are the figures of both proxies, the cross-check and
-// the datastore's statements.
+// pathMeasurements are the figures of both proxies and the datastore's
+// statements.
 func (o WindowOptions) pathMeasurements(rs []reading) []result.Measurement {
 	var out []result.Measurement
 	snaps := func(f func(pathReading) Snapshot) []Snapshot {
@@ -137,9 +136,6 @@ func (o WindowOptions) pathMeasurements(rs []reading) []result.Measurement {
 	}
 	if !o.Paths.Agents.absent() {
 		out = append(out, o.proxyMeasurements(o.Paths.Agents, agentFigures, snaps(func(r pathReading) Snapshot { return r.agents }))...)
-		if o.Paths.Agents.Proxy != nil && o.Scrape != nil {
-			out = append(out, o.crossCheck(rs))
-		}
 	}
 	if !o.Paths.Datastore.absent() {
 		out = append(out, o.proxyMeasurements(o.Paths.Datastore, datastoreFigures, snaps(func(r pathReading) Snapshot { return r.datastore }))...)
@@ -205,58 +201,6 @@ func rateKeys(rates []map[string]Rate) []string {
 		}
 	}
 	return slices.Sorted(maps.Keys(seen))
-}
-
-// crossCheck is, per interval, the bytes the agent proxy carried from the
-// server over the response bytes the apiserver reports writing for
-// resource requests (GET, LIST and watch events; every client: the
-// apiserver has no per-client byte figure). Non-resource GETs (/metrics,
-// /readyz, /openapi) are left out: the harness's own scrapes are among
-// them. An interval in which the apiserver reports no bytes has no ratio.
-func (o WindowOptions) crossCheck(rs []reading) result.Measurement {
-	var ratios []float64
-	for i := 1; i < len(rs); i++ {
-		if err := firstErr(rs[i-1].apiErr, rs[i].apiErr); err != nil {
-			return result.NotMeasured(AgentCrossCheckMetric, "ratio", o.labels(), "apiserver metrics: "+err.Error())
-		}
-		api, err := APIRatesBetween(rs[i-1].api, rs[i].api)
-		if err != nil {
-			return result.NotMeasured(AgentCrossCheckMetric, "ratio", o.labels(), err.Error())
-		}
-		proxy, err := Rates(rs[i-1].paths.agents, rs[i].paths.agents)
-		if err != nil {
-			return result.NotMeasured(AgentCrossCheckMetric, "ratio", o.labels(), err.Error())
-		}
-		if r, ok := crossRatio(proxy, api.ResponseBytesPerSec); ok {
-			ratios = append(ratios, r)
-		}
-	}
-	if len(ratios) == 0 {
-		return result.NotMeasured(AgentCrossCheckMetric, "ratio", o.labels(),
-			"the apiserver reported no response bytes for resource requests in any interval (apiserver_response_sizes and apiserver_watch_events_sizes absent or still)")
-	}
-	return describedAs(result.NewMeasurement(AgentCrossCheckMetric, "ratio", o.labels(), ratios),
-		"bytes per second the agent proxy carried from the server, over the response bytes per second the apiserver reports for resource requests "+
-			"(apiserver_response_sizes sum for GET and LIST, apiserver_watch_events_sizes sum; all clients), per interval")
-}
-
-// crossRatio is the proxy's from-server bytes per second over the
-// apiserver's resource response bytes per second; false when the latter
-// is zero.
-func crossRatio(proxy map[string]Rate, apiBytes map[string]float64) (float64, bool) {
-	var down, api float64
-	for _, r := range proxy {
-		down += r.DownPerSec
-	}
-	for key, v := range apiBytes {
-		if _, resource, _ := strings.Cut(key, " "); resource != "" {
-			api += v
-		}
-	}
-	if api <= 0 {
-		return 0, false
-	}
-	return down / api, true
 }
 
 // statementMeasurements are the datastore's own statements per second, by

@@ -72,7 +72,6 @@ func TestPathMeasurements(t *testing.T) {
 		{DatastoreBytesMetric, []string{"direction", FromDatastore}, 50},
 		{DatastoreConnsMetric, nil, 1},
 		{StatementsMetric, []string{"kind", "transactions"}, 3},
-		{AgentCrossCheckMetric, nil, 0.5},
 	} {
 		m := sample(t, ms, c.name, c.labels...)
 		if m.Missing != "" || len(m.Samples) != 2 || m.Samples[0] != c.want || m.Samples[1] != c.want {
@@ -104,21 +103,10 @@ func TestPathsNotMeasuredOrAbsent(t *testing.T) {
 		t.Errorf("statements: %+v", m)
 	}
 	if len(ms) != 3 {
-		t.Errorf("%d figures, want 3: no datastore path (absent) and no cross-check (no proxy)", len(ms))
+		t.Errorf("%d figures, want 3: no datastore path (absent)", len(ms))
 	}
 	if ms := (WindowOptions{}).pathMeasurements(rs); len(ms) != 0 {
 		t.Errorf("zero Paths: %d figures, want none", len(ms))
-	}
-}
-
-func TestCrossRatioLeavesOutNonResourceRequests(t *testing.T) {
-	r, ok := crossRatio(map[string]Rate{"node1": {DownPerSec: 300}, "node2": {DownPerSec: 100}},
-		map[string]float64{"GET ": 1e6, "LIST pods": 150, "WATCH nodes": 50})
-	if !ok || r != 2 {
-		t.Errorf("ratio %v %v, want 400/200 = 2", r, ok)
-	}
-	if _, ok := crossRatio(map[string]Rate{"node1": {DownPerSec: 3}}, map[string]float64{"GET ": 10}); ok {
-		t.Error("no resource bytes: want no ratio")
 	}
 }
 

@@ -31,7 +31,8 @@ func withPhase(labels map[string]string, p string) map[string]string {
 }
 
 // Bench measures a deployed cluster: idle footprint (unless SkipIdle),
-// datastore size, API latency (with the harness's own overhead), when the
+// datastore size, API latency (with the harness's own overhead), the
+// agents' proxy cross-checked against the apiserver, when the
 // cluster has nodes the agents' memory and pod startup latency (unless
 // SkipPods), and, last because it restarts the server, start-to-/readyz and
 // SIGTERM times.
@@ -61,6 +62,8 @@ func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Log
 	if err != nil {
 		return out, err
 	}
+	pr.Status("cross-checking the agents' proxy against the apiserver")
+	out = append(out, proxyCrossCheck(ctx, c, labels)...)
 	// Before the restarts below: they restart the server's own agent too.
 	ms, err = benchNodes(ctx, c, planNodes(c), o, log, pr)
 	out = append(out, ms...)

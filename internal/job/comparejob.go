@@ -21,6 +21,12 @@ import (
 // (compare only).
 const PhaseGrowth = "growth"
 
+// PhaseCrossCheck checks a cell's agents' proxy against the apiserver
+// (proxyCrossCheck), once per cell after the rounds: its probe's bytes
+// stay out of every round's chatter window (compare only; bench does it
+// inside its own phase).
+const PhaseCrossCheck = "cross-check"
+
 // roundPhase names a phase run once per round ("footprint round 2"): every
 // round keeps its own record, so a later round's pass cannot hide an
 // earlier round's failure.
@@ -290,8 +296,8 @@ func (cmp *comparison) groups() [][]*cell {
 }
 
 // runGroup brings the group's cells up (one after another, so that each
-// start-up is timed alone), measures them in rounds, then runs growth and
-// our suites once per cell (each in a child process: Ginkgo runs specs once
+// start-up is timed alone), measures them in rounds, then cross-checks the
+// agents' proxy, runs growth and our suites once per cell (each in a child process: Ginkgo runs specs once
 // per process; so without the disruptive specs, see conformanceInChild),
 // and stops a group that is not the whole comparison (the next one needs
 // the memory).
@@ -304,6 +310,7 @@ func (cmp *comparison) runGroup(ctx context.Context, group []*cell) {
 	}
 	cmp.loadRounds(ctx, group)
 	for _, c := range group {
+		cmp.once(ctx, c, Phase{Name: PhaseCrossCheck, Run: cmp.crossCheck})
 		cmp.once(ctx, c, Phase{Name: PhaseGrowth, When: func(*Target) bool { return !cmp.o.SkipGrowth }, Run: cmp.growth})
 		cmp.once(ctx, c, Phase{Name: PhaseConformance, When: func(*Target) bool { return !cmp.o.Conform.Skip }, Run: c.job.conformanceInChild})
 		cmp.once(ctx, c, Phase{Name: PhaseUpstream, When: func(*Target) bool { return c.job.runsUpstream() }, Run: c.job.upstream})

@@ -17,11 +17,7 @@ import (
 // compaction are not measured yet (the harness cannot tell when each
 // datastore compacted), which the figures' absence says.
 func Growth(ctx context.Context, c *deploy.Cluster, steps []int, o BenchOptions, log *slog.Logger, pr *progress.Printer) ([]result.Measurement, error) {
-	cfg, err := c.RESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	cs, err := measure.UnthrottledClient(cfg)
+	_, cs, err := clusterClient(c)
 	if err != nil {
 		return nil, err
 	}

@@ -83,11 +83,7 @@ func cellsIn(group []*cell) []*cell {
 // storeListObjects stores the objects the load rounds list.
 func (cmp *comparison) storeListObjects(c *cell) func(context.Context, *Target) error {
 	return func(ctx context.Context, t *Target) error {
-		cfg, err := t.Cluster.RESTConfig()
-		if err != nil {
-			return err
-		}
-		cs, err := measure.UnthrottledClient(cfg)
+		_, cs, err := clusterClient(t.Cluster)
 		if err != nil {
 			return err
 		}
@@ -149,6 +145,12 @@ func (cmp *comparison) workload(c *cell, cfg *rest.Config, labels map[string]str
 	}
 }
 
+// crossCheck checks the cell's agents' proxy against its apiserver.
+func (cmp *comparison) crossCheck(ctx context.Context, t *Target) error {
+	t.Report.Measurements = append(t.Report.Measurements, proxyCrossCheck(ctx, t.Cluster, map[string]string{"datastore": t.Cluster.Datastore})...)
+	return nil
+}
+
 // growth measures how the cell's cost grows with the objects it stores.
 func (cmp *comparison) growth(ctx context.Context, t *Target) error {
 	ms, err := Growth(ctx, t.Cluster, cmp.o.Growth, cmp.o.Bench, cmp.o.Log, cmp.o.Progress)
@@ -166,13 +168,9 @@ type idleRun struct {
 // footprint is Footprint with the start of its window chosen by run.
 func footprint(ctx context.Context, c *deploy.Cluster, run idleRun, o BenchOptions, log *slog.Logger, pr *progress.Printer) ([]result.Measurement, error) {
 	labels := map[string]string{"datastore": c.Datastore}
-	cfg, err := c.RESTConfig()
+	cfg, cs, err := clusterClient(c)
 	if err != nil {
-		return nil, err
-	}
-	cs, err := measure.UnthrottledClient(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("idle footprint: client: %w", err)
+		return nil, fmt.Errorf("idle footprint: %w", err)
 	}
 	// Before the settle, so that the window counts every client apart.
 	countClientsApart(ctx, cs, c.Binary, log)

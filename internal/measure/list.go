@@ -76,6 +76,15 @@ func (s *ListSet) Time(ctx context.Context, n int, labels map[string]string) ([]
 	return []result.Measurement{m}, nil
 }
 
+// ListVia lists the namespace once through client (another path to the
+// same apiserver, say through a proxy) and checks that every stored object
+// came back.
+func (s *ListSet) ListVia(ctx context.Context, client kubernetes.Interface) error {
+	c := *s.c
+	c.client = client
+	return c.list(ctx, 0)
+}
+
 // Delete deletes the namespace (best effort: it does not wait for it to go
 // and logs nothing) and returns the error.
 func (s *ListSet) Delete(ctx context.Context) error {
