@@ -88,12 +88,16 @@ func checkComparedFigures(t *testing.T, c *compare.Comparison) {
 				t.Errorf("%s %v: ratio %+v", f.Name, f.Labels, r)
 			}
 		case compare.NoRatio:
+		case compare.NotComparable: // CoreDNS on another node in one cell
+			if !strings.Contains(r.Why, "pods placed differently") {
+				t.Errorf("%s %v: not comparable without the placements: %q", f.Name, f.Labels, r.Why)
+			}
 		default:
 			t.Errorf("%s %v: call %q in an interleaved comparison", f.Name, f.Labels, r.Call)
 		}
 	}
 	for _, name := range []string{"footprint.idle.pss", "footprint.cluster.pss", "api.latency", "api.list.latency",
-		"watch.delivery.latency", "pods.startup.latency", "chatter.api.requests"} {
+		"watch.delivery.latency", "pods.startup.latency", "chatter.api.requests", "machine.calibration"} {
 		if !seen[name] {
 			t.Errorf("no compared figure %s", name)
 		}
@@ -104,7 +108,8 @@ func checkComparedFigures(t *testing.T, c *compare.Comparison) {
 }
 
 // checkCellReports wants each cell's own report under cells/, with its
-// suites run, every round's phases and its growth figures.
+// suites run, every round's phases, its proxy's cross-check and its growth
+// figures.
 func checkCellReports(t *testing.T, out string, c *compare.Comparison) {
 	t.Helper()
 	for _, cell := range c.Cells {
@@ -113,7 +118,7 @@ func checkCellReports(t *testing.T, out string, c *compare.Comparison) {
 			t.Errorf("cell %s's own report: %v", cell.Name, err)
 			continue
 		}
-		for _, ph := range []string{"up", "footprint round 1", "footprint round 2", "bench round 1", "bench round 2", "growth", "conformance", "down"} {
+		for _, ph := range []string{"up", "footprint round 1", "footprint round 2", "bench round 1", "bench round 2", "cross-check", "growth", "conformance", "down"} {
 			if r.Phase(ph) == nil {
 				t.Errorf("cell %s: no phase %q in %+v", cell.Name, ph, r.Phases)
 			}
@@ -123,6 +128,9 @@ func checkCellReports(t *testing.T, out string, c *compare.Comparison) {
 		}
 		if m := r.Measurement("growth.server.pss.per_10k", nil); m == nil || len(m.Samples) != 1 {
 			t.Errorf("cell %s: growth slope %+v", cell.Name, m)
+		}
+		if m := r.Measurement("chatter.agent.crosscheck", nil); m == nil || m.SLO == nil || !m.SLO.Met {
+			t.Errorf("cell %s: the agents' proxy cross-check %+v, want within its tolerance", cell.Name, m)
 		}
 		if m := r.Measurement("api.list.latency", nil); m == nil || m.Summary.Count != 6 {
 			t.Errorf("cell %s: api.list.latency over both rounds: %+v, want 6 samples", cell.Name, m)

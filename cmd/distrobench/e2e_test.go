@@ -141,7 +141,7 @@ func testMainJob(t *testing.T, datastore, upstreamMode string) {
 		t.Errorf("specs: %+v, want passed > 0 and none failed", c)
 	}
 	for _, name := range []string{"binary.size", "startup.readyz", "footprint.idle.rss", "footprint.idle.pss",
-		"footprint.datastore.size", "api.latency", "api.rate.achieved", "shutdown.sigterm"} {
+		"footprint.datastore.size", "api.latency", "api.rate.achieved", "shutdown.sigterm", "machine.calibration", "chatter.agent.crosscheck"} {
 		m := r.Measurement(name, nil)
 		if m == nil {
 			t.Errorf("measurement %s missing", name)

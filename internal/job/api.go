@@ -38,11 +38,19 @@ func BenchKubeconfig(ctx context.Context, cfg *rest.Config, o BenchOptions, log 
 	return benchAPI(ctx, cfg, nil, o, log, pr)
 }
 
+// The machine's calibration around the API load: calibrations samples
+// right before it (the cluster at rest) and as many right after, so that
+// a drift of the machine's speed during the load shows as spread.
+const (
+	calibrations    = 5
+	calibrationWhen = "5 times with the cluster at rest right before the API load, 5 times right after it"
+)
+
 // benchAPI brings the cluster to rest (measure.Quiesce: what the suites
 // deleted is gone and, with units, every node idle by
 // measure.DefaultSettle), then runs the API latency benchmark with the
-// harness's own overhead next to it. Every API figure records in its
-// attributes how rest was reached.
+// harness's own overhead and the machine's calibration next to it. Every
+// API figure records in its attributes how rest was reached.
 func benchAPI(ctx context.Context, cfg *rest.Config, units []measure.Unit, o BenchOptions, log *slog.Logger, pr *progress.Printer) ([]result.Measurement, error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -56,11 +64,19 @@ func benchAPI(ctx context.Context, cfg *rest.Config, units []measure.Unit, o Ben
 		return nil, fmt.Errorf("API latency: %w", err)
 	}
 	log.Info("cluster at rest before the API load", "quiesce", quiesced)
+	before, err := measure.Calibrate(ctx, calibrations)
+	if err != nil {
+		return nil, fmt.Errorf("API latency: calibrating the machine: %w", err)
+	}
 	ao := o.API(cfg, log, func(s string) { pr.Status("API latency: %s", s) })
 	pr.Status("API latency: %s", ao.Describe())
 	stopSelf := measure.SelfUsage(ctx, time.Second, map[string]string{"phase": "api-latency"})
 	ms, err := measure.APILatency(ctx, ao)
 	ms = append(stopSelf(), ms...)
+	after, cerr := measure.Calibrate(ctx, calibrations)
+	if cerr == nil {
+		ms = append(ms, measure.CalibrationMeasurement(append(before, after...), calibrationWhen, nil))
+	}
 	for i := range ms {
 		ms[i] = ms[i].WithAttribute(measure.QuiesceAttribute, quiesced)
 	}
