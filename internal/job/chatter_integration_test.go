@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/distrobench/distrobench/internal/chatter"
 	"github.com/distrobench/distrobench/internal/datastore/dstype"
 	"github.com/distrobench/distrobench/internal/deploy"
@@ -111,6 +114,25 @@ func checkCrossCheck(t *testing.T, ctx context.Context, c *deploy.Cluster) {
 	ms := proxyCrossCheck(ctx, c, map[string]string{"datastore": c.Datastore})
 	if len(ms) != 1 {
 		t.Fatalf("cross-check: %d figures, want 1", len(ms))
+	}
+	// The next figure is taken on a quiet cluster: the probe's namespace
+	// and its thousand objects are gone.
+	cfg, err := c.RESTConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nss, err := cs.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range nss.Items {
+		if ns.DeletionTimestamp != nil {
+			t.Errorf("namespace %s still terminating after the cross-check", ns.Name)
+		}
 	}
 	m := ms[0]
 	t.Logf("%s: max %.5f p50 %.5f (n=%d); %s", m.Name, m.Summary.Max, m.Summary.P50, m.Summary.Count, m.Attributes["crosscheck.bytes"])

@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -22,6 +23,10 @@ const (
 	crossCheckObjectSize = 1024
 	crossCheckLists      = 5
 )
+
+// probeCleanup bounds the wait for the probe's namespace to go (a few
+// seconds for its thousand objects).
+var probeCleanup = measure.Settle{Max: 2 * time.Minute, Interval: time.Second}
 
 // proxyCrossCheck checks the agents' counting proxy against the
 // apiserver's own count, for one client whose every request the harness
@@ -74,7 +79,12 @@ func probeThroughProxy(ctx context.Context, c *deploy.Cluster, proxy *chatter.Pr
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = set.Delete(context.WithoutCancel(ctx)) }()
+	defer func() {
+		_ = set.Delete(context.WithoutCancel(ctx))
+		// The namespace controller deleting its thousand objects would load
+		// the cluster while the next figure (pod startup) is taken.
+		_, _ = measure.Quiesce(ctx, measure.QuiesceOptions{Client: direct, Settle: probeCleanup})
+	}()
 	via := rest.CopyConfig(cfg)
 	via.Host = "https://" + proxy.Addr().String()
 	via.DisableCompression = true // the apiserver counts what it sends: gzip would make the two sides differ by design
