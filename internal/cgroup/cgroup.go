@@ -154,6 +154,22 @@ func (h Hierarchy) Usage(p string) (time.Duration, error) {
 // Procs lists the processes in cgroup p and in every cgroup below it.
 func (h Hierarchy) Procs(p string) ([]int, error) {
 	var out []int
+	err := h.walk(p, func(_ string, pids []int) { out = append(out, pids...) })
+	return out, err
+}
+
+// Tree lists cgroup p and every cgroup below it with its own processes,
+// keyed by its path below p ("." for p itself, slash-separated).
+func (h Hierarchy) Tree(p string) (map[string][]int, error) {
+	out := map[string][]int{}
+	err := h.walk(p, func(rel string, pids []int) { out[rel] = pids })
+	return out, err
+}
+
+// walk calls fn for cgroup p and every cgroup below it, with its path
+// below p and its processes. A cgroup removed while walking (a pod that
+// ended) is left out.
+func (h Hierarchy) walk(p string, fn func(rel string, pids []int)) error {
 	root := h.Dir(p)
 	err := filepath.WalkDir(root, func(dir string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -172,17 +188,20 @@ func (h Hierarchy) Procs(p string) ([]int, error) {
 			}
 			return err
 		}
+		var pids []int
 		for f := range strings.FieldsSeq(string(b)) {
 			if pid, err := strconv.Atoi(f); err == nil {
-				out = append(out, pid)
+				pids = append(pids, pid)
 			}
 		}
+		rel, _ := filepath.Rel(root, dir)
+		fn(filepath.ToSlash(rel), pids)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("processes of cgroup %s: %w", p, err)
+		return fmt.Errorf("processes of cgroup %s: %w", p, err)
 	}
-	return out, nil
+	return nil
 }
 
 // Exists reports whether cgroup p exists in this hierarchy.

@@ -41,10 +41,9 @@ func BenchKubeconfig(ctx context.Context, cfg *rest.Config, o BenchOptions, log 
 // The machine's calibration around the API load: calibrations samples
 // right before it (the cluster at rest) and as many right after, so that
 // a drift of the machine's speed during the load shows as spread.
-const (
-	calibrations    = 5
-	calibrationWhen = "5 times with the cluster at rest right before the API load, 5 times right after it"
-)
+const calibrations = 5
+
+var calibrationWhen = fmt.Sprintf("%d times with the cluster at rest right before the API load, %[1]d times right after it", calibrations)
 
 // benchAPI brings the cluster to rest (measure.Quiesce: what the suites
 // deleted is gone and, with units, every node idle by

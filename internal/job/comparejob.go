@@ -297,10 +297,10 @@ func (cmp *comparison) groups() [][]*cell {
 
 // runGroup brings the group's cells up (one after another, so that each
 // start-up is timed alone), measures them in rounds, then cross-checks the
-// agents' proxy, runs growth and our suites once per cell (each in a child process: Ginkgo runs specs once
-// per process; so without the disruptive specs, see conformanceInChild),
-// and stops a group that is not the whole comparison (the next one needs
-// the memory).
+// agents' proxy, runs growth and our suites once per cell (each in a child
+// process: Ginkgo runs specs once per process; so without the disruptive
+// specs, see conformanceInChild), and stops a group that is not the whole
+// comparison (the next one needs the memory).
 func (cmp *comparison) runGroup(ctx context.Context, group []*cell) {
 	for _, c := range group {
 		cmp.gate(ctx, c, Phase{Name: PhaseUp, Run: c.job.up})

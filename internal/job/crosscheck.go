@@ -92,26 +92,41 @@ func probeThroughProxy(ctx context.Context, c *deploy.Cluster, proxy *chatter.Pr
 	if err != nil {
 		return nil, err
 	}
+	list := func() error {
+		if err := set.ListVia(ctx, probe); err != nil {
+			return fmt.Errorf("list through the proxy at %s: %w", proxy.Addr(), err)
+		}
+		return nil
+	}
 	// The first list opens the connection: its TLS handshake is no response.
-	if err := set.ListVia(ctx, probe); err != nil {
-		return nil, fmt.Errorf("list through the proxy at %s: %w", proxy.Addr(), err)
+	if err := list(); err != nil {
+		return nil, err
 	}
 	scrape, _ := apiSource(cfg, chatter.PrometheusOptions{})
-	var reqs []chatter.ProbeRequest
+	return readEachRequest(ctx, proxy, scrape, list)
+}
+
+// readEachRequest makes crossCheckLists probe requests, reading the proxy
+// and the apiserver around each. The readings after one request are those
+// before the next: in between only the apiserver is scraped, on the
+// harness's direct path, not through the proxy.
+func readEachRequest(ctx context.Context, proxy *chatter.Proxy, scrape func(context.Context) (chatter.APIMetrics, error), request func() error) ([]chatter.ProbeRequest, error) {
+	api, err := scrape(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap := proxy.Snapshot()
+	reqs := make([]chatter.ProbeRequest, 0, crossCheckLists)
 	for range crossCheckLists {
-		var r chatter.ProbeRequest
-		if r.APIBefore, err = scrape(ctx); err != nil {
+		if err := request(); err != nil {
 			return nil, err
 		}
-		r.ProxyBefore = proxy.Snapshot()
-		if err := set.ListVia(ctx, probe); err != nil {
-			return nil, fmt.Errorf("list through the proxy at %s: %w", proxy.Addr(), err)
-		}
-		r.ProxyAfter = proxy.Snapshot()
+		r := chatter.ProbeRequest{ProxyBefore: snap, APIBefore: api, ProxyAfter: proxy.Snapshot()}
 		if r.APIAfter, err = scrape(ctx); err != nil {
 			return nil, err
 		}
 		reqs = append(reqs, r)
+		snap, api = r.ProxyAfter, r.APIAfter
 	}
 	return reqs, nil
 }

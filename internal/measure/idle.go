@@ -220,22 +220,23 @@ func (sm *sampler) sample(ctx context.Context) (tick, error) {
 
 func (sm *sampler) sampleUnit(ctx context.Context, u Unit) (unitSample, error) {
 	var s unitSample
-	var err error
 	if u.Cgroup == "" {
 		s.own = map[int32]procSample{}
 		if err := sampleTree(ctx, int32(u.PID), s.own); err != nil {
 			return s, err
 		}
 	} else {
-		if s.own, s.ownCPU, err = sm.sampleCgroup(ctx, u.Cgroup); err != nil {
+		own, err := sm.sampleCgroup(ctx, u.Cgroup)
+		if err != nil {
 			return s, err
 		}
+		s.own, s.ownCPU = own.procs, own.cpu
 		if _, ok := s.own[int32(u.PID)]; !ok && u.PID > 0 {
 			return s, fmt.Errorf("process %d is not running in cgroup %s (did it exit or crash? check its log)", u.PID, u.Cgroup)
 		}
 	}
 	if u.Pods != "" {
-		s.pods, s.podsCPU, err = sm.sampleCgroup(ctx, u.Pods)
+		pods, err := sm.sampleCgroup(ctx, u.Pods)
 		if errors.Is(err, fs.ErrNotExist) {
 			s.podsMissing = fmt.Sprintf("the pods' cgroup %s does not exist (does the kubelet use the cgroupfs driver with --cgroup-root?)", u.Pods)
 			return s, nil
@@ -243,36 +244,45 @@ func (sm *sampler) sampleUnit(ctx context.Context, u Unit) (unitSample, error) {
 		if err != nil {
 			return s, err
 		}
+		s.pods, s.podsCPU, s.podCount = pods.procs, pods.cpu, countPods(pods.tree)
 		if u.Cgroup != "" {
 			s.shims = takeShims(s.own, s.pods)
 		}
-		s.podCount, err = countPods(sm.h, u.Pods)
 	}
-	return s, err
+	return s, nil
+}
+
+// cgroupSample is one sample of a cgroup and the cgroups below it.
+type cgroupSample struct {
+	procs map[int32]procSample
+	cpu   float64          // cumulative CPU seconds
+	tree  map[string][]int // every cgroup below it, with its processes (cgroup.Hierarchy.Tree)
 }
 
 // sampleCgroup samples the members of cgroup p and reads its CPU time.
 // Members that exit while being sampled are left out.
-func (sm *sampler) sampleCgroup(ctx context.Context, p string) (map[int32]procSample, float64, error) {
+func (sm *sampler) sampleCgroup(ctx context.Context, p string) (cgroupSample, error) {
 	used, err := sm.h.Usage(p)
 	if err != nil {
-		return nil, 0, err
+		return cgroupSample{}, err
 	}
-	pids, err := sm.h.Procs(p)
+	tree, err := sm.h.Tree(p)
 	if err != nil {
-		return nil, 0, err
+		return cgroupSample{}, err
 	}
 	procs := map[int32]procSample{}
-	for _, pid := range pids {
-		pr, err := process.NewProcessWithContext(ctx, int32(pid))
-		if err != nil {
-			continue
-		}
-		if s, err := sampleProc(ctx, pr); err == nil {
-			procs[int32(pid)] = s
+	for _, pids := range tree {
+		for _, pid := range pids {
+			pr, err := process.NewProcessWithContext(ctx, int32(pid))
+			if err != nil {
+				continue
+			}
+			if s, err := sampleProc(ctx, pr); err == nil {
+				procs[int32(pid)] = s
+			}
 		}
 	}
-	return procs, used.Seconds(), ctx.Err()
+	return cgroupSample{procs: procs, cpu: used.Seconds(), tree: tree}, ctx.Err()
 }
 
 // ownCPU is the CPU seconds a unit's own processes used from prev to cur.

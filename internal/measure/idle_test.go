@@ -397,3 +397,10 @@ func burnCPU(t *testing.T, d time.Duration) {
 		}
 	}
 }
+
+func TestCountPods(t *testing.T) {
+	tree := map[string][]int{".": nil, "besteffort": nil, "besteffort/podA": {1}, "besteffort/podA/c1": {2}, "podB": {3}, "podB/c": nil, "burstable": nil}
+	if n := countPods(tree); n != 2 {
+		t.Errorf("countPods = %d, want 2 (podA under a QoS class, podB directly; their containers are not pods)", n)
+	}
+}

@@ -1,15 +1,10 @@
 package measure
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/distrobench/distrobench/internal/cgroup"
 )
 
 // takeShims moves out of own, into the returned map, the processes that are
@@ -31,29 +26,19 @@ func takeShims(own, pods map[int32]procSample) map[int32]procSample {
 // shimCPU is the CPU seconds the shims used from prev to cur.
 func shimCPU(prev, cur unitSample) float64 { return treeCPU(prev.shims, cur.shims) }
 
-// countPods counts the pod cgroups (the kubelet's cgroupfs driver names
-// them pod<UID>, under the QoS classes' cgroups or directly) below p.
-func countPods(h *cgroup.Hierarchy, p string) (int, error) {
+// countPods counts the pod cgroups in tree (cgroup.Hierarchy.Tree of the
+// kubelet's pods cgroup): the kubelet's cgroupfs driver names them
+// pod<UID>, under the QoS classes' cgroups or directly; the cgroups of a
+// pod's containers below it are not pods.
+func countPods(tree map[string][]int) int {
 	n := 0
-	root := h.Dir(p)
-	err := filepath.WalkDir(root, func(dir string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil && errors.Is(err, fs.ErrNotExist) && dir != root:
-			return nil // a pod that ended while walking
-		case err != nil:
-			return err
-		case !d.IsDir() || dir == root:
-			return nil
-		case strings.HasPrefix(d.Name(), "pod"):
+	for rel := range tree {
+		parts := strings.Split(rel, "/")
+		if i := slices.IndexFunc(parts, func(c string) bool { return strings.HasPrefix(c, "pod") }); i == len(parts)-1 {
 			n++
-			return filepath.SkipDir
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("counting the pods of cgroup %s: %w", p, err)
 	}
-	return n, nil
+	return n
 }
 
 // placement spells out how many pods each node ran over the window, in
