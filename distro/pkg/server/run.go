@@ -160,6 +160,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	comps.setStorage(store)
+	guardComponentExits()
 
 	// apiCtx outlives ctx during shutdown: the apiserver must keep serving
 	// while the controller-manager and scheduler release their leases.
@@ -242,6 +243,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	shutdownStart := time.Now()
+	beginShutdown(log)
 	if agentDone != nil {
 		stopAgent()
 		waitAll(log, shutdownStart.Add(stopAgentTimeout), map[string]chan error{"agent": agentDone})
