@@ -32,7 +32,7 @@ func TestCompareSQLiteVsPostgres(t *testing.T) {
 	stdout, _, code := runCLI(t, ctx, "compare", matrix, "--out", out,
 		"--rounds", "2", "--seed", "42", "--idle-window", "10s", "--api-objects", "50", "--api-repeats", "1",
 		"--list-objects", "300", "--lists", "3", "--watchers", "3", "--watch-events", "30",
-		"--growth-steps", "100,300", "--label-filter", "datastore && !slow")
+		"--growth-steps", "100,300", "--compaction-timeout", "0", "--label-filter", "datastore && !slow")
 	if _, err := os.Stat(filepath.Join(out, "comparison.json")); err != nil {
 		t.Fatalf("compare exit %d wrote no comparison: %v\n%s", code, err, stdout)
 	}
@@ -118,7 +118,7 @@ func checkCellReports(t *testing.T, out string, c *compare.Comparison) {
 			t.Errorf("cell %s's own report: %v", cell.Name, err)
 			continue
 		}
-		for _, ph := range []string{"up", "footprint round 1", "footprint round 2", "bench round 1", "bench round 2", "cross-check", "growth", "conformance", "down"} {
+		for _, ph := range []string{"up", "footprint round 1", "footprint round 2", "bench round 1", "bench round 2", "cross-check", "growth", "growth after compaction", "conformance", "down"} {
 			if r.Phase(ph) == nil {
 				t.Errorf("cell %s: no phase %q in %+v", cell.Name, ph, r.Phases)
 			}
@@ -128,6 +128,11 @@ func checkCellReports(t *testing.T, out string, c *compare.Comparison) {
 		}
 		if m := r.Measurement("growth.server.pss.per_10k", nil); m == nil || len(m.Samples) != 1 {
 			t.Errorf("cell %s: growth slope %+v", cell.Name, m)
+		}
+		// The wait itself is job/TestGrowthAfterCompactionIntegration's
+		// (minutes with the apiserver's default 5 min interval).
+		if m := r.Measurement("growth.datastore.size", map[string]string{"stage": "compacted"}); m == nil || !strings.Contains(m.Missing, "not waited for") {
+			t.Errorf("cell %s: the compacted point with --compaction-timeout 0: %+v, want not measured", cell.Name, m)
 		}
 		if m := r.Measurement("chatter.agent.crosscheck", nil); m == nil || m.SLO == nil || !m.SLO.Met {
 			t.Errorf("cell %s: the agents' proxy cross-check %+v, want within its tolerance", cell.Name, m)

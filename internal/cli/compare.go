@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -45,6 +46,8 @@ func (f *compareFlags) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&f.o.Load.WatchEvents, "watch-events", 200, "watch fan-out: objects created while they watch")
 	fs.IntSliceVar(&f.steps, "growth-steps", nil, "object counts growth is measured at (default 1000,10000,50000)")
 	fs.BoolVar(&f.o.SkipGrowth, "skip-growth", false, "do not measure growth")
+	fs.DurationVar(&f.o.CompactionTimeout, "compaction-timeout", 12*time.Minute,
+		"growth's last point: wait at most this long after the deletions for the datastore to compact them away (kube-apiserver compacts every 5m by default; 0: do not wait)")
 	fs.BoolVar(&f.skipPods, "skip-pods", false, "leave pod startup out of the load rounds")
 	fs.BoolVar(&f.noConf, "skip-conformance", false, "do not run our suites in each cell")
 	fs.StringVar(&f.outDir, "out", "", "directory for the comparison (default: reports/out/<UTC time>-compare-<matrix or n runs>)")
@@ -71,6 +74,9 @@ func (f *compareFlags) validate() error {
 		if c.v < 1 {
 			return fmt.Errorf("%s %d: want 1 or more", c.flag, c.v)
 		}
+	}
+	if f.o.CompactionTimeout < 0 {
+		return fmt.Errorf("--compaction-timeout %s: want 0 (do not wait) or more", f.o.CompactionTimeout)
 	}
 	return measure.ValidateSteps(f.steps)
 }
@@ -115,7 +121,9 @@ one at a time, and the comparison says it was not interleaved), then:
          order shuffled per round (--seed): API verbs, lists of --list-objects
          objects, watch fan-out, pod startup, with the chatter it causes;
   growth once per cell: memory, datastore size, list and write latency at
-         each of --growth-steps stored objects, with fitted slopes;
+         each of --growth-steps stored objects, with fitted slopes; then,
+         once the datastore compacted the deleted objects away, memory and
+         size again (the wait overlaps the other cells' growth);
   our suites once per cell (--upstream core|certified adds the upstream suite).
 Every figure: each cell's median over the rounds, and its ratio to the first
 cell (the baseline) as the median of per-round ratios with their min-max; a

@@ -73,6 +73,7 @@ func TestCompareRefusesWhatItCannotCompare(t *testing.T) {
 		{[]string{"compare", "../../profiles/matrix/datastores.yaml", "--rounds", "0"}, "--rounds 0"},
 		{[]string{"compare", "../../profiles/matrix/datastores.yaml", "--growth-steps", "1000,500"}, "ascending"},
 		{[]string{"compare", "../../profiles/matrix/datastores.yaml", "--list-objects", "-1"}, "--list-objects"},
+		{[]string{"compare", "../../profiles/matrix/datastores.yaml", "--compaction-timeout", "-1m"}, "--compaction-timeout -1m0s"},
 	} {
 		_, _, err := run(t, tt.args...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

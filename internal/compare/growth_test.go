@@ -6,8 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
@@ -145,14 +148,27 @@ func TestGrowthOfMeasureGrowth(t *testing.T) {
 		}
 		return false, nil, nil
 	})
+	cs.PrependReactor("list", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		switch o := a.(k8stesting.ListActionImpl).ListOptions; {
+		case o.ResourceVersionMatch == metav1.ResourceVersionMatchExact: // compacted at once
+			return true, nil, apierrors.NewResourceExpired("too old resource version")
+		case o.Limit == 1:
+			return true, &corev1.ConfigMapList{ListMeta: metav1.ListMeta{ResourceVersion: "9"}}, nil
+		}
+		return false, nil, nil
+	})
 	read := func(context.Context) (float64, error) { return 1, nil }
-	ms, err := measure.Growth(context.Background(), measure.GrowthOptions{
+	ms, pending, err := measure.Growth(context.Background(), measure.GrowthOptions{
 		Client: cs, Steps: []int{2}, ObjectSize: 8, Writes: 2, Lists: 1, Memory: read, DatastoreSize: read,
-		Compact: func(context.Context) (string, error) { return "test", nil },
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	after, err := pending.Wait(context.Background(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms = append(ms, after...)
 	g := GrowthOf([]Cell{{Name: "k3lite", Report: &result.Report{Measurements: ms}}})
 	if g == nil || len(g.Metrics) != len(growthCurves) || len(g.Slopes) != len(growthSlopes) {
 		t.Fatalf("growth of measure.Growth's figures: %+v, want every curve and slope", g)

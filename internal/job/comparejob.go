@@ -21,6 +21,10 @@ import (
 // (compare only).
 const PhaseGrowth = "growth"
 
+// PhaseCompacted takes growth's last point once the datastore compacted
+// the deleted objects away (compare only).
+const PhaseCompacted = "growth after compaction"
+
 // PhaseCrossCheck checks a cell's agents' proxy against the apiserver
 // (proxyCrossCheck), once per cell after the rounds: its probe's bytes
 // stay out of every round's chatter window (compare only; bench does it
@@ -58,10 +62,13 @@ type CompareOptions struct {
 	Bench BenchOptions
 	Load  LoadOptions
 	// Growth are the object counts growth is measured at (nil: the
-	// default 1k, 10k, 50k); SkipGrowth leaves growth out.
-	Growth     []int
-	SkipGrowth bool
-	Conform    ConformanceOptions
+	// default 1k, 10k, 50k); SkipGrowth leaves growth out. Growth's last
+	// point waits for the datastore to compact the deleted objects away, at
+	// most CompactionTimeout after the deletions (0: not waited for).
+	Growth            []int
+	SkipGrowth        bool
+	CompactionTimeout time.Duration
+	Conform           ConformanceOptions
 }
 
 // LoadOptions size the load rounds' list and watch workloads.
@@ -156,6 +163,9 @@ type cell struct {
 	job    *mainJob
 	rounds [][]result.Measurement
 	list   *measure.ListSet
+	// compaction is growth's last point, taken once every cell's growth
+	// ran (the wait overlaps the other cells' growth).
+	compaction *measure.Compaction
 	// out is set when a gate (build, images, up) failed: the cell takes no
 	// further part.
 	out bool
@@ -297,10 +307,11 @@ func (cmp *comparison) groups() [][]*cell {
 
 // runGroup brings the group's cells up (one after another, so that each
 // start-up is timed alone), measures them in rounds, then cross-checks the
-// agents' proxy, runs growth and our suites once per cell (each in a child
-// process: Ginkgo runs specs once per process; so without the disruptive
-// specs, see conformanceInChild), and stops a group that is not the whole
-// comparison (the next one needs the memory).
+// agents' proxy and runs growth once per cell, takes every cell's growth
+// point after compaction (the waits overlap), then our suites once per
+// cell (each in a child process: Ginkgo runs specs once per process; so
+// without the disruptive specs, see conformanceInChild), and stops a group
+// that is not the whole comparison (the next one needs the memory).
 func (cmp *comparison) runGroup(ctx context.Context, group []*cell) {
 	for _, c := range group {
 		cmp.gate(ctx, c, Phase{Name: PhaseUp, Run: c.job.up})
@@ -311,7 +322,12 @@ func (cmp *comparison) runGroup(ctx context.Context, group []*cell) {
 	cmp.loadRounds(ctx, group)
 	for _, c := range group {
 		cmp.once(ctx, c, Phase{Name: PhaseCrossCheck, Run: cmp.crossCheck})
-		cmp.once(ctx, c, Phase{Name: PhaseGrowth, When: func(*Target) bool { return !cmp.o.SkipGrowth }, Run: cmp.growth})
+		cmp.once(ctx, c, Phase{Name: PhaseGrowth, When: func(*Target) bool { return !cmp.o.SkipGrowth }, Run: cmp.growth(c)})
+	}
+	for _, c := range group {
+		cmp.once(ctx, c, Phase{Name: PhaseCompacted, When: func(*Target) bool { return c.compaction != nil }, Run: cmp.compacted(c)})
+	}
+	for _, c := range group {
 		cmp.once(ctx, c, Phase{Name: PhaseConformance, When: func(*Target) bool { return !cmp.o.Conform.Skip }, Run: c.job.conformanceInChild})
 		cmp.once(ctx, c, Phase{Name: PhaseUpstream, When: func(*Target) bool { return c.job.runsUpstream() }, Run: c.job.upstream})
 	}

@@ -151,11 +151,25 @@ func (cmp *comparison) crossCheck(ctx context.Context, t *Target) error {
 	return nil
 }
 
-// growth measures how the cell's cost grows with the objects it stores.
-func (cmp *comparison) growth(ctx context.Context, t *Target) error {
-	ms, err := Growth(ctx, t.Cluster, cmp.o.Growth, cmp.o.Bench, cmp.o.Log, cmp.o.Progress)
-	t.Report.Measurements = append(t.Report.Measurements, ms...)
-	return err
+// growth measures how the cell's cost grows with the objects it stores,
+// up to the deletions; compacted takes the last point.
+func (cmp *comparison) growth(c *cell) func(context.Context, *Target) error {
+	return func(ctx context.Context, t *Target) error {
+		ms, pending, err := Growth(ctx, t.Cluster, cmp.o.Growth, cmp.o.Bench, cmp.o.Log, cmp.o.Progress)
+		t.Report.Measurements = append(t.Report.Measurements, ms...)
+		c.compaction = pending
+		return err
+	}
+}
+
+// compacted waits for the cell's datastore to compact growth's deleted
+// objects away, then reads memory and size once more.
+func (cmp *comparison) compacted(c *cell) func(context.Context, *Target) error {
+	return func(ctx context.Context, t *Target) error {
+		ms, err := c.compaction.Wait(ctx, cmp.o.CompactionTimeout)
+		t.Report.Measurements = append(t.Report.Measurements, ms...)
+		return err
+	}
 }
 
 // idleRun is how one idle window starts: after the cluster settled (or at

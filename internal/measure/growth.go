@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -48,11 +49,10 @@ type GrowthOptions struct {
 	// Memory reads the server's memory (PSS bytes) and DatastoreSize the
 	// datastore's size on disk; either may be nil (not measured).
 	Memory, DatastoreSize func(ctx context.Context) (float64, error)
-	// Compact, when set, runs after every object was deleted, and returns
-	// once the datastore compacted (saying how it knows); memory and size
-	// are then measured again (label stage=compacted).
-	Compact func(ctx context.Context) (string, error)
-	Labels  map[string]string
+	// CompactionPoll is how often the Compaction Growth returns asks
+	// whether the datastore compacted (default 10 s).
+	CompactionPoll time.Duration
+	Labels         map[string]string
 	// Progress receives short status lines; optional.
 	Progress func(string)
 }
@@ -72,6 +72,9 @@ func (o *GrowthOptions) setDefaults() {
 	}
 	if o.Lists <= 0 {
 		o.Lists = 10
+	}
+	if o.CompactionPoll <= 0 {
+		o.CompactionPoll = 10 * time.Second
 	}
 }
 
@@ -105,17 +108,19 @@ type growth struct {
 // Growth fills a fresh namespace with ConfigMaps up to each of o.Steps and,
 // at every step, times o.Writes writes and o.Lists full lists and reads the
 // server's memory and the datastore's size; after the last step it deletes
-// the objects and, with o.Compact, measures memory and size once more. It
-// returns the figures (labels objects=N) and the fitted slopes (per 10 000
-// objects, least squares over the steps), and deletes its namespace.
-func Growth(ctx context.Context, o GrowthOptions) ([]result.Measurement, error) {
+// the objects. It returns the figures (labels objects=N), the fitted slopes
+// (per 10 000 objects, least squares over the steps) and the last point
+// still to take, once the datastore compacted the deletions away
+// (Compaction.Wait: minutes, which a caller with other work can spend on
+// it first); and deletes its namespace.
+func Growth(ctx context.Context, o GrowthOptions) ([]result.Measurement, *Compaction, error) {
 	o.setDefaults()
 	if err := o.validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c, err := newCollection(ctx, o.Client, "growth", o.ObjectSize, o.Concurrency)
 	if err != nil {
-		return nil, fmt.Errorf("growth: %w", err)
+		return nil, nil, fmt.Errorf("growth: %w", err)
 	}
 	g := &growth{o: o, c: c}
 	defer func() { _ = c.deleteNamespace(context.WithoutCancel(ctx)) }()
@@ -124,12 +129,12 @@ func Growth(ctx context.Context, o GrowthOptions) ([]result.Measurement, error) 
 		ms, err := g.step(ctx, n)
 		out = append(out, ms...)
 		if err != nil {
-			return out, err
+			return out, nil, err
 		}
 	}
 	out = append(out, g.slopes()...)
-	ms, err := g.compacted(ctx)
-	return append(out, ms...), err
+	pending, err := g.deleteAll(ctx)
+	return out, pending, err
 }
 
 // step fills up to n objects and measures there.
@@ -218,23 +223,21 @@ func withSamples(m result.Measurement, vs ...float64) result.Measurement {
 	return m
 }
 
-// compacted deletes every object and, with o.Compact, measures memory and
-// size once the datastore compacted.
-func (g *growth) compacted(ctx context.Context) ([]result.Measurement, error) {
+// deleteAll deletes every object and notes the revision that follows the
+// deletions, for Compaction.
+func (g *growth) deleteAll(ctx context.Context) (*Compaction, error) {
 	g.progress("deleting the %d objects", g.c.stored)
 	if err := g.c.empty(ctx); err != nil {
 		return nil, fmt.Errorf("growth: %w", err)
 	}
-	if g.o.Compact == nil {
-		return nil, nil
+	l, err := g.c.client.CoreV1().ConfigMaps(g.c.ns).List(ctx, metav1.ListOptions{Limit: 1})
+	if err == nil && l.ResourceVersion == "" {
+		err = errors.New("the list carries no resourceVersion")
 	}
-	how, err := g.o.Compact(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("growth: waiting for compaction: %w", err)
+		return nil, fmt.Errorf("growth: reading the revision after the deletions: %w", err)
 	}
-	g.progress("compacted (%s)", how)
-	mem, size := g.readCosts(ctx, g.labels(StageLabel, StageCompacted))
-	return []result.Measurement{mem, size}, nil
+	return &Compaction{g: g, rv: l.ResourceVersion, deletedAt: time.Now()}, nil
 }
 
 // labels are o.Labels plus key/value pairs.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
@@ -35,20 +36,24 @@ func TestGrowthSteps(t *testing.T) {
 		seen = append(seen, n)
 		return 400e6 + 1000*float64(n), nil // 1000 bytes per object
 	}
-	compacted := false
-	ms, err := Growth(context.Background(), GrowthOptions{
+	asked := compactsAfter(cs, 2)
+	ms, pending, err := Growth(context.Background(), GrowthOptions{
 		Client: cs, Steps: []int{10, 30, 60}, ObjectSize: 16, Writes: 12, Lists: 3,
-		Memory: memory, Labels: map[string]string{"datastore": "sqlite"},
-		Compact: func(context.Context) (string, error) { compacted = true; return "test", nil },
+		Memory: memory, Labels: map[string]string{"datastore": "sqlite"}, CompactionPoll: time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	after, err := pending.Wait(context.Background(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms = append(ms, after...)
 	if want := []int{10, 30, 60, 0}; !equalInts(seen, want) {
 		t.Errorf("memory read at %v objects, want %v (each step, then after deleting all)", seen, want)
 	}
-	if !compacted {
-		t.Error("Compact was not called")
+	if *asked != 3 {
+		t.Errorf("asked %d times whether the revision was compacted, want 3 (two answers, then 410 Gone)", *asked)
 	}
 	w := findM(t, ms, GrowthWriteMetric, map[string]string{"objects": "30", "datastore": "sqlite"})
 	if w.Summary.Count != 12 {
@@ -63,8 +68,9 @@ func TestGrowthSteps(t *testing.T) {
 	if s := findM(t, ms, GrowthSizeSlope, nil); !strings.Contains(s.Missing, "every step") {
 		t.Errorf("size slope without a size reader: %+v, want not measured", s)
 	}
-	if m := findM(t, ms, GrowthMemoryMetric, map[string]string{"stage": "compacted"}); m.Samples[0] != 400e6 {
-		t.Errorf("memory after compaction %v", m.Samples)
+	if m := findM(t, ms, GrowthMemoryMetric, map[string]string{"stage": "compacted"}); m.Samples[0] != 400e6 ||
+		!strings.Contains(m.Attributes["growth.compaction"], "compacted past revision 77") {
+		t.Errorf("memory after compaction %v %v", m.Samples, m.Attributes)
 	}
 	if _, err := cs.CoreV1().Namespaces().Get(context.Background(), "distrobench-growth-x", metav1.GetOptions{}); err == nil {
 		t.Error("the growth namespace was left behind")
@@ -74,7 +80,7 @@ func TestGrowthSteps(t *testing.T) {
 func TestGrowthRefusesBadSteps(t *testing.T) {
 	cs, _ := growthClient(t)
 	for _, steps := range [][]int{{10, 10}, {30, 10}, {0}} {
-		if _, err := Growth(context.Background(), GrowthOptions{Client: cs, Steps: steps}); err == nil || !strings.Contains(err.Error(), "ascending") {
+		if _, _, err := Growth(context.Background(), GrowthOptions{Client: cs, Steps: steps}); err == nil || !strings.Contains(err.Error(), "ascending") {
 			t.Errorf("steps %v: error %v", steps, err)
 		}
 	}
