@@ -15,21 +15,19 @@ import (
 	"github.com/distrobench/distrobench/internal/progress"
 )
 
-// TestGrowthAfterCompactionIntegration runs growth on the real k3lite, on
-// kine (SQLite) and on embedded etcd, with the apiserver compacting every
-// 10 s instead of 5 min (so that the test takes seconds): the last point
-// is taken once an exact-revision list of the deletions answers 410 Gone,
-// through the apiserver alone.
+// TestGrowthAfterCompactionIntegration runs growth on the real k3lite on
+// kine (SQLite), with the apiserver compacting every 10 s instead of 5 min
+// (so that the test takes seconds): the last point is taken once an
+// exact-revision list of the deletions answers 410 Gone, through the
+// apiserver alone. (kine is the path whose compaction semantics the
+// harness relies on most: it compacts only when the apiserver asks. etcd
+// answers compacted revisions the same way; the datastores comparison
+// exercises both.)
 func TestGrowthAfterCompactionIntegration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration: needs the k3lite binary (DISTROBENCH_K3LITE), the image tarballs (DISTROBENCH_IMAGES) and root for simulated hosts")
 	}
-	for _, ds := range []string{dstype.SQLite, dstype.EmbeddedEtcd} {
-		t.Run(ds, func(t *testing.T) { growthAfterCompaction(t, ds) })
-	}
-}
-
-func growthAfterCompaction(t *testing.T, ds string) {
+	ds := dstype.SQLite
 	p := oneAgentProfile(t, "k3lite-compaction-it")
 	p.Spec.Nodes.Agents = 0
 	p.Spec.Server.Args = append(p.Spec.Server.Args, "--kube-apiserver-arg", "etcd-compaction-interval=10s")
