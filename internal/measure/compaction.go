@@ -12,10 +12,16 @@ import (
 )
 
 // Compaction is growth's last point, still to take: every object was
-// deleted, the revision after that is rv, and once the datastore has
-// compacted past rv the server's memory and the datastore's size are read
-// again (label stage=compacted): what the datastore gives back of what it
-// grew by.
+// deleted, and once the datastore has compacted past rv (compactionRetain
+// before the revision that followed the deletions) the server's memory and
+// the datastore's size are read again (label stage=compacted): what the
+// datastore gives back of what it grew by.
+//
+// kine (K3s's datastore layer) never compacts its latest 1000 revisions
+// (--compact-min-retain): waiting for the deletions' own last revision
+// would wait until 1000 more writes, half an hour on an idle cluster. What
+// it keeps of the deletions is their last 1000 tombstones; etcd compacts
+// rv and the deletions' end at the same apiserver compaction.
 type Compaction struct {
 	g         *growth
 	rv        string
@@ -56,6 +62,10 @@ func (p *Compaction) Skipped(why string) []result.Measurement {
 		result.NotMeasured(GrowthSizeMetric, "bytes", p.labels(), why),
 	}
 }
+
+// compactionRetain is how many of the latest revisions kine keeps when it
+// compacts (its default compact-min-retain, which K3s and k3lite keep).
+const compactionRetain = 1000
 
 func (p *Compaction) labels() map[string]string { return p.g.labels(StageLabel, StageCompacted) }
 

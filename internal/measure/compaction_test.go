@@ -15,9 +15,11 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 )
 
-// compactsAfter makes cs a cluster at revision 77 whose datastore compacts
-// that revision away after answers exact-revision lists of it (then 410
-// Gone; never when answers < 0). It returns how many such lists were made.
+// compactsAfter makes cs a cluster at revision 1077 after the deletions
+// whose datastore compacts revision 77 (1000 before: kine keeps the latest
+// 1000) away after answers exact-revision lists of it (then 410 Gone;
+// never when answers < 0). It returns how many such lists were made; an
+// exact list of any other revision is an error.
 func compactsAfter(cs *fake.Clientset, answers int) *int {
 	asked := new(int)
 	cs.PrependReactor("list", "configmaps", func(a k8stesting.Action) (bool, runtime.Object, error) {
@@ -32,7 +34,7 @@ func compactsAfter(cs *fake.Clientset, answers int) *int {
 		case o.ResourceVersionMatch != "":
 			return true, nil, apierrors.NewBadRequest("unexpected resourceVersionMatch " + string(o.ResourceVersionMatch))
 		case o.Limit == 1: // the revision after the deletions
-			return true, &corev1.ConfigMapList{ListMeta: metav1.ListMeta{ResourceVersion: "77"}}, nil
+			return true, &corev1.ConfigMapList{ListMeta: metav1.ListMeta{ResourceVersion: "1077"}}, nil
 		}
 		return false, nil, nil
 	})

@@ -223,8 +223,9 @@ func withSamples(m result.Measurement, vs ...float64) result.Measurement {
 	return m
 }
 
-// deleteAll deletes every object and notes the revision that follows the
-// deletions, for Compaction.
+// deleteAll deletes every object and notes the revision Compaction waits
+// to see compacted: compactionRetain before the one that follows the
+// deletions.
 func (g *growth) deleteAll(ctx context.Context) (*Compaction, error) {
 	g.progress("deleting the %d objects", g.c.stored)
 	if err := g.c.empty(ctx); err != nil {
@@ -237,7 +238,11 @@ func (g *growth) deleteAll(ctx context.Context) (*Compaction, error) {
 	if err != nil {
 		return nil, fmt.Errorf("growth: reading the revision after the deletions: %w", err)
 	}
-	return &Compaction{g: g, rv: l.ResourceVersion, deletedAt: time.Now()}, nil
+	after, err := strconv.ParseInt(l.ResourceVersion, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("growth: the revision after the deletions %q is not a number: %w", l.ResourceVersion, err)
+	}
+	return &Compaction{g: g, rv: strconv.FormatInt(max(after-compactionRetain, 1), 10), deletedAt: time.Now()}, nil
 }
 
 // labels are o.Labels plus key/value pairs.
