@@ -95,6 +95,12 @@ func Bench(ctx context.Context, c *deploy.Cluster, o BenchOptions, log *slog.Log
 		return out, fmt.Errorf("start-to-readyz: %w", err)
 	}
 	m.Labels = map[string]string{"datastore": c.Datastore, "start": "restart"}
-	out = append(out, m)
+	out = append(out, withReadyPoll(m))
 	return out, nil
+}
+
+// withReadyPoll records the resolution of a startup.readyz figure: how
+// often start-up asked /readyz.
+func withReadyPoll(m result.Measurement) result.Measurement {
+	return m.WithAttribute("poll", deploy.ReadyPoll.String())
 }

@@ -248,7 +248,7 @@ func (j *mainJob) up(ctx context.Context, t *Target) error {
 	}
 	c := t.Cluster
 	rep.Measurements = append(rep.Measurements,
-		result.NewMeasurement("startup.readyz", "seconds", map[string]string{"datastore": p.Spec.Datastore.Type, "start": "first"}, []float64{c.ReadyAfter.Seconds()}))
+		withReadyPoll(result.NewMeasurement("startup.readyz", "seconds", map[string]string{"datastore": p.Spec.Datastore.Type, "start": "first"}, []float64{c.ReadyAfter.Seconds()})))
 	recordVersions(rep, c)
 	o.Progress.Linef("server ready after %.1fs; kubeconfig %s", c.ReadyAfter.Seconds(), c.Kubeconfig)
 	plan := planNodes(c)
