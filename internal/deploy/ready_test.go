@@ -68,7 +68,7 @@ func writeTestKubeconfig(t *testing.T, path string, srv *httptest.Server, mtime 
 type neverExits struct{}
 
 func (neverExits) Wait() <-chan struct{} { return nil }
-func (neverExits) Exited() (bool, int)  { return false, 0 }
+func (neverExits) Exited() (bool, int)   { return false, 0 }
 
 // testClock records the intervals waitReady asks for and lets each pass at
 // once; onWait runs at the start of the n-th wait (1-based).
