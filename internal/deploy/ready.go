@@ -29,7 +29,6 @@ func (c *Cluster) waitReady(ctx context.Context, p exitWatch) error {
 		built time.Time                   // the kubeconfig's mtime probe was built from
 	)
 	for {
-		interval := kubeconfigPoll
 		// A server that writes its kubeconfig anew (new certificates on a
 		// fresh start, or a restart) gets a new client.
 		if at := c.kubeconfigWritten(); probe == nil || !at.Equal(built) {
@@ -40,7 +39,6 @@ func (c *Cluster) waitReady(ctx context.Context, p exitWatch) error {
 			if last = probe(ctx); last == nil {
 				return nil
 			}
-			interval = ReadyPoll
 		}
 		select {
 		case <-p.Wait():
@@ -48,7 +46,7 @@ func (c *Cluster) waitReady(ctx context.Context, p exitWatch) error {
 			return fmt.Errorf("the server exited with code %d", code)
 		case <-ctx.Done():
 			return fmt.Errorf("cancelled: %w", ctx.Err())
-		case <-c.after(interval):
+		case <-c.after(ReadyPoll):
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("not ready within %s (spec.timeouts.ready): %w", c.ReadyTimeout, last)
@@ -64,14 +62,10 @@ func (c *Cluster) after(d time.Duration) <-chan time.Time {
 	return time.After(d)
 }
 
-// ReadyPoll is how often start-up asks /readyz once the kubeconfig exists,
-// over one client (one kept-alive connection once the server listens): the
-// resolution of startup.readyz. The kubeconfig is looked for every
-// kubeconfigPoll before that.
-const (
-	ReadyPoll      = 10 * time.Millisecond
-	kubeconfigPoll = 100 * time.Millisecond
-)
+// ReadyPoll is how often start-up looks for the server's kubeconfig (k3lite
+// writes it once ready) and then asks /readyz, over one client (one
+// kept-alive connection): the resolution of startup.readyz.
+const ReadyPoll = 10 * time.Millisecond
 
 // kubeconfigWritten is when the server's kubeconfig was last written
 // (zero while there is none).
@@ -122,8 +116,9 @@ func readyz(ctx context.Context, cfg *rest.Config) error {
 	return getReadyz(ctx, cs)
 }
 
-// readyzClient asks without client-go's default limiter (5 requests/s),
-// which would make a 10 ms poll a 200 ms one.
+// readyzClient asks without client-go's limiter: the discovery client's
+// default (burst 300, then 5 requests/s) would make the 10 ms poll a 200 ms
+// one after 3 s, on the slow starts (embedded etcd, emulated arm64).
 func readyzClient(cfg *rest.Config) (kubernetes.Interface, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.Timeout = 5 * time.Second

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -110,10 +111,9 @@ func TestWaitReadyPollsReadyzEveryReadyPoll(t *testing.T) {
 	if err := testCluster(kubeconfig, clock).waitReady(context.Background(), neverExits{}); err != nil {
 		t.Fatalf("waitReady: %v", err)
 	}
-	want := []time.Duration{kubeconfigPoll, kubeconfigPoll, kubeconfigPoll,
-		ReadyPoll, ReadyPoll, ReadyPoll, ReadyPoll, ReadyPoll}
+	want := slices.Repeat([]time.Duration{ReadyPoll}, 8) // 3 without a kubeconfig, 5 not ready
 	if !slices.Equal(clock.waits, want) {
-		t.Errorf("waits %v, want %v: the kubeconfig looked for every %s, then /readyz every %s", clock.waits, want, kubeconfigPoll, ReadyPoll)
+		t.Errorf("waits %v, want %v", clock.waits, want)
 	}
 	if got := srv.probes.Load(); got != 6 {
 		t.Errorf("%d probes, want 6 (5 not ready, then ok)", got)
@@ -157,3 +157,18 @@ func (exitedWith) Wait() <-chan struct{} {
 	return ch
 }
 func (e exitedWith) Exited() (bool, int) { return true, int(e) }
+
+// The harness's /readyz client is not throttled by client-go either (the
+// discovery client's default limiter refuses the 301st request in a row).
+func TestReadyzClientIsNotThrottled(t *testing.T) {
+	cs, err := readyzClient(&rest.Config{Host: "https://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limiter := cs.Discovery().RESTClient().GetRateLimiter()
+	for i := range 1000 {
+		if limiter != nil && !limiter.TryAccept() {
+			t.Fatalf("probe %d of 1000 would wait for client-go's rate limiter", i+1)
+		}
+	}
+}

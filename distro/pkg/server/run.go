@@ -15,6 +15,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/klog/v2"
 
 	"github.com/distrobench/distrobench/distro/pkg/addons"
@@ -36,7 +37,7 @@ const (
 	stopAPIServerBy      = 6 * time.Second // apiserver drained and stopped
 	stopDatastoreBy      = 9 * time.Second // kine/etcd closed
 	readyTimeout         = 3 * time.Minute
-	readyPollInterval    = 100 * time.Millisecond
+	readyPollInterval    = 10 * time.Millisecond // loopback, one kept-alive connection
 	datastoreStartWindow = 15 * time.Second
 )
 
@@ -413,13 +414,23 @@ func checkPortsFree(addrs []string) error {
 }
 
 // waitReady polls /readyz with the admin credentials until it answers 200.
-func waitReady(ctx context.Context, kubeconfig string, apiDone chan error) error {
+// readyzClient is the client waitReady asks /readyz through: no client-side
+// rate limiter. The discovery client's default (burst 300, then 5 requests/s)
+// would stretch a 10 ms poll to 200 ms after 3 s, on exactly the slow starts
+// (embedded etcd, an emulated arm64 board) whose time matters, and k3lite's
+// readiness, and the kubeconfig it then writes, with it.
+func readyzClient(kubeconfig string) (kubernetes.Interface, error) {
 	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
-		return fmt.Errorf("loading %s: %w", kubeconfig, err)
+		return nil, fmt.Errorf("loading %s: %w", kubeconfig, err)
 	}
 	rc.Timeout = 2 * time.Second
-	cs, err := kubernetes.NewForConfig(rc)
+	rc.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
+	return kubernetes.NewForConfig(rc)
+}
+
+func waitReady(ctx context.Context, kubeconfig string, apiDone chan error) error {
+	cs, err := readyzClient(kubeconfig)
 	if err != nil {
 		return err
 	}

@@ -80,3 +80,30 @@ func TestWaitAllStopsAtDeadline(t *testing.T) {
 	// Returns although one component never reports: the deadline bounds it.
 	waitAll(log, time.Now().Add(50*time.Millisecond), map[string]chan error{"a": done, "b": never})
 }
+
+// The readiness poll is not throttled by client-go: the discovery client's
+// default limiter refuses the 301st request in a row (burst 300), which a
+// 10 ms poll reaches after 3 s of a slow start.
+func TestReadyzClientIsNotThrottled(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	const cfg = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`
+	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := readyzClient(kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limiter := cs.Discovery().RESTClient().GetRateLimiter()
+	for i := range 1000 {
+		if limiter != nil && !limiter.TryAccept() {
+			t.Fatalf("probe %d of 1000 would wait for client-go's rate limiter", i+1)
+		}
+	}
+}
