@@ -30,7 +30,7 @@ func TestCompareSQLiteVsPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdout, _, code := runCLI(t, ctx, "compare", matrix, "--out", out,
-		"--rounds", "2", "--seed", "42", "--idle-window", "10s", "--api-objects", "50", "--api-repeats", "1",
+		"--rounds", "2", "--seed", "42", "--idle-window", "10s", "--settle-min", "5s", "--api-objects", "50", "--api-repeats", "1",
 		"--list-objects", "300", "--lists", "3", "--watchers", "3", "--watch-events", "30",
 		"--growth-steps", "100,300", "--compaction-timeout", "0", "--label-filter", "datastore && !slow")
 	if _, err := os.Stat(filepath.Join(out, "comparison.json")); err != nil {

@@ -122,7 +122,7 @@ func testMainJob(t *testing.T, datastore, upstreamMode string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	stdout, _, code := runCLI(t, ctx, "run", "--profile", "k3s", "--datastore", datastore,
-		"--repeats", "3", "--idle-window", "10s", "--api-objects", "100", "--api-repeats", "3", "--upstream", upstreamMode)
+		"--repeats", "3", "--idle-window", "10s", "--settle-min", "5s", "--api-objects", "100", "--api-repeats", "3", "--upstream", upstreamMode)
 	r := reportFrom(t, stdout)
 	if code != exitPassed || r.Status != result.StatusPassed {
 		// SLO verdicts are measurements of this machine at this moment (a
@@ -286,7 +286,8 @@ func checkJUnit(t *testing.T, path string, specs int) {
 func TestRKE2Profile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	stdout, _, code := runCLI(t, ctx, "run", "--profile", "rke2", "--skip-bench", "--upstream", "none")
+	stdout, _, code := runCLI(t, ctx, "run", "--profile", "rke2", "--skip-bench", "--upstream", "none",
+		"--idle-window", "10s", "--settle-min", "5s")
 	r := reportFrom(t, stdout)
 	if code != exitPassed || r.Status != result.StatusPassed {
 		t.Fatalf("rke2 run exit %d, status %s: %s", code, r.Status, r.Reason)

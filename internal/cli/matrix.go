@@ -132,7 +132,7 @@ func cellsVerdict(cells int, codes map[string]int) error {
 // (as --name=value: a bool flag takes no separate value).
 func forwardedFlags(cmd *cobra.Command) []string {
 	var out []string
-	for _, name := range []string{"label-filter", "suite-timeout", "repeats", "idle-window", "api-objects", "api-repeats", "api-concurrency", "api-object-size",
+	for _, name := range []string{"label-filter", "suite-timeout", "repeats", "idle-window", "settle-min", "api-objects", "api-repeats", "api-concurrency", "api-object-size",
 		"api-rate", "api-request-timeout", "api-error-budget", "upstream", "procs", "skip-bench"} {
 		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
 			out = append(out, "--"+name+"="+f.Value.String())

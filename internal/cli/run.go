@@ -10,6 +10,7 @@ import (
 
 	"github.com/distrobench/distrobench/internal/chatter"
 	"github.com/distrobench/distrobench/internal/job"
+	"github.com/distrobench/distrobench/internal/measure"
 	"github.com/distrobench/distrobench/internal/upstream"
 )
 
@@ -30,6 +31,8 @@ type benchFlags struct{ o job.BenchOptions }
 func (f *benchFlags) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&f.o.Repeats, "repeats", 5, "repeat every figure this many times (samples + median + min/max)")
 	fs.DurationVar(&f.o.IdleWindow, "idle-window", 60*time.Second, "how long idle memory and CPU are sampled")
+	fs.DurationVar(&f.o.SettleMin, "settle-min", measure.DefaultSettle.Min, fmt.Sprintf("the least time the cluster is watched before a figure taken at rest (idle footprint, API load); then until every node uses at most %g%% of a core, %s at most",
+		measure.DefaultSettle.CPU, measure.DefaultSettle.Max))
 	fs.IntVar(&f.o.Objects, "api-objects", 200, "API latency: ConfigMaps per verb per repeat")
 	fs.IntVar(&f.o.APIRepeats, "api-repeats", 20, "API latency: create..delete cycles of --api-objects ConfigMaps (each about a second)")
 	fs.IntVar(&f.o.Concurrency, "api-concurrency", 8, "API latency: closed-loop workers, each sending its next request when the previous one returns")

@@ -28,6 +28,10 @@ func (o BenchOptions) API(cfg *rest.Config, log *slog.Logger, progress func(stri
 // Validate reports the options that cannot work, before any cluster is
 // started for them.
 func (o BenchOptions) Validate() error {
+	if o.SettleMin < 0 || o.SettleMin > measure.DefaultSettle.Max {
+		return fmt.Errorf("settle minimum %s: want 0 (the default, %s) up to %s, the longest the harness waits for rest",
+			o.SettleMin, measure.DefaultSettle.Min, measure.DefaultSettle.Max)
+	}
 	return o.API(nil, nil, nil).Validate()
 }
 

@@ -61,7 +61,7 @@ func TestChatterProxiesIntegration(t *testing.T) {
 		t.Errorf("the harness's own URL %s goes through the agents' proxy", c.ServerURL)
 	}
 
-	ms, err := Footprint(ctx, c, BenchOptions{IdleWindow: 30 * time.Second}, slog.Default(), progress.NewPlain(os.Stderr, time.Now))
+	ms, err := Footprint(ctx, c, BenchOptions{IdleWindow: 30 * time.Second, SettleMin: 5 * time.Second}, slog.Default(), progress.NewPlain(os.Stderr, time.Now))
 	if err != nil {
 		t.Fatalf("Footprint: %v", err)
 	}

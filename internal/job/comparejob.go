@@ -98,8 +98,8 @@ func (o *CompareOptions) setDefaults() {
 		// The cells idled once before the first idle round; before each
 		// load the rule is the same with a shorter minimum: what the
 		// previous round left is over.
-		o.Bench.Settle = measure.DefaultSettle
-		o.Bench.Settle.Min = 10 * time.Second
+		o.Bench.Settle = o.Bench.idleSettle()
+		o.Bench.Settle.Min = min(o.Bench.Settle.Min, 10*time.Second)
 	}
 	if o.Load.ListObjects <= 0 {
 		o.Load.ListObjects = 10000

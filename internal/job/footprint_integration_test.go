@@ -49,7 +49,7 @@ func TestFootprintIntegration(t *testing.T) {
 	})
 	runPodOnEveryNode(ctx, t, c)
 
-	ms, err := Footprint(ctx, c, BenchOptions{IdleWindow: 20 * time.Second}, slog.Default(), progress.NewPlain(os.Stderr, time.Now))
+	ms, err := Footprint(ctx, c, BenchOptions{IdleWindow: 20 * time.Second, SettleMin: 5 * time.Second}, slog.Default(), progress.NewPlain(os.Stderr, time.Now))
 	if err != nil {
 		t.Fatalf("Footprint: %v", err)
 	}
@@ -90,6 +90,9 @@ func TestFootprintIntegration(t *testing.T) {
 	idle := findMeasurement(t, ms, "footprint.idle.pss", nil)
 	if !strings.HasPrefix(idle.Attributes["idle.settle"], "settled after") && !strings.HasPrefix(idle.Attributes["idle.settle"], "NOT settled") {
 		t.Errorf("footprint.idle.pss attributes %v: want how idle was reached", idle.Attributes)
+	}
+	if !strings.Contains(idle.Attributes["idle.settle"], "at least 5s,") {
+		t.Errorf("idle.settle %q: want the rule with the minimum asked for (5s)", idle.Attributes["idle.settle"])
 	}
 }
 

@@ -124,8 +124,12 @@ type BenchOptions struct {
 	Pods           int
 	PodQPS         float64
 	PodConcurrency int
+	// SettleMin is the least time the cluster is watched before a figure
+	// taken at rest, the idle footprint and the API load (zero:
+	// measure.DefaultSettle's); the rest of the rule stays the harness's.
+	SettleMin time.Duration
 	// Settle is how the API benchmark waits for rest before its load (zero:
-	// measure.DefaultSettle).
+	// the idle rule, idleSettle).
 	Settle measure.Settle
 	// Prometheus, when its URL is set, is where the chatter figures'
 	// apiserver counters are read (--prometheus-url) instead of the
@@ -133,10 +137,19 @@ type BenchOptions struct {
 	Prometheus chatter.PrometheusOptions
 }
 
-// settle is o.Settle, or the harness's definition of idle.
+// idleSettle is the harness's definition of idle with o.SettleMin.
+func (o BenchOptions) idleSettle() measure.Settle {
+	s := measure.DefaultSettle
+	if o.SettleMin > 0 {
+		s.Min = o.SettleMin
+	}
+	return s
+}
+
+// settle is how the API benchmark reaches rest: o.Settle, or idleSettle.
 func (o BenchOptions) settle() measure.Settle {
 	if o.Settle == (measure.Settle{}) {
-		return measure.DefaultSettle
+		return o.idleSettle()
 	}
 	return o.Settle
 }

@@ -194,7 +194,7 @@ func footprint(ctx context.Context, c *deploy.Cluster, run idleRun, o BenchOptio
 		Alongside: chatterAlongside(c, cfg, o.Prometheus, withPhase(labels, "idle")),
 	}
 	if run.settle {
-		io.Settle = measure.DefaultSettle
+		io.Settle = o.idleSettle()
 	}
 	out, err := measure.Idle(ctx, io)
 	if err != nil {
