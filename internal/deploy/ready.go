@@ -31,7 +31,10 @@ func (c *Cluster) waitReady(ctx context.Context, p exitWatch) error {
 	for {
 		// A server that writes its kubeconfig anew (new certificates on a
 		// fresh start, or a restart) gets a new client.
-		if at := c.kubeconfigWritten(); probe == nil || !at.Equal(built) {
+		switch at := c.kubeconfigWritten(); {
+		case at.IsZero():
+			last = fmt.Errorf("kubeconfig %s not written yet", c.kubeconfigSource())
+		case probe == nil || !at.Equal(built):
 			probe, last = c.readyProbe()
 			built = at
 		}
@@ -67,34 +70,33 @@ func (c *Cluster) after(d time.Duration) <-chan time.Time {
 // kept-alive connection): the resolution of startup.readyz.
 const ReadyPoll = 10 * time.Millisecond
 
+// kubeconfigSource is the kubeconfig the server writes: its own, or the
+// harness's when it writes none of its own.
+func (c *Cluster) kubeconfigSource() string {
+	if c.ServerKubeconfig != "" {
+		return c.ServerKubeconfig
+	}
+	return c.Kubeconfig
+}
+
 // kubeconfigWritten is when the server's kubeconfig was last written
 // (zero while there is none).
 func (c *Cluster) kubeconfigWritten() time.Time {
-	src := c.Kubeconfig
-	if c.ServerKubeconfig != "" {
-		src = c.ServerKubeconfig
-	}
-	fi, err := os.Stat(src)
+	fi, err := os.Stat(c.kubeconfigSource())
 	if err != nil {
 		return time.Time{}
 	}
 	return fi.ModTime()
 }
 
-// readyProbe is GET /readyz through one client, built once the server's
-// kubeconfig exists (pointed at the harness's address when the server
-// writes its own); an error says what is missing yet.
+// readyProbe is GET /readyz through one client, built from the server's
+// kubeconfig (pointed at the harness's address when the server writes its
+// own); an error says it could not be read yet.
 func (c *Cluster) readyProbe() (func(context.Context) error, error) {
 	if c.ServerKubeconfig != "" {
-		if _, err := os.Stat(c.ServerKubeconfig); err != nil {
-			return nil, fmt.Errorf("kubeconfig %s not written yet", c.ServerKubeconfig)
-		}
 		if err := pointKubeconfig(c.ServerKubeconfig, c.Kubeconfig, c.ServerURL); err != nil {
 			return nil, err // maybe half written: try again
 		}
-	}
-	if _, err := os.Stat(c.Kubeconfig); err != nil {
-		return nil, fmt.Errorf("kubeconfig %s not written yet", c.Kubeconfig)
 	}
 	cfg, err := c.RESTConfig()
 	if err != nil {
