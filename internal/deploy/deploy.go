@@ -62,8 +62,13 @@ import (
 // StateFile is the name of the state file in the run directory.
 const StateFile = "state.json"
 
-// tailLines is how much of the server log an error carries.
-const tailLines = 30
+// tailLines is how much of the server log an error carries, and
+// ReportTailLines how much of it a report keeps (UpError.LogTail, and a
+// failed run's report).
+const (
+	tailLines       = 30
+	ReportTailLines = 40
+)
 
 // Options for Up.
 type Options struct {
@@ -229,13 +234,24 @@ func (u *upRun) run(ctx context.Context) (*Cluster, error) {
 	}()
 	for _, step := range u.steps() {
 		if err := step(ctx); err != nil {
-			return nil, err
+			return nil, &UpError{Err: err, LogTail: c.LogTail(ReportTailLines)}
 		}
 	}
 	ok = true
 	c.log.Info("cluster up", "runDir", c.RunDir, "server", c.ServerURL, "datastore", u.inst.Redacted(), "readyAfter", c.ReadyAfter, "nodes", c.WantNodes(), "nodesReadyAfter", c.NodesReadyAfter)
 	return c, nil
 }
+
+// UpError is Up's error: why it failed and the server log's last lines
+// (masked) at that moment, taken before Up stopped what it started, so a
+// report of a failed or interrupted Up still shows what the server did.
+type UpError struct {
+	Err     error
+	LogTail []string
+}
+
+func (e *UpError) Error() string { return e.Err.Error() }
+func (e *UpError) Unwrap() error { return e.Err }
 
 // upRun is one Up in progress: its options and profile, where its
 // processes run, the cluster it builds and the datastore it started.

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -360,6 +361,11 @@ func TestUpContextCancelTearsDown(t *testing.T) {
 	_, err := Up(ctx, Options{Profile: p, RunDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "cancelled") {
 		t.Fatalf("Up error = %v, want a cancellation", err)
+	}
+	// The report of an interrupted run shows what the server did.
+	var ue *UpError
+	if !errors.As(err, &ue) || len(ue.LogTail) == 0 {
+		t.Errorf("Up error %v carries no server log tail", err)
 	}
 	b, _ := os.ReadFile(childFile)
 	pid, _ := strconv.Atoi(string(b))

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -84,6 +85,10 @@ func (b BringUp) Deploy(ctx context.Context, t *Target, apiReady func(*deploy.Cl
 	})
 	if c != nil {
 		t.Cluster = c
+	}
+	var ue *deploy.UpError
+	if errors.As(err, &ue) && t.Report != nil {
+		t.Report.ServerLogTail = ue.LogTail
 	}
 	return err
 }

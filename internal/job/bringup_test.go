@@ -13,6 +13,7 @@ import (
 	"github.com/distrobench/distrobench/internal/deploy"
 	"github.com/distrobench/distrobench/internal/profile"
 	"github.com/distrobench/distrobench/internal/progress"
+	"github.com/distrobench/distrobench/internal/result"
 )
 
 // TestBinaryTakesTheProfilesBinaryWithoutBuilding: a profile that bundles
@@ -76,5 +77,30 @@ func TestLoadRunDefaultsToTheCurrentRun(t *testing.T) {
 		if err != nil || c.RunDir != dir || c.Datastore != "sqlite" {
 			t.Errorf("LoadRun(%q): %+v, %v; want the cluster in %s", given, c, err, dir)
 		}
+	}
+}
+
+// TestDeployFailureKeepsTheServerLogTail: when Up fails (here the server
+// exits at once; an interrupted Up is the same path) the target's report
+// keeps the server log's last lines, though no cluster is left to take
+// them from in down.
+func TestDeployFailureKeepsTheServerLogTail(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "k3s")
+	script := "#!/bin/sh\nfor i in 1 2 3; do echo \"server log line $i\"; done\nexit 3\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := &profile.Profile{}
+	p.Metadata.Name = "k3s"
+	p.Spec.Binary = bin
+	p.Spec.Server.Args = []string{"--disable-agent"}
+	p.SetDefaults()
+	tg := &Target{Profile: p, Binary: bin, RunDir: t.TempDir(), Report: &result.Report{}}
+	err := BringUp{RepoRoot: t.TempDir(), Log: slog.New(slog.DiscardHandler)}.Deploy(context.Background(), tg, nil)
+	if err == nil || tg.Cluster != nil {
+		t.Fatalf("Deploy: cluster %v, err %v; want a failure and no cluster", tg.Cluster, err)
+	}
+	if got := strings.Join(tg.Report.ServerLogTail, "\n"); !strings.Contains(got, "server log line 3") {
+		t.Errorf("report's server log tail %q, want the server's last line", got)
 	}
 }

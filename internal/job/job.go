@@ -324,7 +324,7 @@ func (j *mainJob) bench(ctx context.Context, t *Target) error {
 func down(ctx context.Context, t *Target) error {
 	c := t.Cluster
 	if !passed(t.Report) || t.interrupted {
-		t.Report.ServerLogTail = c.LogTail(40)
+		t.Report.ServerLogTail = c.LogTail(deploy.ReportTailLines)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
