@@ -196,3 +196,43 @@ func TestComparisonMemory(t *testing.T) {
 		t.Errorf("HTML lacks %q (escaped once)", want)
 	}
 }
+
+// TestComparisonControl: with an A/A control, both renderings name it and
+// its spread, the control's own ratio says it is the control, and a cell's
+// difference within the spread says so.
+func TestComparisonControl(t *testing.T) {
+	round := func(base, control, other float64) compare.Round {
+		fig := func(v float64) []result.Measurement {
+			return []result.Measurement{result.NewMeasurement("footprint.agent.pss", "bytes", map[string]string{"node": "node1"}, []float64{v})}
+		}
+		return compare.Round{fig(base), fig(control), fig(other)}
+	}
+	cells := []compare.Cell{{Name: "sqlite"}, {Name: "sqlite-control"}, {Name: "mysql"}}
+	rounds := []compare.Round{round(100e6, 110e6, 105e6), round(101e6, 111e6, 106e6)}
+	c, err := compare.Build(cells, rounds, []string{"p50"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ApplyControl(1); err != nil {
+		t.Fatal(err)
+	}
+	var md, page bytes.Buffer
+	if err := ComparisonMarkdown(&md, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := ComparisonHTML(&page, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"A/A control: sqlite-control, the baseline brought up a second time",
+		"bytes p50 ×1.10 (footprint.agent.pss{node=node1}, over 1 figures)",
+		"A/A control |", "within A/A spread |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	if !strings.Contains(page.String(), "A/A control: sqlite-control") || !strings.Contains(page.String(), "within A/A spread") {
+		t.Error("HTML does not name the control or the within-spread call")
+	}
+}

@@ -15,8 +15,9 @@ import (
 
 // TestCompareSQLiteVsPostgres runs an interleaved comparison of two cells
 // (the k3s profile on SQLite, the baseline, and on PostgreSQL, which the
-// run starts itself), sized for CI: both clusters up at once, two idle and
-// two load rounds, growth at two steps, a slice of our suites per cell.
+// run starts itself) and the A/A control (SQLite again), sized for CI: the
+// three clusters up at once, two idle and two load rounds, growth at two
+// steps, a slice of our suites per cell.
 // Every cell must pass and leave its own report; the comparison must be
 // interleaved, record its seed, hold figures of both rounds with a ratio
 // and a call each, the growth curves and the chatter; nothing of the run
@@ -48,8 +49,11 @@ func TestCompareSQLiteVsPostgres(t *testing.T) {
 	if !c.Interleaved || c.Rounds != 2 || c.Seed != 42 || !strings.Contains(c.Memory, "all cells up at once") {
 		t.Errorf("comparison taken as: interleaved %v, %d rounds, seed %d, memory %q", c.Interleaved, c.Rounds, c.Seed, c.Memory)
 	}
-	if len(c.Cells) != 2 || c.Cells[0].Name != "k3s-sqlite-amd64" || c.Cells[1].Name != "k3s-postgres-amd64" {
-		t.Fatalf("cells %+v, want sqlite (baseline) then postgres", c.Cells)
+	if len(c.Cells) != 3 || c.Cells[0].Name != "k3s-sqlite-amd64" || c.Cells[1].Name != "k3s-sqlite-amd64-control" || c.Cells[2].Name != "k3s-postgres-amd64" {
+		t.Fatalf("cells %+v, want sqlite (baseline), its A/A control, then postgres", c.Cells)
+	}
+	if c.Control != 1 || len(c.Spreads) == 0 {
+		t.Errorf("control %d, spreads %+v: want the second cell as the A/A control and its spreads", c.Control, c.Spreads)
 	}
 	checkComparedFigures(t, c)
 	checkCellReports(t, out, c)
@@ -78,12 +82,15 @@ func checkComparedFigures(t *testing.T, c *compare.Comparison) {
 	seen := map[string]bool{}
 	for _, f := range c.Figures {
 		seen[f.Name] = true
-		if len(f.PerCell) != 2 || len(f.Ratios) != 1 {
+		if len(f.PerCell) != 3 || len(f.Ratios) != 2 {
 			t.Errorf("%s: %d cells, %d ratios", f.Name, len(f.PerCell), len(f.Ratios))
 			continue
 		}
-		switch r := f.Ratios[0]; r.Call {
-		case compare.Lower, compare.Higher, compare.WithinNoise:
+		if r := f.Ratios[0]; r.Call != compare.ControlCall && r.Call != compare.NoRatio && r.Call != compare.NotComparable {
+			t.Errorf("%s %v: the control's ratio is called %q", f.Name, f.Labels, r.Call)
+		}
+		switch r := f.Ratios[1]; r.Call {
+		case compare.Lower, compare.Higher, compare.WithinNoise, compare.WithinSpread:
 			if r.Rounds != 2 || r.Min > r.Median || r.Median > r.Max {
 				t.Errorf("%s %v: ratio %+v", f.Name, f.Labels, r)
 			}
@@ -118,7 +125,19 @@ func checkCellReports(t *testing.T, out string, c *compare.Comparison) {
 			t.Errorf("cell %s's own report: %v", cell.Name, err)
 			continue
 		}
-		for _, ph := range []string{"up", "footprint round 1", "footprint round 2", "bench round 1", "bench round 2", "cross-check", "growth", "growth after compaction", "conformance", "down"} {
+		for _, ph := range []string{"up", "footprint round 1", "footprint round 2", "bench round 1", "bench round 2", "down"} {
+			if r.Phase(ph) == nil {
+				t.Errorf("cell %s: no phase %q in %+v", cell.Name, ph, r.Phases)
+			}
+		}
+		if strings.HasSuffix(cell.Name, "-control") {
+			// The control takes part in the rounds only.
+			if r.Phase("growth") != nil || r.Phase("conformance") != nil {
+				t.Errorf("control %s ran more than the rounds: %+v", cell.Name, r.Phases)
+			}
+			continue
+		}
+		for _, ph := range []string{"cross-check", "growth", "growth after compaction", "conformance"} {
 			if r.Phase(ph) == nil {
 				t.Errorf("cell %s: no phase %q in %+v", cell.Name, ph, r.Phases)
 			}

@@ -40,6 +40,7 @@ func (f *compareFlags) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&f.o.Rounds, "rounds", 5, "rounds of the idle and load measurements (a difference is called only when every round agrees)")
 	fs.Int64Var(&f.o.Seed, "seed", 0, "seed of the cells' shuffled order in the load rounds (0: from the clock; recorded either way)")
 	fs.BoolVar(&f.o.OneAtATime, "one-at-a-time", false, "bring the cells up one after another even when memory allows all at once (not interleaved)")
+	fs.BoolVar(&f.o.NoControl, "no-control", false, "leave out the A/A control (the baseline cell brought up a second time, whose spread from the baseline holds back differences two instances of one cell show)")
 	fs.IntVar(&f.o.Load.ListObjects, "list-objects", 10000, "objects stored once per cell that every round lists")
 	fs.IntVar(&f.o.Load.Lists, "lists", 10, "full lists of --list-objects timed per round")
 	fs.IntVar(&f.o.Load.Watchers, "watchers", 10, "watch fan-out: watchers per cell")

@@ -42,8 +42,13 @@ type Comparison struct {
 	Memory string `json:"memory,omitempty"`
 	Rounds int    `json:"rounds"`
 	// Seed shuffled the cells' order within each round.
-	Seed    int64    `json:"seed,omitempty"`
-	Cells   []Cell   `json:"cells"`
+	Seed  int64  `json:"seed,omitempty"`
+	Cells []Cell `json:"cells"`
+	// Control is the index in Cells of the A/A control, the baseline
+	// brought up a second time (0: none); Spreads are how far it strayed
+	// from the baseline, per unit and statistic (ApplyControl).
+	Control int      `json:"control,omitempty"`
+	Spreads []Spread `json:"spreads,omitempty"`
 	Figures []Figure `json:"figures"`
 	// Growth is each cell's growth curves, measured once per cell and not
 	// in rounds (nil when no cell measured growth).
@@ -192,12 +197,16 @@ func keyOf(m result.Measurement) measurementKey {
 	for _, l := range cellLabels {
 		delete(labels, l)
 	}
+	return measurementKey{name: m.Name, unit: m.Unit, labels: labels, id: spell(m.Name, labels) + " " + m.Unit}
+}
+
+// spell is a figure's name and labels, "name{k=v,...}" (labels sorted).
+func spell(name string, labels map[string]string) string {
 	parts := make([]string, 0, len(labels))
 	for _, l := range slices.Sorted(maps.Keys(labels)) {
 		parts = append(parts, l+"="+labels[l])
 	}
-	return measurementKey{name: m.Name, unit: m.Unit, labels: labels,
-		id: m.Name + "{" + strings.Join(parts, ",") + "} " + m.Unit}
+	return name + "{" + strings.Join(parts, ",") + "}"
 }
 
 // measurementKey is a figure's identity across cells: its name, unit and

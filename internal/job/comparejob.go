@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/distrobench/distrobench/internal/compare"
@@ -56,6 +58,12 @@ type CompareOptions struct {
 	// OneAtATime brings the cells up one after another even when memory
 	// would allow them at once (the comparison is then not interleaved).
 	OneAtATime bool
+	// NoControl leaves out the A/A control: the baseline cell brought up a
+	// second time, measured in every round like the others, whose spread
+	// from the baseline holds back differences a second instance shows too
+	// (compare.ApplyControl). It is left out anyway when the cells do not
+	// fit in memory at once (no call is made then).
+	NoControl bool
 	// Bench sizes each round's workload: API verbs (Objects, Concurrency,
 	// APIRepeats per round), pods (Pods; SkipPods), the idle window of each
 	// idle round (IdleWindow).
@@ -169,7 +177,12 @@ type cell struct {
 	// out is set when a gate (build, images, up) failed: the cell takes no
 	// further part.
 	out bool
+	// control marks the A/A control: it takes part in the rounds only.
+	control bool
 }
+
+// controlSuffix names the A/A control after the baseline it repeats.
+const controlSuffix = "-control"
 
 func newComparison(o CompareOptions, now time.Time) (*comparison, error) {
 	cmp := &comparison{o: o, runner: newRunner(o.Progress, o.Log, o.Metrics), outDir: o.OutDir, imagesByArch: map[string][]images.Image{},
@@ -178,22 +191,34 @@ func newComparison(o CompareOptions, now time.Time) (*comparison, error) {
 		cmp.outDir = filepath.Join(o.OutBase, RunID(now, "compare", o.Matrix))
 	}
 	for _, pc := range o.Cells {
-		c, err := newCell(o, pc, cmp.cellsDir(), now)
+		c, err := newCell(o, pc, "", cmp.cellsDir(), now)
 		if err != nil {
 			return nil, err
 		}
 		cmp.cells = append(cmp.cells, c)
 	}
+	if o.NoControl {
+		return cmp, nil
+	}
+	base := o.Cells[0]
+	base.Profile = base.Profile.DeepCopy()
+	c, err := newCell(o, base, controlSuffix, cmp.cellsDir(), now)
+	if err != nil {
+		return nil, err
+	}
+	c.control = true
+	cmp.cells = slices.Insert(cmp.cells, 1, c)
 	return cmp, nil
 }
 
 // cellsDir holds every cell's own report (and its upstream suite's logs).
 func (cmp *comparison) cellsDir() string { return filepath.Join(cmp.outDir, "cells") }
 
-func newCell(o CompareOptions, pc profile.Cell, cellsDir string, now time.Time) (*cell, error) {
+// newCell makes the cell of pc, its name and run ID followed by suffix.
+func newCell(o CompareOptions, pc profile.Cell, suffix, cellsDir string, now time.Time) (*cell, error) {
 	p := pc.Profile
 	rep := NewReport(o.Command, p.Metadata.Name, pc.Datastore, now, o.ToolVer)
-	rep.RunID = CellRunID(now, pc)
+	rep.RunID = CellRunID(now, pc) + suffix
 	rep.Params.ProfileFile, rep.Params.Arch, rep.Params.Repeats = p.File, pc.Arch, o.Rounds
 	rep.Params.LabelFilter = o.Conform.LabelFilter
 	runDir, err := makeRunDir(o.RunsDir, rep.RunID)
@@ -203,7 +228,7 @@ func newCell(o CompareOptions, pc profile.Cell, cellsDir string, now time.Time) 
 	env := o.Env
 	env.OutBase = cellsDir
 	mo := Options{Env: env, Profile: p, RunsDir: o.RunsDir, Conform: o.Conform, Bench: o.Bench}
-	return &cell{name: pc.Name(), t: &Target{Profile: p, RunDir: runDir, Report: rep}, job: newMainJob(mo),
+	return &cell{name: pc.Name() + suffix, t: &Target{Profile: p, RunDir: runDir, Report: rep}, job: newMainJob(mo),
 		rounds: make([][]result.Measurement, o.Rounds)}, nil
 }
 
@@ -216,7 +241,7 @@ func (cmp *comparison) run(ctx context.Context) {
 		cmp.gate(ctx, c, Phase{Name: PhaseBuild, Run: c.job.build})
 		cmp.gate(ctx, c, Phase{Name: PhaseImages, When: hasNodes, Run: cmp.images(c)})
 	}
-	cmp.together, cmp.memory = planTogether(ctx, cmp.o.OneAtATime, cmp.profiles())
+	cmp.plan(ctx)
 	cmp.o.Progress.Linef("%s", cmp.memory)
 	if cmp.together {
 		defer cmp.raiseInotify()()
@@ -227,6 +252,24 @@ func (cmp *comparison) run(ctx context.Context) {
 		}
 		cmp.runGroup(ctx, group)
 	}
+}
+
+// plan decides whether the cells run at once (together) and says why
+// (memory). Without room for all at once no call is made, so the A/A
+// control is dropped and the rest planned again: it must not cost the
+// other cells their interleaving.
+func (cmp *comparison) plan(ctx context.Context) {
+	cmp.together, cmp.memory = planTogether(ctx, cmp.o.OneAtATime, cmp.profiles())
+	i := slices.IndexFunc(cmp.cells, func(c *cell) bool { return c.control })
+	if cmp.together || i < 0 {
+		return
+	}
+	if err := os.RemoveAll(cmp.cells[i].t.RunDir); err != nil {
+		cmp.o.Log.Warn("could not remove the control's run directory", "dir", cmp.cells[i].t.RunDir, "err", err)
+	}
+	cmp.cells = slices.Delete(cmp.cells, i, i+1)
+	cmp.together, cmp.memory = planTogether(ctx, cmp.o.OneAtATime, cmp.profiles())
+	cmp.memory += "; without the A/A control (no difference is called one cell at a time)"
 }
 
 // raiseInotify raises the machine's inotify limits for every node of the
@@ -306,8 +349,8 @@ func (cmp *comparison) groups() [][]*cell {
 }
 
 // runGroup brings the group's cells up (one after another, so that each
-// start-up is timed alone), measures them in rounds, then cross-checks the
-// agents' proxy and runs growth once per cell, takes every cell's growth
+// start-up is timed alone), measures them in rounds, then (not the A/A
+// control) cross-checks the agents' proxy and runs growth once per cell, takes every cell's growth
 // point after compaction (the waits overlap), then our suites once per
 // cell (each in a child process: Ginkgo runs specs once per process; so
 // without the disruptive specs, see conformanceInChild), and stops a group
@@ -321,20 +364,29 @@ func (cmp *comparison) runGroup(ctx context.Context, group []*cell) {
 	}
 	cmp.loadRounds(ctx, group)
 	for _, c := range group {
-		cmp.once(ctx, c, Phase{Name: PhaseCrossCheck, Run: cmp.crossCheck})
-		cmp.once(ctx, c, Phase{Name: PhaseGrowth, When: func(*Target) bool { return !cmp.o.SkipGrowth }, Run: cmp.growth(c)})
+		cmp.afterRounds(ctx, c, Phase{Name: PhaseCrossCheck, Run: cmp.crossCheck})
+		cmp.afterRounds(ctx, c, Phase{Name: PhaseGrowth, When: func(*Target) bool { return !cmp.o.SkipGrowth }, Run: cmp.growth(c)})
 	}
 	for _, c := range group {
-		cmp.once(ctx, c, Phase{Name: PhaseCompacted, When: func(*Target) bool { return c.compaction != nil }, Run: cmp.compacted(c)})
+		cmp.afterRounds(ctx, c, Phase{Name: PhaseCompacted, When: func(*Target) bool { return c.compaction != nil }, Run: cmp.compacted(c)})
 	}
 	for _, c := range group {
-		cmp.once(ctx, c, Phase{Name: PhaseConformance, When: func(*Target) bool { return !cmp.o.Conform.Skip }, Run: c.job.conformanceInChild})
-		cmp.once(ctx, c, Phase{Name: PhaseUpstream, When: func(*Target) bool { return c.job.runsUpstream() }, Run: c.job.upstream})
+		cmp.afterRounds(ctx, c, Phase{Name: PhaseConformance, When: func(*Target) bool { return !cmp.o.Conform.Skip }, Run: c.job.conformanceInChild})
+		cmp.afterRounds(ctx, c, Phase{Name: PhaseUpstream, When: func(*Target) bool { return c.job.runsUpstream() }, Run: c.job.upstream})
 	}
 	if !cmp.together {
 		for _, c := range group {
 			cmp.down(context.WithoutCancel(ctx), c)
 		}
+	}
+}
+
+// afterRounds is once for the phases that run once per cell after the
+// rounds (growth, conformance, ...): the A/A control takes part in the
+// rounds only.
+func (cmp *comparison) afterRounds(ctx context.Context, c *cell, ph Phase) {
+	if !c.control {
+		cmp.once(ctx, c, ph)
 	}
 }
 
@@ -361,23 +413,21 @@ func (cmp *comparison) down(ctx context.Context, c *cell) {
 	cmp.runner.phase(ctx, c.t, Phase{Name: PhaseDown, Run: down})
 }
 
-// finish decides every cell's report and writes it under cells/, then
-// builds and writes the comparison. It fails (ErrRunFailed) when a cell
-// did not pass.
-func (cmp *comparison) finish(ctx context.Context) (*CompareOutcome, error) {
-	cells := make([]compare.Cell, len(cmp.cells))
+// document builds the comparison of the cells' rounds, with the A/A
+// control's spread applied when it took part (a control that failed is
+// left out: it would leave the other cells no figure in common).
+func (cmp *comparison) document() (*compare.Comparison, error) {
+	var cells []compare.Cell
 	rounds := make([]compare.Round, cmp.o.Rounds)
-	var failed []error
-	for i, c := range cmp.cells {
-		c.t.Report.Measurements = append(c.t.Report.Measurements, mergeRounds(c.rounds)...)
-		decide(ctx, c.t.Report)
-		if _, err := reports.WriteAll(c.t.Report, reports.OutputDir(cmp.cellsDir(), c.t.Report)); err != nil {
-			return nil, fmt.Errorf("write cell %s's report: %w", c.name, err)
+	control := 0
+	for _, c := range cmp.cells {
+		if c.control {
+			if c.out {
+				continue
+			}
+			control = len(cells)
 		}
-		if c.t.Report.Status != result.StatusPassed {
-			failed = append(failed, fmt.Errorf("cell %s: %s", c.name, c.t.Report.Reason))
-		}
-		cells[i] = compare.Cell{Name: c.name, Report: c.t.Report}
+		cells = append(cells, compare.Cell{Name: c.name, Report: c.t.Report})
 		for r := range rounds {
 			rounds[r] = append(rounds[r], c.rounds[r])
 		}
@@ -389,6 +439,31 @@ func (cmp *comparison) finish(ctx context.Context) (*CompareOutcome, error) {
 	doc.Seed, doc.Memory = cmp.o.Seed, cmp.memory
 	if !cmp.together {
 		doc.Why = cmp.memory
+	}
+	if control > 0 && cmp.together {
+		err = doc.ApplyControl(control)
+	}
+	return doc, err
+}
+
+// finish decides every cell's report and writes it under cells/, then
+// builds and writes the comparison. It fails (ErrRunFailed) when a cell
+// did not pass.
+func (cmp *comparison) finish(ctx context.Context) (*CompareOutcome, error) {
+	var failed []error
+	for _, c := range cmp.cells {
+		c.t.Report.Measurements = append(c.t.Report.Measurements, mergeRounds(c.rounds)...)
+		decide(ctx, c.t.Report)
+		if _, err := reports.WriteAll(c.t.Report, reports.OutputDir(cmp.cellsDir(), c.t.Report)); err != nil {
+			return nil, fmt.Errorf("write cell %s's report: %w", c.name, err)
+		}
+		if c.t.Report.Status != result.StatusPassed {
+			failed = append(failed, fmt.Errorf("cell %s: %s", c.name, c.t.Report.Reason))
+		}
+	}
+	doc, err := cmp.document()
+	if err != nil {
+		return nil, err
 	}
 	page, err := reports.WriteComparison(doc, cmp.outDir)
 	if err != nil {

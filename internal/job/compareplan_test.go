@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,46 @@ func TestWithoutDisruptive(t *testing.T) {
 		if got := withoutDisruptive(in); got != want {
 			t.Errorf("withoutDisruptive(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestControlCellIsTheBaselineAgain: a comparison has the A/A control as
+// its second cell, the baseline's profile under its own name and run
+// directory; when the cells run one at a time (no call is made) the
+// control is dropped, its run directory removed, and the memory note says
+// so. --no-control leaves it out.
+func TestControlCellIsTheBaselineAgain(t *testing.T) {
+	cellOf := func(ds string) profile.Cell {
+		p := &profile.Profile{}
+		p.Metadata.Name = "k3s"
+		p.Spec.Datastore.Type = ds
+		return profile.Cell{Profile: p, Datastore: ds, Arch: "amd64"}
+	}
+	o := CompareOptions{Cells: []profile.Cell{cellOf("sqlite"), cellOf("postgres")}, RunsDir: t.TempDir(), OutDir: t.TempDir(), Rounds: 2, OneAtATime: true}
+	cmp, err := newComparison(o, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range cmp.cells {
+		names = append(names, c.name)
+	}
+	if strings.Join(names, " ") != "k3s-sqlite-amd64 k3s-sqlite-amd64-control k3s-postgres-amd64" || !cmp.cells[1].control {
+		t.Fatalf("cells %v, want the baseline, its control, then the rest", names)
+	}
+	if cmp.cells[1].t.Profile == cmp.cells[0].t.Profile || cmp.cells[1].t.RunDir == cmp.cells[0].t.RunDir {
+		t.Error("the control shares the baseline's profile or run directory")
+	}
+	controlDir := cmp.cells[1].t.RunDir
+	cmp.plan(context.Background())
+	if len(cmp.cells) != 2 || cmp.cells[1].control || !strings.Contains(cmp.memory, "without the A/A control") {
+		t.Errorf("one at a time: %d cells, memory %q; want the control dropped and said so", len(cmp.cells), cmp.memory)
+	}
+	if _, err := os.Stat(controlDir); !os.IsNotExist(err) {
+		t.Errorf("the dropped control's run directory is still there: %v", err)
+	}
+	o.NoControl = true
+	if cmp, err = newComparison(o, time.Now()); err != nil || len(cmp.cells) != 2 {
+		t.Errorf("--no-control: %v, %d cells, want 2", err, len(cmp.cells))
 	}
 }

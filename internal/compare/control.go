@@ -1,0 +1,109 @@
+package compare
+
+import (
+	"fmt"
+	"math"
+)
+
+// WithinSpread is the call of a difference that every round agrees on but
+// that the control shows too: the cell's ratio does not clear the control's
+// spread for figures of its unit and statistic, so it may be the
+// instance's, not what the matrix varies. Ratio.Why gives the spread.
+const WithinSpread Call = "within A/A spread"
+
+// ControlCall is the call of the control's own ratios: they measure how two
+// instances of one cell differ, and claim no difference.
+const ControlCall Call = "A/A control"
+
+// Spread is how far the control (the baseline brought up a second time,
+// the same in everything the matrix varies) strayed from the baseline in
+// the figures of one unit and statistic: its widest ratio of any round,
+// either way, as a factor (×1.12: 12 % up, or down to 1/1.12). Two
+// instances of one cell differ by that much with nothing changed between
+// them; rounds of one instance share its offset (a first start's heap,
+// what the kubelet cached) and cannot show it, so every round agreeing
+// does not rule it out. Which of two equal instances is the baseline is
+// chance, so the spread holds both ways.
+type Spread struct {
+	Unit      string  `json:"unit"`
+	Statistic string  `json:"statistic"`
+	Width     float64 `json:"width"` // at least 1
+	// Figure is the figure (name{labels}) whose round set Width, and
+	// Figures how many of the control's figures the spread is over.
+	Figure  string `json:"figure,omitempty"`
+	Figures int    `json:"figures"`
+}
+
+// ApplyControl makes Cells[control] the comparison's A/A control: its own
+// ratios show the spread (call ControlCall), and every other cell's difference
+// that does not clear the control's spread for its unit and statistic is
+// called WithinSpread instead. Spreads are pooled over every figure of a
+// unit and statistic (memory, say, over every node and process set): one
+// figure's control ratio is a single draw of two instances' difference,
+// which a cell's difference would exceed half the time by chance alone.
+func (c *Comparison) ApplyControl(control int) error {
+	if control < 1 || control >= len(c.Cells) {
+		return fmt.Errorf("control cell %d: the comparison has cells 0 (the baseline) to %d", control, len(c.Cells)-1)
+	}
+	c.Control = control
+	c.Spreads = spreads(c.Figures, control-1)
+	for fi := range c.Figures {
+		f := &c.Figures[fi]
+		sp := spreadOf(c.Spreads, f.Unit, f.Statistic)
+		for ri := range f.Ratios {
+			r := &f.Ratios[ri]
+			switch {
+			case ri == control-1 && r.Call != NoRatio && r.Call != NotComparable:
+				r.Call = ControlCall
+			case ri != control-1 && sp != nil:
+				*r = sp.limit(*r)
+			}
+		}
+	}
+	return nil
+}
+
+// spreads are the control's (ratio index ci) widest ratios per unit and
+// statistic, over the figures that have a ratio.
+func spreads(figs []Figure, ci int) []Spread {
+	var out []Spread
+	for _, f := range figs {
+		r := f.Ratios[ci]
+		// A control round at 0 (nothing measured where the baseline had
+		// something) is no width to hold other figures to.
+		if r.Call == NoRatio || r.Call == NotComparable || r.Rounds == 0 || r.Min <= 0 {
+			continue
+		}
+		sp := spreadOf(out, f.Unit, f.Statistic)
+		if sp == nil {
+			out = append(out, Spread{Unit: f.Unit, Statistic: f.Statistic, Width: 1})
+			sp = &out[len(out)-1]
+		}
+		sp.Figures++
+		if w := math.Max(r.Max, 1/r.Min); w > sp.Width {
+			sp.Width, sp.Figure = w, spell(f.Name, f.Labels)
+		}
+	}
+	return out
+}
+
+func spreadOf(sps []Spread, unit, stat string) *Spread {
+	for i := range sps {
+		if sps[i].Unit == unit && sps[i].Statistic == stat {
+			return &sps[i]
+		}
+	}
+	return nil
+}
+
+// limit turns a called difference that does not clear the spread into
+// WithinSpread: higher needs every round above Width, lower every round
+// below 1/Width.
+func (sp *Spread) limit(r Ratio) Ratio {
+	if (r.Call == Higher && r.Min <= sp.Width) || (r.Call == Lower && r.Max >= 1/sp.Width) {
+		r.Why = fmt.Sprintf("every round on one side of 1 (×%.2f–%.2f), but two instances of the baseline differed by up to ×%.2f (the control, in %s)",
+			r.Min, r.Max, sp.Width, sp.Figure)
+		r.Call = WithinSpread
+	}
+	return r
+}
