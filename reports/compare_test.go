@@ -163,15 +163,9 @@ func TestComparisonWithoutGrowthOrMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var md, page bytes.Buffer
-	if err := ComparisonMarkdown(&md, c); err != nil {
-		t.Fatal(err)
-	}
-	if err := ComparisonHTML(&page, c); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(md.String(), "Growth") || strings.Contains(page.String(), `id="growth"`) || strings.Contains(md.String(), "Memory:") {
-		t.Errorf("a comparison without growth or a memory decision shows a section for them:\n%s", md.String())
+	md, page := renderBoth(t, c)
+	if strings.Contains(md, "Growth") || strings.Contains(page, `id="growth"`) || strings.Contains(md, "Memory:") {
+		t.Errorf("a comparison without growth or a memory decision shows a section for them:\n%s", md)
 	}
 }
 
@@ -182,17 +176,11 @@ func TestComparisonMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Why, c.Memory = "too little memory", "each cell needs 1.2 GiB < 2.0 GiB for both, 1.5 GiB available: one at a time"
-	var md, page bytes.Buffer
-	if err := ComparisonMarkdown(&md, c); err != nil {
-		t.Fatal(err)
+	md, page := renderBoth(t, c)
+	if want := "**Not interleaved** (too little memory): the cells were measured at different times, so no difference is called. Memory: each cell needs 1.2 GiB &lt; 2.0 GiB"; !strings.Contains(md, want) {
+		t.Errorf("markdown lacks %q:\n%s", want, md)
 	}
-	if err := ComparisonHTML(&page, c); err != nil {
-		t.Fatal(err)
-	}
-	if want := "**Not interleaved** (too little memory): the cells were measured at different times, so no difference is called. Memory: each cell needs 1.2 GiB &lt; 2.0 GiB"; !strings.Contains(md.String(), want) {
-		t.Errorf("markdown lacks %q:\n%s", want, md.String())
-	}
-	if want := "Not interleaved (too little memory): the cells were measured at different times, so no difference is called. Memory: each cell needs 1.2 GiB &lt; 2.0 GiB for both"; !strings.Contains(page.String(), want) {
+	if want := "Not interleaved (too little memory): the cells were measured at different times, so no difference is called. Memory: each cell needs 1.2 GiB &lt; 2.0 GiB for both"; !strings.Contains(page, want) {
 		t.Errorf("HTML lacks %q (escaped once)", want)
 	}
 }
@@ -216,23 +204,30 @@ func TestComparisonControl(t *testing.T) {
 	if err := c.ApplyControl(1); err != nil {
 		t.Fatal(err)
 	}
-	var md, page bytes.Buffer
-	if err := ComparisonMarkdown(&md, c); err != nil {
-		t.Fatal(err)
-	}
-	if err := ComparisonHTML(&page, c); err != nil {
-		t.Fatal(err)
-	}
+	md, page := renderBoth(t, c)
 	for _, want := range []string{
 		"A/A control: sqlite-control, the baseline brought up a second time",
 		"bytes p50 ×1.10 (footprint.agent.pss{node=node1}, over 1 figures)",
 		"A/A control |", "within A/A spread |",
 	} {
-		if !strings.Contains(md.String(), want) {
-			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
 	}
-	if !strings.Contains(page.String(), "A/A control: sqlite-control") || !strings.Contains(page.String(), "within A/A spread") {
+	if !strings.Contains(page, "A/A control: sqlite-control") || !strings.Contains(page, "within A/A spread") {
 		t.Error("HTML does not name the control or the within-spread call")
 	}
+}
+
+// renderBoth renders c as Markdown and as HTML.
+func renderBoth(t *testing.T, c *compare.Comparison) (md, page string) {
+	t.Helper()
+	var m, p bytes.Buffer
+	if err := ComparisonMarkdown(&m, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := ComparisonHTML(&p, c); err != nil {
+		t.Fatal(err)
+	}
+	return m.String(), p.String()
 }
