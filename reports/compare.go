@@ -41,7 +41,7 @@ func ComparisonMarkdown(w io.Writer, c *compare.Comparison) error {
 	b.WriteString("\nEach cell: the statistic's median over the rounds (n = rounds) and its min–max. " +
 		"Ratio: the median of the per-round ratios to the baseline, with their min–max; " +
 		"better/worse only when every round agrees on its side of 1, else within noise, " +
-		"and (with an A/A control) when every round is beyond the control's spread, else within A/A spread; " +
+		"and (with an A/A control) when its median ratio clears the control's spread, else within A/A spread; " +
 		"not comparable when the figure depends on which node the pods ran on and the cells' pods were placed differently.\n")
 	growthMarkdown(&b, c.Growth)
 	_, err := w.Write(b.Bytes())
@@ -83,7 +83,7 @@ func controlText(c *compare.Comparison, inline func(string) string) string {
 	for i, sp := range c.Spreads {
 		widths[i] = fmt.Sprintf("%s %s ×%.2f (%s, over %d figures)", sp.Unit, sp.Statistic, sp.Width, sp.Figure, sp.Figures)
 	}
-	return fmt.Sprintf(" A/A control: %s, the baseline brought up a second time; a difference is called only when every round is beyond the widest ratio the control showed, either way, in figures of its unit and statistic (else within A/A spread): %s.",
+	return fmt.Sprintf(" A/A control: %s, the baseline brought up a second time; a difference every round agrees on is called only when its median ratio is beyond the widest median ratio the control showed, either way, in figures of its unit and statistic (else within A/A spread): %s.",
 		inline(c.Cells[c.Control].Name), inline(strings.Join(widths, "; ")))
 }
 

@@ -16,31 +16,34 @@ const WithinSpread Call = "within A/A spread"
 const ControlCall Call = "A/A control"
 
 // Spread is how far the control (the baseline brought up a second time,
-// the same in everything the matrix varies) strayed from the baseline in
-// the figures of one unit and statistic: its widest ratio of any round,
-// either way, as a factor (×1.12: 12 % up, or down to 1/1.12). Two
-// instances of one cell differ by that much with nothing changed between
-// them; rounds of one instance share its offset (a first start's heap,
-// what the kubelet cached) and cannot show it, so every round agreeing
-// does not rule it out. Which of two equal instances is the baseline is
-// chance, so the spread holds both ways.
+// the same in everything the matrix varies) stood from the baseline in the
+// figures of one unit and statistic: its widest median ratio over the
+// rounds, either way, as a factor (×1.12: 12 % up, or down to 1/1.12).
+// Two instances of one cell differ by that much with nothing changed
+// between them. The rounds show the noise from one round to the next, and
+// a difference is called only when every round agrees; but rounds of one
+// instance share its offset (what a first start left in the Go heaps, say),
+// which every round agreeing cannot rule out: the median of a cell's ratios
+// must also clear the control's. Which of two equal instances is the
+// baseline is chance, so the spread holds both ways.
 type Spread struct {
 	Unit      string  `json:"unit"`
 	Statistic string  `json:"statistic"`
 	Width     float64 `json:"width"` // at least 1
-	// Figure is the figure (name{labels}) whose round set Width, and
-	// Figures how many of the control's figures the spread is over.
+	// Figure is the figure (name{labels}) whose median ratio set Width,
+	// and Figures how many of the control's figures the spread is over.
 	Figure  string `json:"figure,omitempty"`
 	Figures int    `json:"figures"`
 }
 
 // ApplyControl makes Cells[control] the comparison's A/A control: its own
-// ratios show the spread (call ControlCall), and every other cell's difference
-// that does not clear the control's spread for its unit and statistic is
-// called WithinSpread instead. Spreads are pooled over every figure of a
-// unit and statistic (memory, say, over every node and process set): one
-// figure's control ratio is a single draw of two instances' difference,
-// which a cell's difference would exceed half the time by chance alone.
+// ratios show the spread (call ControlCall), and every other cell's called
+// difference whose median ratio does not clear the control's spread for its
+// unit and statistic is called WithinSpread instead. Spreads are pooled
+// over every figure of a unit and statistic (memory, say, over every node
+// and process set): one figure's control ratio is a single draw of two
+// instances' difference, which a cell's difference would exceed half the
+// time by chance alone.
 func (c *Comparison) ApplyControl(control int) error {
 	if control < 1 || control >= len(c.Cells) {
 		return fmt.Errorf("control cell %d: the comparison has cells 0 (the baseline) to %d", control, len(c.Cells)-1)
@@ -69,9 +72,9 @@ func spreads(figs []Figure, ci int) []Spread {
 	var out []Spread
 	for _, f := range figs {
 		r := f.Ratios[ci]
-		// A control round at 0 (nothing measured where the baseline had
+		// A control at 0 (nothing measured where the baseline had
 		// something) is no width to hold other figures to.
-		if r.Call == NoRatio || r.Call == NotComparable || r.Rounds == 0 || r.Min <= 0 {
+		if r.Call == NoRatio || r.Call == NotComparable || r.Rounds == 0 || r.Median <= 0 {
 			continue
 		}
 		sp := spreadOf(out, f.Unit, f.Statistic)
@@ -80,7 +83,7 @@ func spreads(figs []Figure, ci int) []Spread {
 			sp = &out[len(out)-1]
 		}
 		sp.Figures++
-		if w := math.Max(r.Max, 1/r.Min); w > sp.Width {
+		if w := math.Max(r.Median, 1/r.Median); w > sp.Width {
 			sp.Width, sp.Figure = w, spell(f.Name, f.Labels)
 		}
 	}
@@ -96,13 +99,13 @@ func spreadOf(sps []Spread, unit, stat string) *Spread {
 	return nil
 }
 
-// limit turns a called difference that does not clear the spread into
-// WithinSpread: higher needs every round above Width, lower every round
+// limit turns a called difference whose median ratio does not clear the
+// spread into WithinSpread: higher needs a median above Width, lower one
 // below 1/Width.
 func (sp *Spread) limit(r Ratio) Ratio {
-	if (r.Call == Higher && r.Min <= sp.Width) || (r.Call == Lower && r.Max >= 1/sp.Width) {
-		r.Why = fmt.Sprintf("every round on one side of 1 (×%.2f–%.2f), but two instances of the baseline differed by up to ×%.2f (the control, in %s)",
-			r.Min, r.Max, sp.Width, sp.Figure)
+	if (r.Call == Higher && r.Median <= sp.Width) || (r.Call == Lower && r.Median >= 1/sp.Width) {
+		r.Why = fmt.Sprintf("every round on one side of 1 (median ×%.2f), but two instances of the baseline differed by up to ×%.2f (the control, in %s)",
+			r.Median, sp.Width, sp.Figure)
 		r.Call = WithinSpread
 	}
 	return r
