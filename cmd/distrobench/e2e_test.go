@@ -387,6 +387,7 @@ func TestUpDownNoOrphans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ipamBefore := machineIPAM(t)
 	out, _, code := runCLI(t, ctx, "up", "--profile", "k3s", "--datastore", "mysql")
 	if code != exitPassed {
 		t.Fatalf("up exited %d:\n%s", code, out)
@@ -419,6 +420,23 @@ func TestUpDownNoOrphans(t *testing.T) {
 	for _, d := range before.Diff(after) {
 		t.Errorf("the machine's network changed: %s", d)
 	}
+	// Pod IPs are the nodes' own (k3lite keeps host-local's allocations in
+	// the node's data dir): none may be left in the machine's directory,
+	// where every later node would find them taken.
+	if ipamAfter := machineIPAM(t); len(ipamAfter) > len(ipamBefore) {
+		t.Errorf("pod IP allocations left in /var/lib/cni/networks: %d before, %d after: %v", len(ipamBefore), len(ipamAfter), ipamAfter)
+	}
+}
+
+// machineIPAM lists the CNI host-local allocations in the machine's own
+// directory (/var/lib/cni/networks/<network>/<ip>).
+func machineIPAM(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("/var/lib/cni/networks/*/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
 
 // TestARM64ServesReadyz builds k3lite for arm64 and starts it under qemu-user.

@@ -25,13 +25,14 @@ const (
 )
 
 // cniConflist renders the node's CNI network: a bridge with host-local
-// IPAM over the node's podCIDRs plus portmap (hostPort). flannel's own CNI
+// IPAM over the node's podCIDRs, keeping its allocations in ipamDir (the
+// node's own), plus portmap (hostPort). flannel's own CNI
 // plugin is not used (it is not available as a module here): flannel only
 // routes between nodes, and this bridge is what its plugin would have
 // delegated to. ipMasq is set only when flannel does not run: flannel
 // masquerades traffic leaving the cluster CIDR itself, and a bridge
 // masquerade would hide pod IPs from pods on other nodes.
-func cniConflist(podCIDRs []string, mtu int, ipMasq bool) ([]byte, error) {
+func cniConflist(podCIDRs []string, mtu int, ipMasq bool, ipamDir string) ([]byte, error) {
 	if len(podCIDRs) == 0 {
 		return nil, fmt.Errorf("no podCIDR for this node yet")
 	}
@@ -64,9 +65,10 @@ func cniConflist(podCIDRs []string, mtu int, ipMasq bool) ([]byte, error) {
 				"hairpinMode": true,
 				"mtu":         mtu,
 				"ipam": map[string]any{
-					"type":   "host-local",
-					"ranges": ranges,
-					"routes": routes,
+					"type":    "host-local",
+					"ranges":  ranges,
+					"routes":  routes,
+					"dataDir": ipamDir,
 				},
 			},
 			map[string]any{
@@ -82,14 +84,14 @@ func cniConflist(podCIDRs []string, mtu int, ipMasq bool) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// writeCNIConfig writes the conflist into dir (atomically: containerd
-// watches the directory and must never read half a file).
-func writeCNIConfig(dir string, podCIDRs []string, mtu int, ipMasq bool) error {
-	b, err := cniConflist(podCIDRs, mtu, ipMasq)
+// writeCNIConfig writes the conflist into p.cniConfDir (atomically:
+// containerd watches the directory and must never read half a file).
+func writeCNIConfig(p paths, podCIDRs []string, mtu int, ipMasq bool) error {
+	b, err := cniConflist(podCIDRs, mtu, ipMasq, p.cniIPAM)
 	if err != nil {
 		return err
 	}
-	return writeIfChanged(filepath.Join(dir, cniConfName), b, 0o644)
+	return writeIfChanged(filepath.Join(p.cniConfDir, cniConfName), b, 0o644)
 }
 
 // waitPodCIDRs waits until the node is registered and the

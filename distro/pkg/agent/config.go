@@ -251,6 +251,12 @@ type paths struct {
 	registryHosts string
 
 	cniConfDir, images, importedRecord, flannelRun string
+	// cniIPAM is host-local's dataDir: the pod IPs this node handed out.
+	// Its default, /var/lib/cni/networks, is one directory for the whole
+	// machine, which simulated hosts share: nodes would draw from one pool,
+	// and a node stopped without deleting its pods would leave its IPs
+	// taken for every later node until the range ran out.
+	cniIPAM string
 }
 
 func newPaths(dataDir string) paths {
@@ -284,6 +290,7 @@ func newPaths(dataDir string) paths {
 		containerdLog:        j("containerd", "containerd.log"),
 		registryHosts:        j("etc", "containerd", "certs.d"),
 		cniConfDir:           j("etc", "cni", "net.d"),
+		cniIPAM:              j("cni", "networks"),
 		images:               j("images"),
 		importedRecord:       j("images", ".imported"),
 		flannelRun:           j("run", "flannel"),

@@ -256,7 +256,7 @@ func TestKubeProxyArgsParse(t *testing.T) {
 }
 
 func TestCNIConflist(t *testing.T) {
-	b, err := cniConflist([]string{"10.42.1.0/24"}, 1450, false)
+	b, err := cniConflist([]string{"10.42.1.0/24"}, 1450, false, "/data/node1/agent/cni/networks")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,9 +270,10 @@ func TestCNIConflist(t *testing.T) {
 			Hairpin   bool   `json:"hairpinMode"`
 			MTU       int    `json:"mtu"`
 			IPAM      struct {
-				Type   string                `json:"type"`
-				Ranges [][]map[string]string `json:"ranges"`
-				Routes []map[string]string   `json:"routes"`
+				Type    string                `json:"type"`
+				Ranges  [][]map[string]string `json:"ranges"`
+				Routes  []map[string]string   `json:"routes"`
+				DataDir string                `json:"dataDir"`
 			} `json:"ipam"`
 			Capabilities map[string]bool `json:"capabilities"`
 		} `json:"plugins"`
@@ -290,13 +291,18 @@ func TestCNIConflist(t *testing.T) {
 	if br.IPAM.Type != "host-local" || br.IPAM.Ranges[0][0]["subnet"] != "10.42.1.0/24" || br.IPAM.Routes[0]["dst"] != "0.0.0.0/0" {
 		t.Errorf("ipam: %+v", br.IPAM)
 	}
+	// The node's own allocations, not the machine's /var/lib/cni/networks
+	// that every simulated host would share.
+	if br.IPAM.DataDir != "/data/node1/agent/cni/networks" {
+		t.Errorf("ipam dataDir %q, want the node's own", br.IPAM.DataDir)
+	}
 	if !conf.Plugins[1].Capabilities["portMappings"] {
 		t.Error("portmap must declare the portMappings capability")
 	}
-	if b, _ := cniConflist([]string{"10.42.1.0/24"}, 0, true); !strings.Contains(string(b), `"mtu": 1500`) || !strings.Contains(string(b), `"ipMasq": true`) {
+	if b, _ := cniConflist([]string{"10.42.1.0/24"}, 0, true, "/x"); !strings.Contains(string(b), `"mtu": 1500`) || !strings.Contains(string(b), `"ipMasq": true`) {
 		t.Errorf("without flannel: want MTU 1500 and ipMasq: %s", b)
 	}
-	if _, err := cniConflist(nil, 0, true); err == nil {
+	if _, err := cniConflist(nil, 0, true, "/x"); err == nil {
 		t.Error("no podCIDR accepted")
 	}
 }

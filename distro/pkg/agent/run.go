@@ -321,7 +321,7 @@ func runPodNetwork(ctx context.Context, cfg Config, cs kubernetes.Interface, p p
 		// flannel masquerades traffic leaving the cluster CIDR itself.
 		mtu, ipMasq, flannelDone = nw.MTU, false, nw.Done
 	}
-	if err := writeCNIConfig(p.cniConfDir, cidrs, mtu, ipMasq); err != nil {
+	if err := writeCNIConfig(p, cidrs, mtu, ipMasq); err != nil {
 		return err
 	}
 	log.Info("pod network configured", "podCIDRs", cidrs, "mtu", mtu, "cni", filepath.Join(p.cniConfDir, cniConfName))
