@@ -56,7 +56,7 @@ func (c *Comparison) ApplyControl(control int) error {
 		for ri := range f.Ratios {
 			r := &f.Ratios[ri]
 			switch {
-			case ri == control-1 && r.Call != NoRatio && r.Call != NotComparable:
+			case ri == control-1 && r.taken():
 				r.Call = ControlCall
 			case ri != control-1 && sp != nil:
 				*r = sp.limit(*r)
@@ -74,7 +74,7 @@ func spreads(figs []Figure, ci int) []Spread {
 		r := f.Ratios[ci]
 		// A control at 0 (nothing measured where the baseline had
 		// something) is no width to hold other figures to.
-		if r.Call == NoRatio || r.Call == NotComparable || r.Rounds == 0 || r.Median <= 0 {
+		if !r.taken() || r.Rounds == 0 || r.Median <= 0 {
 			continue
 		}
 		sp := spreadOf(out, f.Unit, f.Statistic)
@@ -89,6 +89,10 @@ func spreads(figs []Figure, ci int) []Spread {
 	}
 	return out
 }
+
+// taken reports whether the ratio was taken at all: not refused (no
+// ratio) and not set aside for a different pod placement.
+func (r Ratio) taken() bool { return r.Call != NoRatio && r.Call != NotComparable }
 
 func spreadOf(sps []Spread, unit, stat string) *Spread {
 	for i := range sps {

@@ -350,11 +350,12 @@ func (cmp *comparison) groups() [][]*cell {
 
 // runGroup brings the group's cells up (one after another, so that each
 // start-up is timed alone), measures them in rounds, then (not the A/A
-// control) cross-checks the agents' proxy and runs growth once per cell, takes every cell's growth
-// point after compaction (the waits overlap), then our suites once per
-// cell (each in a child process: Ginkgo runs specs once per process; so
-// without the disruptive specs, see conformanceInChild), and stops a group
-// that is not the whole comparison (the next one needs the memory).
+// control) cross-checks the agents' proxy and runs growth once per cell,
+// takes every cell's growth point after compaction (the waits overlap),
+// then our suites once per cell (each in a child process: Ginkgo runs
+// specs once per process; so without the disruptive specs, see
+// conformanceInChild), and stops a group that is not the whole comparison
+// (the next one needs the memory).
 func (cmp *comparison) runGroup(ctx context.Context, group []*cell) {
 	for _, c := range group {
 		cmp.gate(ctx, c, Phase{Name: PhaseUp, Run: c.job.up})
@@ -440,7 +441,8 @@ func (cmp *comparison) document() (*compare.Comparison, error) {
 	if !cmp.together {
 		doc.Why = cmp.memory
 	}
-	if control > 0 && cmp.together {
+	// plan dropped the control unless the cells run together.
+	if control > 0 {
 		err = doc.ApplyControl(control)
 	}
 	return doc, err
