@@ -38,11 +38,11 @@ func ComparisonMarkdown(w io.Writer, c *compare.Comparison) error {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\nEach cell: the statistic's median over the rounds (n = rounds) and its min–max. " +
-		"Ratio: the median of the per-round ratios to the baseline, with their min–max; " +
-		"better/worse only when every round agrees on its side of 1, else within noise, " +
-		"and (with an A/A control) when its median ratio clears the control's spread, else within A/A spread; " +
-		"not comparable when the figure depends on which node the pods ran on and the cells' pods were placed differently.\n")
+	fmt.Fprintf(&b, "\nEach cell: the statistic's median over the rounds (n = rounds) and its min–max. "+
+		"Ratio: the median of the per-round ratios to the baseline, with their min–max; "+
+		"better/worse only when every round agrees on its side of 1, else within noise, "+
+		"and (with an A/A control) when it clears the control's spread %d times over (see above), else within A/A spread; "+
+		"not comparable when the figure depends on which node the pods ran on and the cells' pods were placed differently.\n", compare.ControlMargin)
 	growthMarkdown(&b, c.Growth)
 	_, err := w.Write(b.Bytes())
 	return err
@@ -81,10 +81,14 @@ func controlText(c *compare.Comparison, inline func(string) string) string {
 	}
 	widths := make([]string, len(c.Spreads))
 	for i, sp := range c.Spreads {
-		widths[i] = fmt.Sprintf("%s %s ×%.2f (%s, over %d figures)", sp.Unit, sp.Statistic, sp.Width, sp.Figure, sp.Figures)
+		by := fmt.Sprintf("×%.2f", sp.Width)
+		if sp.Offset > 0 {
+			by = "±" + FormatValue(sp.Offset, sp.Unit)
+		}
+		widths[i] = fmt.Sprintf("%s %s %s (%s, over %d figures)", sp.Unit, sp.Statistic, by, sp.Figure, sp.Figures)
 	}
-	return fmt.Sprintf(" A/A control: %s, the baseline brought up a second time; a difference every round agrees on is called only when its median ratio is beyond the widest median ratio the control showed, either way, in figures of its unit and statistic (else within A/A spread): %s.",
-		inline(c.Cells[c.Control].Name), inline(strings.Join(widths, "; ")))
+	return fmt.Sprintf(" A/A control: %s, the baseline brought up a second time; a difference every round agrees on is called only when it is %g times beyond the widest the control showed, either way, in figures of its unit and statistic (memory: the difference of medians against the control's widest; other units: the median ratio against the control's widest, in logarithms), else within A/A spread. The control's widest: %s.",
+		inline(c.Cells[c.Control].Name), c.ControlMargin, inline(strings.Join(widths, "; ")))
 }
 
 // cellText is one cell's median over the rounds with its min–max.

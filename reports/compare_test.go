@@ -207,7 +207,8 @@ func TestComparisonControl(t *testing.T) {
 	md, page := renderBoth(t, c)
 	for _, want := range []string{
 		"A/A control: sqlite-control, the baseline brought up a second time",
-		"bytes p50 ×1.10 (footprint.agent.pss{node=node1}, over 1 figures)",
+		"called only when it is 2 times beyond the widest the control showed",
+		"bytes p50 ±9.5 MiB (footprint.agent.pss{node=node1}, over 1 figures)",
 		"A/A control |", "within A/A spread |",
 	} {
 		if !strings.Contains(md, want) {

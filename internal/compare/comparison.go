@@ -46,10 +46,12 @@ type Comparison struct {
 	Cells []Cell `json:"cells"`
 	// Control is the index in Cells of the A/A control, the baseline
 	// brought up a second time (0: none); Spreads are how far it strayed
-	// from the baseline, per unit and statistic (ApplyControl).
-	Control int      `json:"control,omitempty"`
-	Spreads []Spread `json:"spreads,omitempty"`
-	Figures []Figure `json:"figures"`
+	// from the baseline, per unit and statistic, and ControlMargin how
+	// many times over a called difference cleared them (ApplyControl).
+	Control       int      `json:"control,omitempty"`
+	Spreads       []Spread `json:"spreads,omitempty"`
+	ControlMargin float64  `json:"controlMargin,omitempty"`
+	Figures       []Figure `json:"figures"`
 	// Growth is each cell's growth curves, measured once per cell and not
 	// in rounds (nil when no cell measured growth).
 	Growth *Growth `json:"growth,omitempty"`
