@@ -32,7 +32,7 @@ func TestCompareSQLiteVsPostgres(t *testing.T) {
 	}
 	stdout, _, code := runCLI(t, ctx, "compare", matrix, "--out", out,
 		"--rounds", "2", "--seed", "42", "--idle-window", "10s", "--settle-min", "5s", "--api-objects", "50", "--api-repeats", "1",
-		"--list-objects", "300", "--lists", "3", "--watchers", "3", "--watch-events", "30",
+		"--pods", "10", "--list-objects", "300", "--lists", "3", "--watchers", "3", "--watch-events", "30",
 		"--growth-steps", "100,300", "--compaction-timeout", "0", "--label-filter", "datastore && !slow")
 	if _, err := os.Stat(filepath.Join(out, "comparison.json")); err != nil {
 		t.Fatalf("compare exit %d wrote no comparison: %v\n%s", code, err, stdout)
@@ -158,6 +158,9 @@ func checkCellReports(t *testing.T, out string, c *compare.Comparison) {
 		}
 		if m := r.Measurement("api.list.latency", nil); m == nil || m.Summary.Count != 6 {
 			t.Errorf("cell %s: api.list.latency over both rounds: %+v, want 6 samples", cell.Name, m)
+		}
+		if m := r.Measurement("pods.startup.latency", nil); m == nil || m.Summary.Count != 20 {
+			t.Errorf("cell %s: pods.startup.latency over both rounds: %+v, want 20 samples (--pods 10)", cell.Name, m)
 		}
 	}
 }

@@ -40,6 +40,7 @@ func (f *benchFlags) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.o.RequestTimeout, "api-request-timeout", time.Minute, "API latency: time limit of one request; a timed-out request fails and counts at its timeout")
 	fs.Float64Var(&f.o.ErrorBudget, "api-error-budget", 0, "API latency: fraction (0..1) of a verb's requests that may fail or time out before the run fails")
 	fs.IntVar(&f.o.ObjectSize, "api-object-size", 1024, "API latency: bytes of data per ConfigMap")
+	fs.IntVar(&f.o.Pods, "pods", 30, "pod startup: pause pods created per repeat (per round in compare), at 10/s")
 	fs.StringVar(&f.o.Prometheus.URL, "prometheus-url", "", "read the chatter figures' apiserver counters from this Prometheus server (http(s)://[USER:PASSWORD@]HOST:PORT; the password is never written out) instead of scraping the apiserver's /metrics")
 	fs.StringVar(&f.o.Prometheus.Selector, "prometheus-selector", chatter.DefaultPrometheusSelector, "with --prometheus-url: PromQL label matchers picking this cluster's apiserver series (kube-prometheus's job name by default); "+chatter.ServerPlaceholder+" stands for the apiserver's host:port, e.g. 'job=\"apiserver\",instance=\""+chatter.ServerPlaceholder+"\"' to tell a comparison's clusters apart")
 }

@@ -32,6 +32,9 @@ func (o BenchOptions) Validate() error {
 		return fmt.Errorf("settle minimum %s: want 0 (the default, %s) up to %s, the longest the harness waits for rest",
 			o.SettleMin, measure.DefaultSettle.Min, measure.DefaultSettle.Max)
 	}
+	if o.Pods < 0 {
+		return fmt.Errorf("pod startup: %d pods: want 1 or more (0: the default, 30)", o.Pods)
+	}
 	return o.API(nil, nil, nil).Validate()
 }
 

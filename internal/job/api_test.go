@@ -28,6 +28,9 @@ func TestBenchOptionsAPI(t *testing.T) {
 	if err := o.Validate(); err == nil {
 		t.Error("Validate() accepted an error budget of 2")
 	}
+	if err := (BenchOptions{Pods: -1}).Validate(); err == nil || !strings.Contains(err.Error(), "pod startup") {
+		t.Errorf("Validate() of -1 pods = %v, want it refused", err)
+	}
 }
 
 // --settle-min changes the minimum of the harness's rule for rest, and
