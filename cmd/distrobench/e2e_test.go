@@ -286,8 +286,10 @@ func checkJUnit(t *testing.T, path string, specs int) {
 func TestRKE2Profile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	stdout, _, code := runCLI(t, ctx, "run", "--profile", "rke2", "--skip-bench", "--upstream", "none",
-		"--idle-window", "10s", "--settle-min", "5s")
+	// The bench runs, at its smallest, for the footprint of the static
+	// control plane and a restart of a server in the RKE2 style.
+	stdout, _, code := runCLI(t, ctx, "run", "--profile", "rke2", "--upstream", "none",
+		"--idle-window", "10s", "--settle-min", "5s", "--repeats", "1", "--api-objects", "20", "--api-repeats", "1", "--pods", "5")
 	r := reportFrom(t, stdout)
 	if code != exitPassed || r.Status != result.StatusPassed {
 		t.Fatalf("rke2 run exit %d, status %s: %s", code, r.Status, r.Reason)
@@ -299,6 +301,20 @@ func TestRKE2Profile(t *testing.T) {
 		t.Errorf("rke2 specs: %+v", c)
 	}
 	checkUpstream(t, r, "none")
+	checkStaticPodControlPlane(t, r)
+}
+
+// checkStaticPodControlPlane wants the RKE2 style's process model: the
+// footprint found each component's static pod on the server's node (the
+// figures exist only then).
+func checkStaticPodControlPlane(t *testing.T, r *result.Report) {
+	t.Helper()
+	for _, comp := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		m := r.Measurement("footprint.controlplane.pss", map[string]string{"component": comp, "node": "node0"})
+		if m == nil || len(m.Samples) == 0 || m.Samples[0] <= 0 {
+			t.Errorf("footprint.controlplane.pss of %s: %+v, want its static pod measured", comp, m)
+		}
+	}
 }
 
 // checkUpstream checks the upstream [Conformance] subtree of a main-job

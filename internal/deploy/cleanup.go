@@ -58,10 +58,11 @@ func (c *Cluster) cleanupNodes() []error {
 	return errs
 }
 
-// removeNodesDir keeps each node's containerd log in the run directory
-// (the nodes' own logs are there already) and deletes the nodes' data: image
-// content and container state of every node would otherwise pile up under
-// NodesBase run after run.
+// removeNodesDir keeps each node's containerd log and its kube-system
+// pods' logs in the run directory (the nodes' own logs are there already;
+// in the RKE2 style the control plane logs as pods) and deletes the nodes'
+// data: image content and container state of every node would otherwise
+// pile up under NodesBase run after run.
 func (c *Cluster) removeNodesDir() error {
 	if c.NodesDir == "" {
 		return nil
@@ -72,6 +73,7 @@ func (c *Cluster) removeNodesDir() error {
 		if b, err := os.ReadFile(src); err == nil {
 			_ = os.WriteFile(filepath.Join(c.RunDir, n.Name()+"-containerd.log"), b, 0o600)
 		}
+		keepSystemPodLogs(filepath.Join(c.NodesDir, n.Name(), "agent", "pod-logs"), filepath.Join(c.RunDir, n.Name()+"-pod-logs"))
 	}
 	if err := os.RemoveAll(c.NodesDir); err != nil {
 		return fmt.Errorf("remove the nodes' data %s: %w", c.NodesDir, err)
@@ -435,4 +437,20 @@ func rmdirTree(dir string, log *slog.Logger) error {
 		log.Debug("removed cgroup", "path", d)
 	}
 	return nil
+}
+
+// keepSystemPodLogs copies the container logs of the kube-system pods under
+// the kubelet's pod-logs dir (<namespace>_<pod>_<uid>/<container>/N.log)
+// to dst as <pod>.<container>.N.log.
+func keepSystemPodLogs(podLogs, dst string) {
+	files, _ := filepath.Glob(filepath.Join(podLogs, "kube-system_*", "*", "*.log"))
+	for _, f := range files {
+		container := filepath.Base(filepath.Dir(f))
+		pod := strings.SplitN(filepath.Base(filepath.Dir(filepath.Dir(f))), "_", 3)[1]
+		b, err := os.ReadFile(f)
+		if err != nil || os.MkdirAll(dst, 0o700) != nil {
+			continue
+		}
+		_ = os.WriteFile(filepath.Join(dst, pod+"."+container+"."+filepath.Base(f)), b, 0o600)
+	}
 }

@@ -118,7 +118,9 @@ type Cluster struct {
 	Binary     string `json:"binary"`
 	LogPath    string `json:"logPath"`
 	Port       int    `json:"port"`
-	Datastore  string `json:"datastore"`
+	// SupervisorPort is where agents join in the RKE2 style (0: on Port).
+	SupervisorPort int    `json:"supervisorPort,omitempty"`
+	Datastore      string `json:"datastore"`
 	// DatastoreEndpoint is the endpoint with its password redacted ("" when
 	// the datastore lives inside the server).
 	DatastoreEndpoint string `json:"datastoreEndpoint,omitempty"`
@@ -190,8 +192,11 @@ type Cluster struct {
 	proxyAgents    bool
 	agentsWhyNot   string
 	agentProxy     *chatter.Proxy
-	datastoreProxy *chatter.Proxy
-	statements     *datastore.StatementReader
+	// supervisorProxy counts the agents' joins in the RKE2 style;
+	// agentProxy is then their API traffic.
+	supervisorProxy *chatter.Proxy
+	datastoreProxy  *chatter.Proxy
+	statements      *datastore.StatementReader
 }
 
 // Status is what Cluster.Status found.
@@ -262,6 +267,8 @@ type upRun struct {
 	hosts hosts
 	c     *Cluster
 	inst  *datastore.Instance
+	// styleArgs select the profile's style on the server (styleOf).
+	styleArgs []string
 }
 
 // steps are Up's steps after planUp, in order.
@@ -291,6 +298,10 @@ func planUp(o Options) (*upRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	styleArgs, supervisorPort, err := styleOf(o.Binary, p.Spec.Style)
+	if err != nil {
+		return nil, err
+	}
 	runDir, err := prepareRunDir(o.RunDir)
 	if err != nil {
 		return nil, err
@@ -311,6 +322,7 @@ func planUp(o Options) (*upRun, error) {
 		Datastore:         dsName,
 		DatastoreExternal: endpoint != "",
 		Kubeconfig:        filepath.Join(runDir, "kubeconfig.yaml"),
+		SupervisorPort:    supervisorPort,
 		ReadyTimeout:      readyTimeout,
 		StopTimeout:       stopTimeout,
 		group:             process.NewGroup(o.Log),
@@ -319,7 +331,7 @@ func planUp(o Options) (*upRun, error) {
 		chatterProxies:    o.ChatterProxies,
 	}
 	h.setKubeconfigs(c, specKubeconfig(p, c.DataDir))
-	return &upRun{o: o, p: p, drv: drv, hosts: h, c: c}, nil
+	return &upRun{o: o, p: p, drv: drv, hosts: h, c: c, styleArgs: styleArgs}, nil
 }
 
 // withDefaults fills in what o leaves out: a logger that discards, the
@@ -422,7 +434,7 @@ func (u *upRun) assembleServer(ctx context.Context) error {
 		return err
 	}
 	p := u.p
-	c.rawArgs = slices.Concat(c.baseServerArgs(), hostArgs, u.inst.ServerArgs,
+	c.rawArgs = slices.Concat(c.baseServerArgs(), u.styleArgs, hostArgs, u.inst.ServerArgs,
 		p.ExpandArgs(p.Spec.Server.Args, c.DataDir, c.RunDir), u.o.ExtraServerArgs)
 	c.ServerArgs = c.redactArgs(c.rawArgs)
 	c.env = slices.Concat(envList(p.Spec.Server.Env), dsEnv, hostEnv)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/distrobench/distrobench/internal/chatter"
@@ -87,12 +88,30 @@ func (c *Cluster) startAgentProxy() error {
 	if err != nil || u.Host == "" {
 		return fmt.Errorf("agents' counting proxy: the server URL %q has no host:port", c.ServerURL)
 	}
-	p, err := chatter.Listen(net.JoinHostPort(c.Network.Gateway, "0"), u.Host, nodeKeys(c.Network.Hosts))
-	if err != nil {
-		return fmt.Errorf("agents' counting proxy: %w", err)
+	keys := nodeKeys(c.Network.Hosts)
+	if c.SupervisorPort == 0 {
+		p, err := chatter.Listen(net.JoinHostPort(c.Network.Gateway, "0"), u.Host, keys)
+		if err != nil {
+			return fmt.Errorf("agents' counting proxy: %w", err)
+		}
+		c.agentProxy = p
+		c.say(fmt.Sprintf("agents reach the server through a counting proxy on %s", p.Addr()))
+		return nil
 	}
-	c.agentProxy = p
-	c.say(fmt.Sprintf("agents reach the server through a counting proxy on %s", p.Addr()))
+	// Agents join through the supervisor, then reach the API on the
+	// server's port on the host they joined: the gateway, where the API's
+	// proxy takes that port (the gateway's address is this run's own).
+	api, err := chatter.Listen(net.JoinHostPort(c.Network.Gateway, u.Port()), u.Host, keys)
+	if err != nil {
+		return fmt.Errorf("agents' counting proxy for the API: %w", err)
+	}
+	sup, err := chatter.Listen(net.JoinHostPort(c.Network.Gateway, "0"), net.JoinHostPort(u.Hostname(), strconv.Itoa(c.SupervisorPort)), keys)
+	if err != nil {
+		_ = api.Close()
+		return fmt.Errorf("agents' counting proxy for the supervisor: %w", err)
+	}
+	c.agentProxy, c.supervisorProxy = api, sup
+	c.say(fmt.Sprintf("agents join through a counting proxy on %s and reach the API through one on %s", sup.Addr(), api.Addr()))
 	return nil
 }
 
@@ -111,10 +130,31 @@ func nodeKeys(hosts []netns.Host) chatter.KeyFunc {
 // agentServerURL is what agents get as --server: the proxy's URL when
 // their traffic is counted, else the server's.
 func (c *Cluster) agentServerURL() string {
-	if c.agentProxy != nil {
+	switch {
+	case c.supervisorProxy != nil:
+		return "https://" + c.supervisorProxy.Addr().String()
+	case c.agentProxy != nil:
 		return "https://" + c.agentProxy.Addr().String()
 	}
-	return c.ServerURL
+	return c.JoinURL()
+}
+
+// CACertsPath is K3s's join endpoint serving the cluster's CA bundle, the
+// bytes a K10 token's hash pins.
+const CACertsPath = "/cacerts"
+
+// JoinURL is where agents join the server straight, without a proxy: the
+// server's URL, or in the RKE2 style its host on the supervisor port.
+func (c *Cluster) JoinURL() string {
+	if c.SupervisorPort == 0 {
+		return c.ServerURL
+	}
+	u, err := url.Parse(c.ServerURL)
+	if err != nil {
+		return c.ServerURL
+	}
+	u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(c.SupervisorPort))
+	return u.String()
 }
 
 // routeDatastore puts the datastore proxy between the server and a
@@ -153,7 +193,7 @@ func (c *Cluster) routeDatastore(endpoint string) (string, error) {
 // ends the statement reader's connection.
 func (c *Cluster) closeChatter() error {
 	var errs []error
-	for _, p := range []**chatter.Proxy{&c.agentProxy, &c.datastoreProxy} {
+	for _, p := range []**chatter.Proxy{&c.agentProxy, &c.supervisorProxy, &c.datastoreProxy} {
 		if *p != nil {
 			errs = append(errs, (*p).Close())
 			*p = nil

@@ -3,9 +3,13 @@ package job
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +62,33 @@ func (d deployNodes) StartAgent(ctx context.Context, node string) error {
 	return d.c.StartAgent(ctx, node)
 }
 
+// CAHash is the SHA-256 of the CA bundle on the join endpoints' /cacerts.
+// It is read without verifying the server, as an agent reads it before
+// checking it against its token's hash.
+func (d deployNodes) CAHash(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.c.JoinURL()+deploy.CACertsPath, nil)
+	if err != nil {
+		return "", err
+	}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // read to be pinned, as an agent does
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("CA bundle from %s: %w", d.c.JoinURL(), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("CA bundle from %s: %s", d.c.JoinURL(), resp.Status)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("CA bundle from %s: %w", d.c.JoinURL(), err)
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:]), nil
+}
+
 // joinProbeTimeout bounds how long a probe agent may neither join nor exit.
 const joinProbeTimeout = 90 * time.Second
 
@@ -89,7 +120,7 @@ func (d deployNodes) TryJoin(ctx context.Context, token string) error {
 	}
 	logPath := filepath.Join(c.RunDir, name+".log")
 	path, argv := host.Command(c.Binary, "agent",
-		"--server", c.ServerURL, "--token-file", tokenFile,
+		"--server", c.JoinURL(), "--token-file", tokenFile,
 		"--data-dir", filepath.Join(dir, "data"), "--node-name", name, "--node-ip", host.IP,
 		"--kubelet-arg", "cgroup-root=/k3lite/"+c.Network.ID+"-"+name)
 	p, err := c.Group().Start(ctx, process.Spec{Name: name, Path: path, Args: argv, LogPath: logPath})

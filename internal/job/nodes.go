@@ -54,6 +54,25 @@ func idleUnits(c *deploy.Cluster) []measure.Unit {
 	return out
 }
 
+// withControlPlane names, on every node, the static pods that are the
+// control plane (the RKE2 style): the footprint counts them as the node's
+// own processes.
+func withControlPlane(ctx context.Context, cs kubernetes.Interface, units []measure.Unit) ([]measure.Unit, error) {
+	for i, u := range units {
+		if u.Pods == "" {
+			continue
+		}
+		cp, err := measure.ControlPlanePods(ctx, cs, u.Name)
+		if err != nil {
+			return nil, err
+		}
+		if len(cp) > 0 {
+			units[i].ControlPlane = cp
+		}
+	}
+	return units, nil
+}
+
 // suitesFor selects the suites the main job runs on the plan's cluster.
 func (p nodePlan) suites() []string { return conformance.SuitesFor(p.Expected) }
 

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -51,12 +52,12 @@ func TestIdleUnits(t *testing.T) {
 		{Name: "node1", Role: measure.RoleAgent, PID: 200, Cgroup: "/k3lite/ab-node1/node", Pods: "/k3lite/ab-node1/kubepods"},
 		{Name: "postgres-0", Role: measure.RoleDatastore, PID: 50},
 	}
-	if got := idleUnits(c); !slices.Equal(got, want) {
+	if got := idleUnits(c); !reflect.DeepEqual(got, want) {
 		t.Errorf("idleUnits =\n %+v\nwant\n %+v", got, want)
 	}
 	// A server on the machine itself (no simulated host): its process tree.
 	alone := &deploy.Cluster{Datastore: "sqlite", ServerPID: 7}
-	if got := idleUnits(alone); !slices.Equal(got, []measure.Unit{{Name: "server", Role: measure.RoleServer, PID: 7}}) {
+	if got := idleUnits(alone); !reflect.DeepEqual(got, []measure.Unit{{Name: "server", Role: measure.RoleServer, PID: 7}}) {
 		t.Errorf("idleUnits of a server without nodes = %+v", got)
 	}
 }

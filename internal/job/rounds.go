@@ -188,8 +188,12 @@ func footprint(ctx context.Context, c *deploy.Cluster, run idleRun, o BenchOptio
 	}
 	// Before the settle, so that the window counts every client apart.
 	countClientsApart(ctx, cs, c.Binary, log)
+	units, err := withControlPlane(ctx, cs, idleUnits(c))
+	if err != nil {
+		return nil, fmt.Errorf("idle footprint: %w", err)
+	}
 	io := measure.IdleOptions{
-		Units: idleUnits(c), Window: o.IdleWindow, Labels: labels, Barrier: run.barrier,
+		Units: units, Window: o.IdleWindow, Labels: labels, Barrier: run.barrier,
 		Progress:  func(s string) { pr.Status("%s", s) },
 		Alongside: chatterAlongside(c, cfg, o.Prometheus, withPhase(labels, "idle")),
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +44,10 @@ type Unit struct {
 	// --cgroup-root + "/kubepods"): reported apart from the node's own cost.
 	// Empty: the unit runs no pods (not a node).
 	Pods string
+	// ControlPlane names, by pod UID, the node's pods that are its control
+	// plane (static pods: UID -> component): they count as the node's own
+	// processes, not as its pods (staticpods.go).
+	ControlPlane map[string]string
 }
 
 // Settle defines "idle", once for every figure taken while the cluster
@@ -168,6 +174,10 @@ type unitSample struct {
 	// podsMissing says why the pods were not measured (their cgroup does
 	// not exist: the kubelet puts them elsewhere).
 	podsMissing string
+	// controlPlane are the control-plane static pods' processes by
+	// component (in own too) and their cumulative CPU seconds.
+	controlPlane    map[string]map[int32]procSample
+	controlPlaneCPU map[string]float64
 }
 
 // tick is one sample of every unit, at one time.
@@ -244,12 +254,35 @@ func (sm *sampler) sampleUnit(ctx context.Context, u Unit) (unitSample, error) {
 		if err != nil {
 			return s, err
 		}
-		s.pods, s.podsCPU, s.podCount = pods.procs, pods.cpu, countPods(pods.tree)
+		s.pods, s.podsCPU, s.podCount = pods.procs, pods.cpu, countPods(workloadTree(pods.tree, u.ControlPlane))
+		if len(u.ControlPlane) > 0 {
+			if err := sm.takeControlPlane(u, pods.tree, &s); err != nil {
+				return s, err
+			}
+		}
 		if u.Cgroup != "" {
 			s.shims = takeShims(s.own, s.pods)
 		}
 	}
 	return s, nil
+}
+
+// takeControlPlane moves the control-plane static pods of u from its pods
+// to its own processes, with their CPU time.
+func (sm *sampler) takeControlPlane(u Unit, tree map[string][]int, s *unitSample) error {
+	split := splitControlPlane(tree, s.pods, u.ControlPlane)
+	s.controlPlane, s.controlPlaneCPU = split.byComponent, map[string]float64{}
+	for comp, procs := range split.byComponent {
+		maps.Copy(s.own, procs)
+		used, err := sm.h.Usage(path.Join(u.Pods, split.cgroups[comp]))
+		if err != nil {
+			return fmt.Errorf("control-plane pod %s: %w", comp, err)
+		}
+		s.controlPlaneCPU[comp] = used.Seconds()
+		s.ownCPU += used.Seconds()
+		s.podsCPU -= used.Seconds()
+	}
+	return nil
 }
 
 // cgroupSample is one sample of a cgroup and the cgroups below it.
@@ -419,6 +452,14 @@ type series struct {
 	rss, pss, agentRSS, agentPSS, podsPSS []float64 // per tick
 	cpu, podsCPU                          []float64 // percent of one core, per interval
 	podsMissing                           string
+	// controlPlane are the static control-plane pods' figures by
+	// component (none in one process).
+	controlPlane map[string]*componentSeries
+}
+
+// componentSeries are one control-plane component's figures.
+type componentSeries struct {
+	rss, pss, cpu []float64
 }
 
 // allSeries is every unit's series over the window, in sm.units order.
@@ -434,36 +475,61 @@ func unitSeries(u Unit, ticks []tick, i int) series {
 	var s series
 	for k, t := range ticks {
 		us := t.units[i]
-		all, agent := sum(us.own), sum(agentPart(u, us.own))
+		all, agent := sum(us.own), sum(agentPart(u, us))
 		s.rss, s.pss = append(s.rss, float64(all.RSS)), append(s.pss, float64(all.PSS))
 		s.agentRSS, s.agentPSS = append(s.agentRSS, float64(agent.RSS)), append(s.agentPSS, float64(agent.PSS))
 		s.podsPSS = append(s.podsPSS, float64(sum(us.pods).PSS+sum(us.shims).PSS))
 		if us.podsMissing != "" {
 			s.podsMissing = us.podsMissing
 		}
-		if k == 0 {
-			continue
+		var wall float64
+		if k > 0 {
+			prev := ticks[k-1]
+			wall = max(t.at.Sub(prev.at).Seconds(), 1e-9)
+			s.cpu = append(s.cpu, ownCPU(u, prev.units[i], us)/wall*100)
+			s.podsCPU = append(s.podsCPU, podsCPU(prev.units[i], us)/wall*100)
 		}
-		prev := ticks[k-1]
-		wall := t.at.Sub(prev.at).Seconds()
-		if wall <= 0 {
-			wall = 1e-9
-		}
-		s.cpu = append(s.cpu, ownCPU(u, prev.units[i], us)/wall*100)
-		s.podsCPU = append(s.podsCPU, podsCPU(prev.units[i], us)/wall*100)
+		s.addControlPlane(ticks, k, i, wall)
 	}
 	return s
 }
 
+// addControlPlane adds tick k's control-plane figures of unit i (CPU from
+// the tick before, over wall seconds).
+func (s *series) addControlPlane(ticks []tick, k, i int, wall float64) {
+	us := ticks[k].units[i]
+	for comp, procs := range us.controlPlane {
+		if s.controlPlane == nil {
+			s.controlPlane = map[string]*componentSeries{}
+		}
+		cs := s.controlPlane[comp]
+		if cs == nil {
+			cs = &componentSeries{}
+			s.controlPlane[comp] = cs
+		}
+		all := sum(procs)
+		cs.rss, cs.pss = append(cs.rss, float64(all.RSS)), append(cs.pss, float64(all.PSS))
+		if k > 0 {
+			used := us.controlPlaneCPU[comp] - ticks[k-1].units[i].controlPlaneCPU[comp]
+			cs.cpu = append(cs.cpu, max(used, 0)/wall*100)
+		}
+	}
+}
+
 // agentPart is the agent's share of a node's own processes: all of them on
 // an agent node; on the server's node all but the server process (whose
-// memory is the control plane's too).
-func agentPart(u Unit, procs map[int32]procSample) map[int32]procSample {
+// memory is the control plane's too) and the control plane's static pods.
+func agentPart(u Unit, us unitSample) map[int32]procSample {
 	if u.Role != RoleServer {
-		return procs
+		return us.own
 	}
-	out := maps.Clone(procs)
+	out := maps.Clone(us.own)
 	delete(out, int32(u.PID))
+	for _, procs := range us.controlPlane {
+		for pid := range procs {
+			delete(out, pid)
+		}
+	}
 	return out
 }
 
@@ -594,10 +660,28 @@ func nodeMeasurements(u Unit, s series, cpuMethod, podsMethod string, labels map
 			result.NotMeasured("footprint.node.pods.pss", "bytes", maps.Clone(l), s.podsMissing),
 			result.NotMeasured("footprint.node.pods.cpu", "percent", maps.Clone(l), s.podsMissing))
 	}
-	return append(out,
-		attrs.on(result.NewMeasurement("footprint.node.pods.pss", "bytes", maps.Clone(l), s.podsPSS), "proportional set size of the node's pod processes (pause and containers: members of the kubelet's pods cgroup) and their shims, while idle", ""),
-		attrs.on(result.NewMeasurement("footprint.node.pods.cpu", "percent", maps.Clone(l), s.podsCPU), "CPU use of the node's pods (the kubelet's pods cgroup, exited processes included) and their shims, while idle; percent of one core per interval", podsMethod),
+	out = append(out,
+		attrs.on(result.NewMeasurement("footprint.node.pods.pss", "bytes", maps.Clone(l), s.podsPSS), "proportional set size of the node's pod processes (pause and containers: members of the kubelet's pods cgroup, the control plane's static pods left out) and their shims, while idle", ""),
+		attrs.on(result.NewMeasurement("footprint.node.pods.cpu", "percent", maps.Clone(l), s.podsCPU), "CPU use of the node's pods (the kubelet's pods cgroup, exited processes included, the control plane's static pods left out) and their shims, while idle; percent of one core per interval", podsMethod),
 	)
+	return append(out, controlPlaneMeasurements(s, l, podsMethod, attrs)...)
+}
+
+// controlPlaneMeasurements are the figures of each control-plane
+// component run as a static pod (counted in the node's own figures too):
+// what the RKE2 style's process split costs, component by component.
+func controlPlaneMeasurements(s series, l map[string]string, podsMethod string, attrs provenance) []result.Measurement {
+	var out []result.Measurement
+	for _, comp := range slices.Sorted(maps.Keys(s.controlPlane)) {
+		cs, cl := s.controlPlane[comp], withLabels(l, map[string]string{"component": comp})
+		who := "the control plane's static pod " + comp + " (its containers, without the runtime shim), while idle"
+		out = append(out,
+			attrs.on(result.NewMeasurement("footprint.controlplane.pss", "bytes", maps.Clone(cl), cs.pss), "proportional set size of "+who, ""),
+			attrs.on(result.NewMeasurement("footprint.controlplane.rss", "bytes", maps.Clone(cl), cs.rss), "resident set size of "+who, ""),
+			attrs.on(result.NewMeasurement("footprint.controlplane.cpu", "percent", maps.Clone(cl), cs.cpu), "CPU use of "+who+"; percent of one core per interval", podsMethod+" of the pod"),
+		)
+	}
+	return out
 }
 
 func withLabels(base, extra map[string]string) map[string]string {

@@ -68,6 +68,10 @@ type AgentJoiner interface {
 	// started. It returns nil when the agent joined, and otherwise an error
 	// carrying the agent's own message (exit status and log tail).
 	TryJoin(ctx context.Context, token string) error
+	// CAHash is the SHA-256 (hex) of the CA bundle the cluster's join
+	// endpoints serve on /cacerts, which a K10 token pins: on the API's
+	// port in the K3s style, on the supervisor's in the RKE2 style.
+	CAHash(ctx context.Context) (string, error)
 }
 
 // StoppableNodes is implemented by a NodeController that can stop the

@@ -3,7 +3,6 @@ package nodes
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -154,14 +153,23 @@ var _ = describeDisruptive("Node join", Label("join"), func() {
 		_, _ = rand.Read(b)
 		return hex.EncodeToString(b)
 	}
-	// caHash is the SHA-256 of the server's CA bundle as served on /cacerts
-	// (what a K10 token pins).
+	// joiner is the node controller's throwaway-agent side.
+	joiner := func() framework.AgentJoiner {
+		GinkgoHelper()
+		nc := framework.RequireNodeController()
+		j, ok := nc.(framework.AgentJoiner)
+		if !ok {
+			Fail(fmt.Sprintf("the registered node controller (%T) cannot start a throwaway agent (it does not implement framework.AgentJoiner)", nc))
+		}
+		return j
+	}
+	// caHash is the SHA-256 of the server's CA bundle as its join
+	// endpoints serve it on /cacerts (what a K10 token pins).
 	caHash := func(ctx context.Context) string {
 		GinkgoHelper()
-		raw, err := framework.ClientSet().CoreV1().RESTClient().Get().AbsPath("/cacerts").DoRaw(ctx)
-		Expect(err).NotTo(HaveOccurred(), "GET /cacerts from the server (K3s's join endpoint)")
-		sum := sha256.Sum256(raw)
-		return hex.EncodeToString(sum[:])
+		h, err := joiner().CAHash(ctx)
+		Expect(err).NotTo(HaveOccurred(), "GET /cacerts from the server's join endpoints (K3s's)")
+		return h
 	}
 	nodeNames := func(ctx context.Context) []string {
 		GinkgoHelper()
@@ -177,13 +185,8 @@ var _ = describeDisruptive("Node join", Label("join"), func() {
 
 	DescribeTable("refuses an agent whose token is wrong, with a clear error",
 		func(ctx SpecContext, token func(ctx context.Context) string, mentions []string) {
-			nc := framework.RequireNodeController()
-			joiner, ok := nc.(framework.AgentJoiner)
-			if !ok {
-				Fail(fmt.Sprintf("the registered node controller (%T) cannot start a throwaway agent (it does not implement framework.AgentJoiner)", nc))
-			}
 			nodesBefore := nodeNames(ctx)
-			err := joiner.TryJoin(ctx, token(ctx))
+			err := joiner().TryJoin(ctx, token(ctx))
 			Expect(err).To(HaveOccurred(), "an agent with a wrong token joined the cluster")
 			msg := strings.ToLower(err.Error())
 			Expect(slices.ContainsFunc(mentions, func(m string) bool { return strings.Contains(msg, m) })).To(BeTrue(),

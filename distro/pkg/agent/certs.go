@@ -6,8 +6,10 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -88,6 +90,21 @@ func obtainCerts(ctx context.Context, s signer, p paths, node string, ips []net.
 // writeKubeconfigs writes the kubeconfigs of the kubelet, kube-proxy and
 // the agent controller (flannel). They refer to the certificate files, so
 // a renewed certificate needs no new kubeconfig.
+// apiServerURL is where the node's components reach the Kubernetes API:
+// the server the agent joined through, or that host on apiPort when the
+// server said the API has a port of its own.
+func apiServerURL(server string, apiPort int) (string, error) {
+	if apiPort == 0 {
+		return server, nil
+	}
+	u, err := url.Parse(server)
+	if err != nil {
+		return "", fmt.Errorf("--server %q: %w", server, err)
+	}
+	u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(apiPort))
+	return u.String(), nil
+}
+
 func writeKubeconfigs(p paths, serverURL string) error {
 	for _, k := range []struct{ path, cert, key string }{
 		{p.kubeletKubeconfig, p.kubeletClientCert, p.kubeletClientKey},

@@ -53,6 +53,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/distrobench/distrobench/distro/pkg/bootstrap"
 )
 
 // maxSocketPath is the longest unix socket path containerd accepts for its
@@ -132,6 +134,10 @@ type Config struct {
 	// DisableDefaultRegistryEndpoint: a registry that has mirrors is never
 	// contacted itself, only its mirrors (--disable-default-registry-endpoint).
 	DisableDefaultRegistryEndpoint bool
+	// SelfImage, when set, is imported into containerd before the kubelet
+	// starts: the image of the static pods a server in the RKE2 style
+	// writes into PodManifestsDir.
+	SelfImage *SelfImage
 }
 
 // Validate reports every problem of c at once.
@@ -178,6 +184,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ContainerRuntimeEndpoint != "" && !strings.HasPrefix(c.ContainerRuntimeEndpoint, "unix://") && !filepath.IsAbs(c.ContainerRuntimeEndpoint) {
 		errs = append(errs, fmt.Errorf("--container-runtime-endpoint %q: want unix:///path/to/socket", c.ContainerRuntimeEndpoint))
+	}
+	if c.SelfImage != nil && c.ContainerRuntimeEndpoint != "" {
+		errs = append(errs, errors.New("the static-pod control plane imports k3lite's own image into the node's embedded containerd: drop --container-runtime-endpoint"))
 	}
 	return errors.Join(errs...)
 }
@@ -244,6 +253,9 @@ type paths struct {
 	kubeletKubeconfig, kubeProxyKubeconfig, controllerKubeconfig string
 
 	kubeletConfig, kubeletRoot, podLogs, resolvConf string
+	// podManifests is the kubelet's static pod directory, as in K3s
+	// (agent/pod-manifests): the RKE2-style control plane's manifests.
+	podManifests string
 
 	containerdConfig, containerdRoot, containerdState string
 	containerdSocket, containerdLog                   string
@@ -281,6 +293,7 @@ func newPaths(dataDir string) paths {
 		kubeletConfig:        j("etc", "kubelet.conf.yaml"),
 		kubeletRoot:          j("kubelet"),
 		podLogs:              j("pod-logs"),
+		podManifests:         bootstrap.PodManifestsDir(dataDir),
 		resolvConf:           j("etc", "resolv.conf"),
 		etc:                  j("etc"),
 		containerdConfig:     j("etc", "containerd", "config.toml"),

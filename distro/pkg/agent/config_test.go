@@ -503,3 +503,20 @@ func TestContainerdSocketPathFitsTheUnixLimit(t *testing.T) {
 		t.Error("fallback path must be stable per data dir and differ between data dirs")
 	}
 }
+
+func TestAPIServerURL(t *testing.T) {
+	for _, tc := range []struct {
+		server string
+		port   int
+		want   string
+	}{
+		{"https://10.0.0.1:6443", 0, "https://10.0.0.1:6443"},
+		{"https://10.0.0.1:9345", 6443, "https://10.0.0.1:6443"},
+		{"https://[fd00::1]:9345", 6443, "https://[fd00::1]:6443"},
+		{"https://server.example:9345", 6443, "https://server.example:6443"},
+	} {
+		if got, err := apiServerURL(tc.server, tc.port); err != nil || got != tc.want {
+			t.Errorf("apiServerURL(%s, %d) = %q, %v; want %q", tc.server, tc.port, got, err, tc.want)
+		}
+	}
+}

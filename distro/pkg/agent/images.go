@@ -146,7 +146,12 @@ func importArchive(ctx context.Context, cl *containerd.Client, file string) ([]s
 		return nil, err
 	}
 	defer r.Close()
+	return importStream(ctx, cl, r)
+}
 
+// importStream imports the docker-archive or OCI layout tar r holds for
+// this platform, pinned, and unpacks it for overlayfs.
+func importStream(ctx context.Context, cl *containerd.Client, r io.Reader) ([]string, error) {
 	ctx, done, err := cl.WithLease(ctx)
 	if err != nil {
 		return nil, err

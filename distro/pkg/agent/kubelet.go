@@ -73,7 +73,7 @@ func kubeletConfiguration(p paths, cluster *bootstrap.AgentConfig, runtimeEndpoi
 		},
 		HealthzBindAddress: "127.0.0.1",
 		HealthzPort:        ptr.To[int32](10248),
-		StaticPodPath:      "",
+		StaticPodPath:      p.podManifests,
 		CgroupsPerQOS:      ptr.To(true),
 		// The node-lifecycle e2e checks expect status to be reported
 		// promptly; these are upstream's defaults written out.

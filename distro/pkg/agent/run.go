@@ -50,7 +50,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	p := newPaths(cfg.DataDir)
-	for _, d := range []string{p.agent, p.etc, p.cniConfDir, p.images, p.podLogs, p.kubeletRoot} {
+	for _, d := range []string{p.agent, p.etc, p.cniConfDir, p.images, p.podLogs, p.kubeletRoot, p.podManifests} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
@@ -80,7 +80,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}); err != nil {
 		return err
 	}
-	if err := writeKubeconfigs(p, cfg.ServerURL); err != nil {
+	api, err := apiServerURL(cfg.ServerURL, cluster.APIServerPort)
+	if err != nil {
+		return err
+	}
+	if err := writeKubeconfigs(p, api); err != nil {
 		return err
 	}
 
@@ -122,6 +126,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		if err := importImages(ctx, p.containerdSocket, p, log); err != nil {
 			return err
+		}
+		if cfg.SelfImage != nil {
+			if err := importSelfImage(ctx, p.containerdSocket, *cfg.SelfImage, log); err != nil {
+				return err
+			}
 		}
 		endpoint = "unix://" + p.containerdSocket
 	} else {

@@ -1,7 +1,7 @@
 // Package bootstrap is the wire contract between `k3lite server` and
 // `k3lite agent` for joining a node, in the spirit of K3s's /cacerts and
 // /v1-k3s/* endpoints (served on the apiserver's port, before Kubernetes
-// authentication):
+// authentication; in the RKE2 style, on the supervisor port):
 //
 //   - GET  /cacerts                      the cluster CA bundle (PEM), unauthenticated;
 //     the agent checks its SHA-256 against the hash inside the token
@@ -13,6 +13,8 @@
 // Authentication: HTTP Basic with user "node" (or "server") and the token's
 // secret, exactly the user:password part of a K10 token.
 package bootstrap
+
+import "path/filepath"
 
 // Paths served by the server.
 const (
@@ -82,8 +84,21 @@ type AgentConfig struct {
 	// 127.0.0.1 of its network namespace, the first endpoint of every
 	// registry under mirrors: in its registries.yaml (package registry).
 	EmbeddedRegistry bool `json:"embeddedRegistry,omitempty"`
+	// APIServerPort, when not 0, is the port of the Kubernetes API on the
+	// host of the agent's --server: a server in the RKE2 style serves the
+	// join endpoints on a supervisor port of their own (9345) and the API
+	// on 6443, as RKE2 does. 0: the API is at --server itself.
+	APIServerPort int `json:"apiServerPort,omitempty"`
 	// EgressSelectorMode etc. are not supported; the apiserver reaches
 	// kubelets directly on their node IPs.
+}
+
+// PodManifestsDir is the kubelet's static pod directory of the node whose
+// data dir is dataDir (K3s's agent/pod-manifests): the agent points its
+// kubelet there and a server in the RKE2 style writes its control plane's
+// manifests there.
+func PodManifestsDir(dataDir string) string {
+	return filepath.Join(dataDir, "agent", "pod-manifests")
 }
 
 // Images the cluster's own pieces use. They are built locally (no registry)

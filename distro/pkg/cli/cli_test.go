@@ -232,3 +232,20 @@ func TestRedactingWriter(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestComponentCommandsAreUpstreams: `k3lite kube-scheduler ARGS` is
+// upstream's command line: its own flags parse (a bad one fails with
+// upstream's error), and k3lite's flags are not in the way.
+func TestComponentCommandsAreUpstreams(t *testing.T) {
+	for _, name := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+		cmd := upstreamCommand(controlPlaneCommands[name])
+		if cmd.Flags().Lookup("secure-port") == nil || !strings.HasPrefix(cmd.Use, name) {
+			t.Errorf("%s: command %q without upstream's --secure-port", name, cmd.Use)
+		}
+	}
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), &out, &errOut, []string{"k3lite", "kube-scheduler", "--no-such-flag"})
+	if code == 0 || !strings.Contains(errOut.String(), "kube-scheduler exited with") {
+		t.Errorf("kube-scheduler with an unknown flag: exit %d, stderr %s", code, errOut.String())
+	}
+}

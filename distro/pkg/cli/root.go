@@ -90,6 +90,8 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServerCommand(stderr), newAgentCommand(stderr), newKubectlCommand(), newContainerdCommand())
+	root.AddCommand(newComponentCommands()...)
+	root.AddCommand(newEtcdCommand(stderr))
 	return root
 }
 

@@ -17,7 +17,12 @@ func runServerAgent(ctx context.Context, a server.LocalAgent, log *slog.Logger) 
 }
 
 func agentConfigFor(a server.LocalAgent) agent.Config {
+	var self *agent.SelfImage
+	if a.StaticPods != nil {
+		self = &agent.SelfImage{Binary: a.StaticPods.Binary, Ref: a.StaticPods.Ref}
+	}
 	return agent.Config{
+		SelfImage:     self,
 		ServerURL:     a.ServerURL,
 		Token:         a.Token,
 		DataDir:       a.DataDir,

@@ -106,6 +106,8 @@ func newServerCommandWith(o *serverOptions, stderr io.Writer) *cobra.Command {
 	f.StringVar(&c.DatastoreKeyFile, "datastore-keyfile", "", "TLS client key for an external etcd")
 	f.BoolVar(&c.ClusterInit, "cluster-init", false, "Initialize a new cluster on embedded etcd")
 	f.BoolVar(&c.SecretsEncryption, "secrets-encryption", false, "Encrypt Secrets at rest (aescbc)")
+	f.StringVar(&c.ControlPlane, "control-plane", c.ControlPlane, "Process model of the control plane: process (K3s style, in this process) or static-pods (RKE2 style: etcd, kube-apiserver, kube-controller-manager and kube-scheduler as static pods of this node, from k3lite's own image)")
+	f.IntVar(&c.SupervisorPort, "supervisor-port", c.SupervisorPort, "With --control-plane=static-pods: port of the join endpoints agents use as --server (the API stays on --https-listen-port)")
 	f.BoolVar(&c.ProtectKernelDefaults, "protect-kernel-defaults", false, "Kernel tuning behavior of the kubelet: error if kernel tunables differ from the kubelet defaults")
 	f.IntVarP(&o.verbosity, "v", "v", 0, "Log verbosity of the Kubernetes components")
 	f.BoolVar(&o.debug, "debug", false, "Turn on debug logs of k3lite and kine")

@@ -64,6 +64,24 @@ type Datastore struct {
 	TLS TLS
 
 	stop func(ctx context.Context) error
+	// failed delivers the error of a datastore that stopped by itself
+	// (nil: the datastore cannot tell).
+	failed <-chan error
+}
+
+// Serve blocks until ctx ends, then closes the datastore (within
+// stopTimeout), or until the datastore fails by itself: a datastore run as
+// its own process (`k3lite etcd`, the RKE2-style control plane's etcd pod).
+func (d *Datastore) Serve(ctx context.Context, stopTimeout time.Duration) error {
+	select {
+	case <-ctx.Done():
+	case err := <-d.failed:
+		_ = d.Close(context.Background())
+		return fmt.Errorf("%s stopped: %w", d.Kind, err)
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout)
+	defer cancel()
+	return d.Close(sctx)
 }
 
 // Close stops the datastore and waits, bounded by ctx, until its files are

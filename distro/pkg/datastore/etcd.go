@@ -109,6 +109,7 @@ func startEmbeddedEtcd(ctx context.Context, o Options) (*Datastore, error) {
 			CertFile: o.Etcd.ClientCertFile,
 			KeyFile:  o.Etcd.ClientKeyFile,
 		},
-		stop: stop,
+		stop:   stop,
+		failed: e.Err(),
 	}, nil
 }

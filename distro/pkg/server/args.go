@@ -124,6 +124,13 @@ func apiServerArgs(in componentInputs) []string {
 	m.set("service-node-port-range", "30000-32767")
 	m.set("storage-backend", "etcd3")
 	m.set("etcd-servers", strings.Join(in.store.Endpoints, ","))
+	// In one process setStorage fills these in; a static pod has only its
+	// arguments.
+	for flag, file := range map[string]string{"etcd-cafile": in.store.TLS.CAFile, "etcd-certfile": in.store.TLS.CertFile, "etcd-keyfile": in.store.TLS.KeyFile} {
+		if file != "" {
+			m.set(flag, file)
+		}
+	}
 	if c.SecretsEncryption {
 		m.set("encryption-provider-config", in.cred.EncryptionConfig)
 	}

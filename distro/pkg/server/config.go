@@ -1,7 +1,11 @@
 // Package server runs a K3s-style control plane in one process:
 // kube-apiserver, kube-controller-manager and kube-scheduler in front of a
 // datastore (kine on SQLite/MySQL/PostgreSQL, embedded etcd, or an external
-// etcd).
+// etcd). With --control-plane=static-pods it runs them in the RKE2 style
+// instead, each (and embedded etcd) a static pod of the server's own node
+// from k3lite's own image (staticpods.go); the join endpoints then have a
+// port of their own (supervisor.go). Unlike RKE2's, that control plane does
+// not outlive the server process: its shutdown removes the manifests.
 package server
 
 import (
@@ -32,9 +36,20 @@ const (
 	DefaultServiceCIDR     = "10.43.0.0/16"
 	DefaultClusterDomain   = "cluster.local"
 	DefaultFlannelBackend  = "vxlan"
+	// DefaultSupervisorPort is where a server in the RKE2 style serves the
+	// join endpoints (RKE2's supervisor port).
+	DefaultSupervisorPort = 9345
 	// clusterDNSIndex: the kube-dns ClusterIP is the 10th address of the
 	// service CIDR (10.43.0.10), as in K3s.
 	clusterDNSIndex = 10
+)
+
+// The process models --control-plane accepts: the K3s style runs the
+// control plane in the server process, the RKE2 style as static pods of
+// the server's own node.
+const (
+	ControlPlaneProcess    = "process"
+	ControlPlaneStaticPods = "static-pods"
 )
 
 // FlannelBackends are the values --flannel-backend accepts.
@@ -83,6 +98,12 @@ type Config struct {
 	ClusterInit           bool
 	SecretsEncryption     bool
 	ProtectKernelDefaults bool
+
+	// ControlPlane is the process model (ControlPlaneProcess or
+	// ControlPlaneStaticPods); SupervisorPort serves the join endpoints in
+	// the static-pod model, where the apiserver is another process.
+	ControlPlane   string
+	SupervisorPort int
 }
 
 // AgentOptions are the agent flags of `k3lite server` (K3s's server takes
@@ -110,7 +131,14 @@ type LocalAgent struct {
 	DataDir string
 	NodeIPs []string
 	AgentOptions
+	// StaticPods, when set, is k3lite's own image the node imports for the
+	// control plane's static pods: Binary made into the image Ref.
+	StaticPods *SelfImage
 }
+
+// SelfImage is the running k3lite binary as the image the static pods of
+// the RKE2-style control plane run.
+type SelfImage struct{ Binary, Ref string }
 
 // AgentRunner runs an agent until ctx is cancelled, then stops it and
 // returns (nil after a requested stop). The server starts it once the
@@ -129,6 +157,8 @@ func Default() Config {
 		ServiceCIDR:         DefaultServiceCIDR,
 		ClusterDomain:       DefaultClusterDomain,
 		FlannelBackend:      DefaultFlannelBackend,
+		ControlPlane:        ControlPlaneProcess,
+		SupervisorPort:      DefaultSupervisorPort,
 	}
 }
 
@@ -174,6 +204,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateNetworking()...)
+	errs = append(errs, c.validateControlPlane()...)
 	errs = append(errs, c.Agent.validate()...)
 	return errors.Join(errs...)
 }
@@ -341,4 +372,23 @@ func (c *Config) credPaths() credPaths {
 		SchedulerKubeconfig:  filepath.Join(dir, "scheduler.kubeconfig"),
 		EncryptionConfig:     filepath.Join(dir, "encryption-config.json"),
 	}
+}
+
+func (c *Config) validateControlPlane() []error {
+	switch c.ControlPlane {
+	case ControlPlaneProcess, "":
+		return nil
+	case ControlPlaneStaticPods:
+	default:
+		return []error{fmt.Errorf("--control-plane %q: want %s (K3s style: one process) or %s (RKE2 style: static pods)",
+			c.ControlPlane, ControlPlaneProcess, ControlPlaneStaticPods)}
+	}
+	var errs []error
+	if c.DisableAgent {
+		errs = append(errs, errors.New("--control-plane=static-pods runs the control plane as pods of the server's own node: drop --disable-agent"))
+	}
+	if c.SupervisorPort < 1 || c.SupervisorPort > 65535 || c.SupervisorPort == c.HTTPSListenPort {
+		errs = append(errs, fmt.Errorf("--supervisor-port %d: want a port from 1 to 65535 other than --https-listen-port", c.SupervisorPort))
+	}
+	return errs
 }

@@ -105,6 +105,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			SandboxImage:   bootstrap.PauseImage,
 			// Agents learn it here, as K3s's agents do from the server.
 			EmbeddedRegistry: cfg.EmbeddedRegistry,
+			APIServerPort:    apiServerPortForAgents(&cfg),
 		},
 		Log: log.With("component", "join"),
 	})
@@ -115,6 +116,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	cred := cfg.credPaths()
 	if err := writeCredentials(&cfg, bundle, cred); err != nil {
 		return err
+	}
+	if cfg.ControlPlane == ControlPlaneStaticPods {
+		if !runAgent {
+			return errors.New("--control-plane=static-pods: this build runs no agent, and the control plane's pods need the node's kubelet")
+		}
+		return runStaticPods(ctx, &staticRun{cfg: &cfg, bundle: bundle, join: join, cred: cred, endpoint: ep,
+			advertise: advertise, nodeToken: nodeToken.String(), clusterDNS: clusterDNS, log: log})
 	}
 
 	// Every component flag is parsed before anything binds a port. The
@@ -318,6 +326,16 @@ func waitAll(log *slog.Logger, deadline time.Time, chans map[string]chan error) 
 			return
 		}
 	}
+}
+
+// apiServerPortForAgents is the API's port agents are told to use (0:
+// the --server they joined through): the static-pod model serves the join
+// endpoints on the supervisor port, and the API on --https-listen-port.
+func apiServerPortForAgents(cfg *Config) int {
+	if cfg.ControlPlane == ControlPlaneStaticPods {
+		return cfg.HTTPSListenPort
+	}
+	return 0
 }
 
 func apiURL(cfg *Config) string {
